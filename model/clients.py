@@ -1,0 +1,154 @@
+"""The buffer's users: CPU loads and stores (userspace mmap, kernel vmap, the exporter's
+own memcpy) and device DMA. Each access records what it saw in the ghost observations.
+
+A device that snoops reads a dirty CPU line instead of memory, and its writes invalidate
+the CPU's copy; one that does not snoop reads and writes memory around the cache (§0).
+A bounced device touches only its swiotlb slot (§5.3).
+"""
+
+from __future__ import annotations
+
+from checker.ir import TRUE, Const, Expr, and_, ite, not_, or_
+from checker.ts import Action, Effect, Obligation, action
+from model.config import Importer
+from model.platform import cpu_store, cpu_view, invalidate, line_param, only_latest_in
+from model.policy import Policy
+from model.state import CPU_READS, CPU_WRITES, DEVICE_READS, DEVICE_WRITES, OBSERVED, DmabufState
+
+HOW_CPU = {
+    "mmap": "userspace",
+    "vmap": "kernel",
+    "exporter": "exporter",
+}
+
+
+def _observed(latest: Expr) -> Expr:
+    """What a read saw, as an OBSERVED value."""
+    return ite(latest, Const(OBSERVED.code("latest")), Const(OBSERVED.code("stale")))
+
+
+def ownership_breach_by_cpu(st: DmabufState) -> Expr:
+    """The CPU touches the buffer while a device owns a live streaming mapping (§0)."""
+    return or_(*(and_(st.mapped[d].ne("DMA_NONE"), st.cpu_owned[d].eq(False)) for d in st.mapped))
+
+
+def _cpu_guard(st: DmabufState, via: str) -> Expr:
+    if via == "mmap":
+        return st.mmap.eq(True)
+    if via == "vmap":
+        return st.life.eq("exported")
+    return st.life.ne("released")
+
+
+def _cpu_obligation(st: DmabufState, policy: Policy, via: str, allowed: tuple[str, ...]) -> Obligation:
+    bracketed = st.cpu_access.is_in(*allowed)
+    if via == "exporter":
+        name = "exporter-brackets-own-cpu-access"
+        return policy.obligation(name, bracketed if st.cfg.exporter.brackets_own_cpu_access else TRUE)
+    return policy.obligation("cpu-access-bracketed", bracketed)
+
+
+def cpu_read(st: DmabufState, policy: Policy, via: str, ln: int) -> Action:
+    """A CPU load of one line through `via` (mmap, vmap)."""
+    eff = Effect()
+    eff.set(st.obs_cpu_read, _observed(cpu_view(st, eff, ln)))
+    eff.set(st.obs_ownership, ownership_breach_by_cpu(st))
+    ob = _cpu_obligation(st, policy, via, CPU_READS)
+    return action("cpu_read", (via, line_param(ln)), HOW_CPU[via], _cpu_guard(st, via), eff, [ob])
+
+
+def cpu_write(st: DmabufState, policy: Policy, via: str, ln: int) -> Action:
+    """A CPU store of a new value into one line through `via` (mmap, vmap, the exporter's
+    own kernel mapping)."""
+    eff = Effect()
+    cpu_store(st, eff, ln, TRUE)
+    only_latest_in(st, eff, ln, "cache" if st.cfg.cached else "memory")
+    eff.set(st.obs_ownership, ownership_breach_by_cpu(st))
+    ob = _cpu_obligation(st, policy, via, CPU_WRITES)
+    return action("cpu_write", (via, line_param(ln)), HOW_CPU[via], _cpu_guard(st, via), eff, [ob])
+
+
+def _dma_common(
+    st: DmabufState, policy: Policy, eff: Effect, imp: Importer, dirs: tuple[str, ...]
+) -> tuple[Expr, list[Obligation]]:
+    """Observations and obligations shared by a device's reads and writes."""
+    d = imp.name
+    mapped = st.mapped[d].ne("DMA_NONE")
+    eff.set(st.obs_dma, TRUE)
+    eff.set(st.obs_dma_unmapped, not_(st.mapped[d].is_in(*dirs)))
+    if st.cfg.bounces(imp):
+        eff.set(st.obs_dma_above_mask, not_(mapped))
+    if imp.needs_contiguous and not imp.iommu and not st.cfg.buffer.contiguous:
+        eff.set(st.obs_dma_noncontiguous, TRUE)
+    eff.set(st.obs_ownership, and_(mapped, st.cpu_owned[d].eq(True)))
+    guard = st.life.ne("allocated")
+    obligations = [
+        policy.obligation("dma-through-live-mapping", st.mapped[d].is_in(*dirs)),
+        policy.obligation("no-device-work-in-cpu-bracket", st.cpu_access.eq("DMA_NONE")),
+    ]
+    return guard, obligations
+
+
+def dma_read(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action:
+    """The device reads one line: its bounce slot, else a dirty CPU line if it snoops,
+    else memory."""
+    d = imp.name
+    eff = Effect()
+    from_memory = st.memory_latest[ln].ref
+    if imp.snoops and st.cfg.cached:
+        from_memory = ite(st.cache[ln].eq("dirty"), st.cache_latest[ln].ref, from_memory)
+    latest = from_memory
+    if st.cfg.bounces(imp):
+        latest = ite(st.mapped[d].ne("DMA_NONE"), st.bounce_latest[d][ln].ref, from_memory)
+    eff.set(st.obs_device_read, _observed(latest))
+    guard, obligations = _dma_common(st, policy, eff, imp, DEVICE_READS)
+    return action("dma_read", (d, line_param(ln)), d, guard, eff, obligations)
+
+
+def _dma_write_memory(st: DmabufState, eff: Effect, imp: Importer, ln: int) -> None:
+    only_latest_in(st, eff, ln, "memory")
+    eff.set(st.memory_latest[ln], TRUE)
+    if imp.snoops:
+        invalidate(st, eff, ln)
+
+
+def dma_write(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action:
+    """The device writes a new value into one line: into its bounce slot if bounced,
+    else into memory (a snooping device also invalidates the CPU's line)."""
+    d = imp.name
+    eff = Effect()
+    if st.cfg.bounces(imp):
+        with eff.when(st.mapped[d].ne("DMA_NONE")):
+            only_latest_in(st, eff, ln, d)
+            eff.set(st.bounce_latest[d][ln], TRUE)
+        with eff.when(st.mapped[d].eq("DMA_NONE")):
+            _dma_write_memory(st, eff, imp, ln)
+    else:
+        _dma_write_memory(st, eff, imp, ln)
+    guard, obligations = _dma_common(st, policy, eff, imp, DEVICE_WRITES)
+    return action("dma_write", (d, line_param(ln)), d, guard, eff, obligations)
+
+
+def client_actions(st: DmabufState, policy: Policy) -> list[Action]:
+    """CPU accesses by the clients the configuration has, and each importer's DMA."""
+    acts: list[Action] = []
+    cpu_clients: list[tuple[str, bool]] = []
+    if st.cfg.userspace_mmap:
+        cpu_clients.append(("mmap", True))
+    if st.cfg.vmap:
+        cpu_clients.append(("vmap", True))
+    if st.cfg.exporter.cpu_writes:
+        cpu_clients.append(("exporter", False))
+    for via, reads in cpu_clients:
+        for ln in st.lines:
+            if reads:
+                acts.append(cpu_read(st, policy, via, ln))
+            acts.append(cpu_write(st, policy, via, ln))
+    for imp in st.cfg.importers:
+        for ln in st.lines:
+            if imp.reads:
+                acts.append(dma_read(st, policy, imp, ln))
+            if imp.writes:
+                acts.append(dma_write(st, policy, imp, ln))
+    return acts
+

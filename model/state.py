@@ -1,0 +1,90 @@
+"""The DMA-buf model's state variables, per configuration (DESIGN.md "Dynamic state").
+
+Data are abstracted to freshness: for each cache line, whether each copy (the CPU cache
+line, memory, each device's swiotlb bounce slot) holds the *latest* value written. A write
+makes its copy the only latest one; cache maintenance and bounce copies move freshness
+between copies. Observations (what the last step's read returned) are transient ghost
+variables, so a stale read is a plain state predicate and a trace ends on the read.
+"""
+
+from __future__ import annotations
+
+from checker.ts import BOOL, Var, enum
+from model.config import Configuration, Importer
+
+# enum dma_data_direction, with the kernel's values (include/linux/dma-direction.h).
+# DMA_NONE doubles as "no mapping" / "outside a CPU-access bracket".
+DIRECTION = enum("dma_data_direction", "DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE", "DMA_NONE")
+LINE = enum("cache line", "invalid", "clean", "dirty")
+LIFECYCLE = enum("dma_buf", "allocated", "exported", "released")
+OBSERVED = enum("read", "none", "latest", "stale")
+
+# Directions in which a device reads / writes the buffer (DOMAIN.md §0).
+DEVICE_READS = ("DMA_TO_DEVICE", "DMA_BIDIRECTIONAL")
+DEVICE_WRITES = ("DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL")
+# DMA_BUF_IOCTL_SYNC flags: READ -> DMA_FROM_DEVICE, WRITE -> DMA_TO_DEVICE, RW -> BIDIRECTIONAL (§2.2).
+CPU_READS = ("DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL")
+CPU_WRITES = ("DMA_TO_DEVICE", "DMA_BIDIRECTIONAL")
+
+
+class DmabufState:
+    """The variables of one configuration, with handles by line and by importer."""
+
+    def __init__(self, cfg: Configuration) -> None:
+        self.cfg = cfg
+        self.lines = range(cfg.buffer.lines)
+        self.life = Var("dma_buf", LIFECYCLE, "dma_buf")
+        self.mmap = Var("mmap", BOOL, "cpu")
+        self.cpu_access = Var("cpu_access", DIRECTION, "cpu")
+        self.cache = [Var(f"cache[{ln}]", LINE, f"line {ln}") for ln in self.lines]
+        self.cache_latest = [Var(f"cache_latest[{ln}]", BOOL, f"line {ln}") for ln in self.lines]
+        self.memory_latest = [Var(f"memory_latest[{ln}]", BOOL, f"line {ln}") for ln in self.lines]
+        self.attached: dict[str, Var] = {}
+        self.mapped: dict[str, Var] = {}
+        self.cpu_owned: dict[str, Var] = {}
+        self.bounce_latest: dict[str, list[Var]] = {}
+        for imp in cfg.importers:
+            d = imp.name
+            self.attached[d] = Var(f"attached[{d}]", BOOL, d)
+            self.mapped[d] = Var(f"mapped[{d}]", DIRECTION, d)
+            self.cpu_owned[d] = Var(f"cpu_owned[{d}]", BOOL, d)
+            if cfg.bounces(imp):
+                self.bounce_latest[d] = [Var(f"bounce_latest[{d}][{ln}]", BOOL, d) for ln in self.lines]
+        obs = "observed"
+        self.obs_device_read = Var("device_read", OBSERVED, obs, transient=True)
+        self.obs_cpu_read = Var("cpu_read", OBSERVED, obs, transient=True)
+        self.obs_dma = Var("dma", BOOL, obs, transient=True)
+        self.obs_dma_unmapped = Var("dma_without_mapping", BOOL, obs, transient=True)
+        self.obs_dma_above_mask = Var("dma_above_mask", BOOL, obs, transient=True)
+        self.obs_dma_noncontiguous = Var("dma_noncontiguous", BOOL, obs, transient=True)
+        self.obs_ownership = Var("ownership_breach", BOOL, obs, transient=True)
+
+    def importer(self, name: str) -> Importer:
+        return next(i for i in self.cfg.importers if i.name == name)
+
+    def variables(self) -> tuple[Var, ...]:
+        per_device = []
+        for d in self.attached:
+            per_device += [self.attached[d], self.mapped[d], self.cpu_owned[d], *self.bounce_latest.get(d, [])]
+        return (
+            self.life, self.mmap, self.cpu_access,
+            *[v for ln in self.lines for v in (self.cache[ln], self.cache_latest[ln], self.memory_latest[ln])],
+            *per_device,
+            self.obs_device_read, self.obs_cpu_read, self.obs_dma, self.obs_dma_unmapped,
+            self.obs_dma_above_mask, self.obs_dma_noncontiguous, self.obs_ownership,
+        )
+
+    def initial(self) -> dict[str, int]:
+        """Allocated, not exported. Pages zeroed through a cacheable mapping start as
+        dirty lines holding the latest data (§7: __GFP_ZERO, "so dirty lines"); pages
+        flushed at allocation start with memory latest (§4: arch_dma_prep_coherent)."""
+        dirty = self.cfg.cached and self.cfg.buffer.cpu_zeroed
+        init = {v.name: 0 for v in self.variables()}
+        init[self.cpu_access.name] = DIRECTION.code("DMA_NONE")
+        for ln in self.lines:
+            init[self.cache[ln].name] = LINE.code("dirty" if dirty else "invalid")
+            init[self.cache_latest[ln].name] = int(dirty)
+            init[self.memory_latest[ln].name] = int(not dirty)
+        for d in self.mapped:
+            init[self.mapped[d].name] = DIRECTION.code("DMA_NONE")
+        return init

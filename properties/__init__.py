@@ -1,0 +1,53 @@
+"""The named properties, as invariants over the model's state (DESIGN.md "Properties")."""
+
+from __future__ import annotations
+
+from checker.ir import TRUE, and_, implies, not_, or_
+from checker.ts import Property
+from model.state import DmabufState
+
+DOCS: dict[str, str] = {
+    "device-reads-latest": "no device DMA read returns data older than the latest write "
+    "(no non-snooping importer reads around dirty CPU lines)",
+    "cpu-reads-latest": "no CPU read returns data older than the latest write "
+    "(no stale line after a device write, no missing bounce copy-back)",
+    "no-lost-writes": "the latest value of every line survives in some copy "
+    "(no eviction over a device write, no invalidate of a dirty line, no stale copy-back)",
+    "dma-within-mapping": "a device touches the buffer only through a live mapping "
+    "in its direction (no IOMMU fault, no DMA after unmap, detach or free)",
+    "dma-addressable": "a device without IOMMU reaches memory above its DMA mask only "
+    "through a swiotlb bounce buffer",
+    "contiguous-when-required": "a device that needs contiguous memory and has no IOMMU "
+    "only DMAs to a contiguous buffer",
+    "no-use-after-free": "the pages are released only when no attachment, mapping or CPU "
+    "mapping remains, and no DMA touches them afterwards",
+    "dma-api-ownership": "strict DMA-API mode: the CPU touches the buffer only when it "
+    "owns every live mapping, and a device DMAs only when it owns its mapping",
+}
+
+
+def properties(st: DmabufState) -> tuple[Property, ...]:
+    """The properties over one configuration's state, in DOCS order."""
+    dma = st.obs_dma.eq(True)
+    latest_somewhere = []
+    for ln in st.lines:
+        copies = [and_(st.cache[ln].ne("invalid"), st.cache_latest[ln].eq(True)), st.memory_latest[ln].eq(True)]
+        copies += [slots[ln].eq(True) for slots in st.bounce_latest.values()]
+        latest_somewhere.append(or_(*copies))
+    released = st.life.eq("released")
+    holders = [a.eq(True) for a in st.attached.values()] + [m.ne("DMA_NONE") for m in st.mapped.values()]
+    any_mapping = or_(*(m.ne("DMA_NONE") for m in st.mapped.values()))
+    holds = {
+        "device-reads-latest": (st.obs_device_read.ne("stale"), st.obs_device_read.ne("none")),
+        "cpu-reads-latest": (st.obs_cpu_read.ne("stale"), st.obs_cpu_read.ne("none")),
+        "no-lost-writes": (and_(*latest_somewhere), TRUE),
+        "dma-within-mapping": (st.obs_dma_unmapped.eq(False), dma),
+        "dma-addressable": (st.obs_dma_above_mask.eq(False), dma),
+        "contiguous-when-required": (st.obs_dma_noncontiguous.eq(False), dma),
+        "no-use-after-free": (
+            implies(released, and_(not_(or_(*holders, st.mmap.eq(True))), not_(dma))),
+            released,
+        ),
+        "dma-api-ownership": (st.obs_ownership.eq(False), any_mapping),
+    }
+    return tuple(Property(name, DOCS[name], *holds[name]) for name in DOCS)
