@@ -132,18 +132,15 @@ def dma_write(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action
 def client_actions(st: DmabufState, policy: Policy) -> list[Action]:
     """CPU accesses by the clients the configuration has, and each importer's DMA."""
     acts: list[Action] = []
-    cpu_clients: list[tuple[str, bool]] = []
-    if st.cfg.userspace_mmap:
-        cpu_clients.append(("mmap", True))
-    if st.cfg.vmap:
-        cpu_clients.append(("vmap", True))
+    cpu_clients = [("mmap", st.cfg.mmap), ("vmap", st.cfg.vmap)]
     if st.cfg.exporter.cpu_writes:
-        cpu_clients.append(("exporter", False))
-    for via, reads in cpu_clients:
+        cpu_clients.append(("exporter", "write"))
+    for via, access in cpu_clients:
         for ln in st.lines:
-            if reads:
+            if "read" in access:
                 acts.append(cpu_read(st, policy, via, ln))
-            acts.append(cpu_write(st, policy, via, ln))
+            if "write" in access:
+                acts.append(cpu_write(st, policy, via, ln))
     for imp in st.cfg.importers:
         for ln in st.lines:
             if imp.reads:

@@ -111,9 +111,15 @@ class Configuration:
     description: str
     exporter: Exporter
     buffer: Buffer
-    userspace_mmap: bool
-    vmap: bool
+    mmap: str
+    """What userspace does through its mmap of the fd: ACCESS value."""
+    vmap: str
+    """What an importer's kernel driver does through dma_buf_vmap: ACCESS value."""
     importers: tuple[Importer, ...]
+
+    @property
+    def userspace_mmap(self) -> bool:
+        return self.mmap != "none"
 
     @property
     def cached(self) -> bool:
@@ -123,6 +129,9 @@ class Configuration:
     def bounces(self, imp: Importer) -> bool:
         """Whether dma_map_* bounces through swiotlb for this importer (§5.1)."""
         return not imp.iommu and imp.dma_mask == 32 and self.buffer.above_4g
+
+
+ACCESS = ("none", "read", "write", "read-write")
 
 
 class _Reader:
@@ -246,8 +255,8 @@ def parse(text: str, file: str) -> Configuration:
     bu.done()
 
     cl = top.sub("clients")
-    userspace_mmap = cl.get("userspace_mmap", bool, False)
-    vmap = cl.get("vmap", bool, False)
+    mmap = cl.choice("mmap", ACCESS, "none")
+    vmap = cl.choice("vmap", ACCESS, "none")
     cl.done()
 
     top.used.add("importer")
@@ -259,7 +268,7 @@ def parse(text: str, file: str) -> Configuration:
     if len(set(names)) != len(names):
         raise ConfigError(file, "importer.name", f"distinct names, got {names}")
     top.done()
-    return Configuration(name, description, exporter, buffer, userspace_mmap, vmap, importers)
+    return Configuration(name, description, exporter, buffer, mmap, vmap, importers)
 
 
 def builtin_names() -> list[str]:

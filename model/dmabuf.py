@@ -17,7 +17,7 @@ from model.state import DmabufState
 IMPORTER = "importer"
 EXPORTER = "exporter"
 USERSPACE = "userspace"
-CPU = "cpu"
+KERNEL = "kernel"
 
 
 def dma_buf_export(st: DmabufState) -> Action:
@@ -77,7 +77,10 @@ def _sync_mapped_attachments(st: DmabufState, eff: Effect, direction: str, for_c
 
 
 def cpu_access_actor(st: DmabufState) -> str:
-    return USERSPACE if st.cfg.userspace_mmap else CPU
+    """Who brackets CPU access: userspace (DMA_BUF_IOCTL_SYNC), a vmap user, or the exporter."""
+    if st.cfg.userspace_mmap:
+        return USERSPACE
+    return KERNEL if st.cfg.vmap != "none" else EXPORTER
 
 
 def dma_buf_begin_cpu_access(st: DmabufState, direction: str) -> Action:
@@ -136,7 +139,7 @@ def api_actions(st: DmabufState, policy: Policy) -> list[Action]:
         for direction in imp.map_directions:
             acts.append(dma_buf_map_attachment(st, imp.name, direction))
             acts.append(dma_buf_unmap_attachment(st, policy, imp.name, direction))
-    if st.cfg.userspace_mmap or st.cfg.vmap or st.cfg.exporter.brackets_own_cpu_access:
+    if st.cfg.userspace_mmap or st.cfg.vmap != "none" or st.cfg.exporter.brackets_own_cpu_access:
         for direction in ("DMA_FROM_DEVICE", "DMA_TO_DEVICE", "DMA_BIDIRECTIONAL"):
             acts.append(dma_buf_begin_cpu_access(st, direction))
             acts.append(dma_buf_end_cpu_access(st, policy, direction))

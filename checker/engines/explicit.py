@@ -59,6 +59,7 @@ class Exploration:
         return self.stopped is None
 
 
+NO_LIMITS = Limits()
 ALL_REFUTED = "every checked property was refuted"
 CHECK_EVERY = 2048
 
@@ -66,7 +67,7 @@ CHECK_EVERY = 2048
 def explore(
     model: Compiled,
     properties: Sequence[str],
-    limits: Limits = Limits(),
+    limits: Limits = NO_LIMITS,
     progress: Callable[[Stats], None] | None = None,
     stop_when_refuted: bool = True,
 ) -> Exploration:

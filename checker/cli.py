@@ -1,0 +1,107 @@
+"""The `dmabuf-mc` command: a thin dispatcher over the library (DESIGN.md "Engines").
+
+Exit codes: 0 every property holds, 1 a property is violated (or a deadlock), 2 bad
+input, 3 a limit or Ctrl-C ended the check before an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import partial
+
+import click
+from rich.console import Console
+
+from checker.check import UnknownName, check
+from checker.engines.explicit import Limits, Stats
+from checker.render import report_json, report_text
+from model.build import build
+from model.config import ConfigError, builtin_names, load
+from model.exporters import EXPORTER_KINDS
+from model.policy import OBLIGATIONS, POLICIES
+from model.view import view
+from properties import DOCS
+
+DEFAULT_CONFIG = "seed"
+EXIT_BAD_INPUT = 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"dmabuf-mc: error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """A model checker for the Linux DMA-buf sharing protocol."""
+
+
+@main.command("check")
+@click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
+              help="A built-in configuration name or a TOML file.")
+@click.option("--policy", "policy_name", default="baseline", show_default=True, help="The API rules in force.")
+@click.option("--property", "properties", multiple=True, metavar="NAME", help="Check only these (repeatable).")
+@click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable).")
+@click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states.")
+@click.option("--max-depth", type=click.IntRange(min=0), help="Do not expand states deeper than this.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def check_cmd(
+    config_name: str,
+    policy_name: str,
+    properties: tuple[str, ...],
+    without: tuple[str, ...],
+    max_states: int | None,
+    max_depth: int | None,
+    timeout: float | None,
+    fmt: str,
+) -> None:
+    """Explore every reachable state of a configuration and check the properties."""
+    try:
+        cfg = load(config_name)
+    except ConfigError as e:
+        _fail(str(e))
+    if policy_name not in POLICIES:
+        _fail(f"--policy: unknown policy {policy_name!r}; known: {', '.join(POLICIES)}")
+    ts = build(cfg, POLICIES[policy_name])
+    console = Console(stderr=True)
+    status = console.status("exploring", spinner="dots") if console.is_terminal else None
+
+    def progress(stats: Stats) -> None:
+        if status is not None:
+            status.start()
+            status.update(f"{stats.states:,} states, depth {stats.depth}, {stats.states_per_second:,.0f} states/s")
+
+    try:
+        report = check(ts, properties, without, Limits(max_states, max_depth, timeout), progress)
+    except UnknownName as e:
+        _fail(str(e))
+    finally:
+        if status is not None:
+            status.stop()
+    cells = partial(view, cfg)
+    if fmt == "json":
+        click.echo(json.dumps(report_json(report, cells), indent=2))
+    else:
+        click.echo(report_text(report, cells))
+    sys.exit(report.exit_code)
+
+
+@main.command("list")
+@click.argument("what", required=False,
+                type=click.Choice(["configs", "policies", "properties", "obligations", "exporters"]))
+def list_cmd(what: str | None) -> None:
+    """Show configurations, policies, properties, obligations and exporter kinds."""
+    sections = {
+        "configs": lambda: {n: load(n).description for n in builtin_names()},
+        "policies": lambda: {p.name: p.doc for p in POLICIES.values()},
+        "properties": lambda: DOCS,
+        "obligations": lambda: OBLIGATIONS,
+        "exporters": lambda: {k.name: k.doc for k in EXPORTER_KINDS.values()},
+    }
+    for name in [what] if what else list(sections):
+        click.echo(f"{name}:")
+        for key, doc in sections[name]().items():
+            click.echo(f"  {key}")
+            click.echo(f"      {' '.join(doc.split())}")

@@ -1,0 +1,119 @@
+"""Renderers for reports and traces: text for people, versioned JSON for tools.
+
+A `View` turns a state (variable -> value label) into named cells a reader recognises;
+the model supplies it, so traces speak in kernel terms and never show the bit encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from checker.trace import DEADLOCK, Trace
+from checker.verdict import Report, Verdict
+
+View = Callable[[Mapping[str, str]], Mapping[str, str]]
+REPORT_SCHEMA = "dmabuf-mc.report"
+TRACE_SCHEMA = "dmabuf-mc.trace"
+SCHEMA_VERSION = 1
+
+
+def trace_text(trace: Trace, view: View) -> str:
+    """Numbered kernel calls; after each, the cells its step changed."""
+    cells = [dict(view(trace.labels(i))) for i in range(len(trace.states))]
+    width = max(len(k) for k in cells[0])
+    out = ["   initial state"]
+    out += [f"        {k:<{width}}  {v}" for k, v in cells[0].items()]
+    for k, a in enumerate(trace.actions, start=1):
+        act = trace.ts.actions[a]
+        out.append(f"{k:>4}. {act.label:<56} [{act.actor}]")
+        for name, text in cells[k].items():
+            if text != cells[k - 1].get(name) or (name == "observed" and text != "-"):
+                out.append(f"        {name:<{width}}  {text}")
+    if trace.violates == DEADLOCK:
+        out.append("      no action is enabled and the buffer was not released: deadlock")
+    else:
+        out.append(f"      -> violates {trace.violates}")
+    return "\n".join(out)
+
+
+def report_text(report: Report, view: View) -> str:
+    """The verdict lines, warnings, then each counterexample."""
+    s = report.stats
+    coverage = "exhaustive" if report.stopped is None else f"stopped: {report.stopped}"
+    out = [
+        f"dmabuf-mc: {report.system} ({report.engine} engine)"
+        + (f", without {', '.join(report.dropped)}" if report.dropped else ""),
+        f"  {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}, "
+        f"{s.seconds:.2f}s ({s.states_per_second:,.0f} states/s); {coverage}",
+    ]
+    width = max(len(r.name) for r in report.results)
+    for r in report.results:
+        if r.verdict is Verdict.REFUTED and r.counterexample is not None:
+            note = f"counterexample in {len(r.counterexample)} steps, replayed"
+        elif r.verdict is Verdict.HOLDS:
+            note = f"in all {s.states:,} reachable states"
+            if r.vacuous:
+                note += " - VACUOUS: its premise never occurs"
+        else:
+            note = f"no violation in the {s.states:,} states explored ({report.stopped})"
+        out.append(f"  {r.verdict.value:<8} {r.name:<{width}}  {note}")
+    if report.deadlock is not None:
+        out.append(f"  DEADLOCK {report.deadlocks} state(s) where nothing is enabled; first one below")
+    if report.never_enabled:
+        out.append(f"  warning: never enabled: {', '.join(report.never_enabled)}")
+    for r in report.results:
+        if r.counterexample is not None:
+            out += ["", f"{r.name}: {r.doc}", trace_text(r.counterexample, view)]
+    if report.deadlock is not None:
+        out += ["", "deadlock:", trace_text(report.deadlock, view)]
+    return "\n".join(out)
+
+
+def trace_json(trace: Trace, view: View) -> dict[str, Any]:
+    """A trace as data: each step's kernel call, actor, parameters and full state."""
+    return {
+        "schema": TRACE_SCHEMA,
+        "version": SCHEMA_VERSION,
+        "system": trace.ts.name,
+        "violates": trace.violates,
+        "without": sorted(trace.dropped),
+        "initial": {"state": trace.labels(0), "view": dict(view(trace.labels(0)))},
+        "steps": [
+            {
+                "call": trace.ts.actions[a].family,
+                "params": list(trace.ts.actions[a].params),
+                "actor": trace.ts.actions[a].actor,
+                "state": trace.labels(k),
+                "view": dict(view(trace.labels(k))),
+            }
+            for k, a in enumerate(trace.actions, start=1)
+        ],
+    }
+
+
+def report_json(report: Report, view: View) -> dict[str, Any]:
+    s = report.stats
+    return {
+        "schema": REPORT_SCHEMA,
+        "version": SCHEMA_VERSION,
+        "system": report.system,
+        "engine": report.engine,
+        "without": list(report.dropped),
+        "complete": report.stopped is None,
+        "stopped": report.stopped,
+        "stats": {"states": s.states, "transitions": s.transitions, "depth": s.depth, "seconds": round(s.seconds, 3)},
+        "results": [
+            {
+                "property": r.name,
+                "verdict": r.verdict.value,
+                "vacuous": r.vacuous,
+                "counterexample": trace_json(r.counterexample, view) if r.counterexample else None,
+            }
+            for r in report.results
+        ],
+        "deadlocks": report.deadlocks,
+        "deadlock": trace_json(report.deadlock, view) if report.deadlock else None,
+        "never_enabled": list(report.never_enabled),
+        "exit_code": report.exit_code,
+    }

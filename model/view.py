@@ -1,0 +1,55 @@
+"""How a DMA-buf state reads to a kernel developer: one short cell per cache line, per
+device, for the CPU and for what the last step observed. Trace renderers print these."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from model.config import Configuration
+
+
+def _latest(label: str) -> str:
+    return "latest" if label == "yes" else "stale"
+
+
+def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
+    """Cells (name -> text) describing `state`, given as variable name -> value label."""
+    cells: dict[str, str] = {"dma_buf": state["dma_buf"]}
+    cpu = []
+    if state["cpu_access"] != "DMA_NONE":
+        cpu.append(f"inside begin_cpu_access({state['cpu_access']})")
+    if state["mmap"] == "yes":
+        cpu.append("mmapped")
+    cells["cpu"] = ", ".join(cpu) or "-"
+    for ln in range(cfg.buffer.lines):
+        cache = state[f"cache[{ln}]"]
+        text = "cache invalid" if cache == "invalid" else f"cache {cache} ({_latest(state[f'cache_latest[{ln}]'])})"
+        cells[f"line {ln}"] = f"{text}, memory {_latest(state[f'memory_latest[{ln}]'])}"
+    for imp in cfg.importers:
+        d = imp.name
+        if state[f"attached[{d}]"] == "no":
+            text = "detached"
+        elif state[f"mapped[{d}]"] == "DMA_NONE":
+            text = "attached, unmapped"
+        else:
+            owner = "CPU-owned" if state[f"cpu_owned[{d}]"] == "yes" else "device-owned"
+            text = f"mapped {state[f'mapped[{d}]']}, {owner}"
+            if cfg.bounces(imp):
+                slots = ", ".join(_latest(state[f"bounce_latest[{d}][{ln}]"]) for ln in range(cfg.buffer.lines))
+                text += f", bounce slot {slots}"
+        cells[d] = text
+    seen = []
+    if state["device_read"] != "none":
+        seen.append(f"device read {state['device_read'].upper() if state['device_read'] == 'stale' else 'latest'}")
+    if state["cpu_read"] != "none":
+        seen.append(f"CPU read {state['cpu_read'].upper() if state['cpu_read'] == 'stale' else 'latest'}")
+    for var, what in (
+        ("dma_without_mapping", "DMA WITHOUT LIVE MAPPING"),
+        ("dma_above_mask", "DMA ABOVE DMA MASK"),
+        ("dma_noncontiguous", "DMA TO NON-CONTIGUOUS MEMORY"),
+        ("ownership_breach", "ACCESS BY NON-OWNER (DMA API)"),
+    ):
+        if state[var] == "yes":
+            seen.append(what)
+    cells["observed"] = ", ".join(seen) or "-"
+    return cells

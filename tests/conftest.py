@@ -1,0 +1,37 @@
+"""Shared helpers: run a fixed history of kernel calls through the IR interpreter."""
+
+from __future__ import annotations
+
+from checker.interp import evaluate, successor
+from checker.trace import Trace
+from checker.ts import TransitionSystem
+from model.build import build
+from model.config import Configuration, load, parse
+from model.policy import BASELINE
+from model.view import view
+
+
+def system(cfg: str | Configuration) -> tuple[Configuration, TransitionSystem]:
+    config = load(cfg) if isinstance(cfg, str) else cfg
+    return config, build(config, BASELINE)
+
+
+def config_text(text: str) -> Configuration:
+    return parse(text, "test.toml")
+
+
+def history(cfg: str | Configuration, calls: list[str]) -> list[dict[str, str]]:
+    """The view after each call (index 0: the initial state); every call must be enabled."""
+    config, ts = system(cfg)
+    state = dict(ts.init)
+    views = [view(config, {v.name: v.domain.labels[state[v.name]] for v in ts.variables})]
+    for call in calls:
+        act = ts.actions[ts.action_index(call)]
+        assert evaluate(act.enabled(), state), f"{call} is not enabled"
+        state = successor(ts, act, state)
+        views.append(view(config, {v.name: v.domain.labels[state[v.name]] for v in ts.variables}))
+    return views
+
+
+def labels(trace: Trace) -> list[str]:
+    return list(trace.action_labels())
