@@ -1,8 +1,8 @@
 """Compile a transition system to Python functions over packed states.
 
-A state is one integer: each variable owns a bit field. Guards that are conjunctions of
-`var == constant` become a single mask comparison; everything else becomes straight-line
-Python over the unpacked fields. The generated source is kept (`Compiled.source`) so it
+A state is one integer: each variable owns a bit field. The fields a function reads are
+unpacked once into locals; guards, updates and properties become straight-line Python
+over them, and a successor is packed back with masks and shifts. The generated source is kept (`Compiled.source`) so it
 can be printed when debugging. Compilation happens once per (system, dropped obligations).
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from checker.ir import Add, And, Const, Eq, Expr, Ite, Lt, Not, Or, Ref, refs
-from checker.ts import TransitionSystem
+from checker.ts import Property, TransitionSystem
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class _Emitter:
         if isinstance(e, Ref):
             return self.local(e.var)
         if isinstance(e, Not):
+            if isinstance(e.arg, Eq):
+                return f"({self.expr(e.arg.lhs)} != {self.expr(e.arg.rhs)})"
             return f"(not {self.expr(e.arg)})"
         if isinstance(e, And):
             return "(" + " and ".join(self.expr(a) for a in e.args) + ")"
@@ -84,48 +86,29 @@ class _Emitter:
     def condition(self, e: Expr) -> tuple[str, set[str]]:
         """Source for a boolean condition and the variables it needs unpacked.
 
-        The `var == const` conjuncts are folded into one `(s & M) == V` test.
+        Comparing unpacked fields (small ints) measured faster than masking the packed
+        state, which allocates once a state outgrows one machine digit (bench/explore.py).
         """
-        conjuncts = e.args if isinstance(e, And) else (e,)
-        mask = value = 0
-        rest: list[Expr] = []
-        for c in conjuncts:
-            if isinstance(c, Eq) and isinstance(c.lhs, Ref) and isinstance(c.rhs, Const):
-                i = self.ts.var_index[c.lhs.var]
-                off, width = self.layout.offsets[i], self.layout.widths[i]
-                field = ((1 << width) - 1) << off
-                if mask & field and (value & field) != (c.rhs.value << off):
-                    return "False", set()
-                mask |= field
-                value |= c.rhs.value << off
-            elif isinstance(c, Const):
-                if not c.value:
-                    return "False", set()
-            else:
-                rest.append(c)
-        parts = [f"(s & {mask}) == {value}"] if mask else []
-        needed: set[str] = set()
-        for c in rest:
-            parts.append(self.expr(c))
-            needed |= refs(c)
-        return (" and ".join(parts) or "True"), needed
+        if isinstance(e, Const):
+            return ("True" if e.value else "False"), set()
+        return self.expr(e), refs(e)
 
 
 @dataclass(frozen=True)
 class Compiled:
     """The fast form of a transition system with some obligations dropped.
 
-    `successors(s)` returns a flat list `[action, state, action, state, ...]`;
-    `violations(s)` and `premises(s)` return bit sets over `ts.properties`.
+    `successors(s)` returns two parallel lists, the enabled actions and their
+    successor states; `observe(s)` returns a bit set over `ts.properties` with bit k
+    set when property k is violated and bit n+k when its premise holds.
     """
 
     ts: TransitionSystem
     dropped: frozenset[str]
     layout: Layout
     initial: int
-    successors: Callable[[int], list[int]]
-    violations: Callable[[int], int]
-    premises: Callable[[int], int]
+    successors: Callable[[int], tuple[list[int], list[int]]]
+    observe: Callable[[int], int]
     is_final: Callable[[int], bool]
     source: str
 
@@ -136,20 +119,19 @@ class Compiled:
         return self.layout.pack(self.ts, valuation)
 
 
-def _predicate_set(em: _Emitter, name: str, preds: list[Expr], negate: bool) -> list[str]:
-    """A function returning the bit set of predicates that hold (or fail, if negate)."""
+def _observe_function(em: _Emitter, props: tuple[Property, ...]) -> list[str]:
+    """`observe(s)`: bit k when property k fails, bit n+k when its premise holds."""
     needed: set[str] = set()
     tests = []
-    for p in preds:
-        cond, need = em.condition(p)
-        needed |= need
-        tests.append(cond)
-    lines = [f"def {name}(s):"]
+    for k, p in enumerate(props):
+        for cond_expr, bit, negate in ((p.holds, k, True), (p.premise, len(props) + k, False)):
+            cond, need = em.condition(cond_expr)
+            needed |= need
+            tests.append((f"not ({cond})" if negate else f"({cond})", bit))
+    lines = ["def observe(s):"]
     lines += [f"    {em.unpack_line(v)}" for v in sorted(needed, key=em.ts.var_index.get)]
     lines.append("    b = 0")
-    for k, cond in enumerate(tests):
-        test = f"not ({cond})" if negate else f"({cond})"
-        lines.append(f"    if {test}: b |= {1 << k}")
+    lines += [f"    if {test}: b |= {1 << bit}" for test, bit in tests]
     lines.append("    return b")
     return lines
 
@@ -175,6 +157,7 @@ def compile_system(ts: TransitionSystem, dropped: frozenset[str] = frozenset()) 
         clear = transient_mask
         const_bits = transient_reset
         dynamic = []
+        reads: set[str] = set()  # fields the updates read
         for name, expr in act.updates:
             i = ts.var_index[name]
             field = ((1 << layout.widths[i]) - 1) << layout.offsets[i]
@@ -183,19 +166,19 @@ def compile_system(ts: TransitionSystem, dropped: frozenset[str] = frozenset()) 
             if isinstance(expr, Const):
                 const_bits |= expr.value << layout.offsets[i]
             else:
-                needed |= refs(expr)
+                reads |= refs(expr)
                 shift = f" << {layout.offsets[i]}" if layout.offsets[i] else ""
                 dynamic.append(f"({em.expr(expr)}){shift}")
         keep = (1 << sum(layout.widths)) - 1 & ~clear
-        new = " | ".join([f"(s & {keep})", str(const_bits), *dynamic])
-        bodies.append(f"    if {cond}:\n        ap({a_id}); ap({new})")
+        new = " | ".join([f"(s & {keep})", *([str(const_bits)] if const_bits else []), *dynamic])
+        needed |= reads
+        bodies.append(f"    if {cond}:\n        aa({a_id}); ap({new})")
 
     lines = ["def successors(s):"]
     lines += [f"    {em.unpack_line(v)}" for v in sorted(needed, key=ts.var_index.get)]
-    lines += ["    out = []", "    ap = out.append", *bodies, "    return out", ""]
-    lines += _predicate_set(em, "violations", [p.holds for p in ts.properties], negate=True)
-    lines += [""]
-    lines += _predicate_set(em, "premises", [p.premise for p in ts.properties], negate=False)
+    lines += ["    acts = []", "    outs = []", "    aa = acts.append", "    ap = outs.append", *bodies,
+              "    return acts, outs", ""]
+    lines += _observe_function(em, ts.properties)
     final_cond, final_need = em.condition(ts.final)
     lines += ["", "def is_final(s):"]
     lines += [f"    {em.unpack_line(v)}" for v in sorted(final_need, key=ts.var_index.get)]
@@ -209,8 +192,7 @@ def compile_system(ts: TransitionSystem, dropped: frozenset[str] = frozenset()) 
         layout=layout,
         initial=layout.pack(ts, ts.init),
         successors=namespace["successors"],  # type: ignore[arg-type]
-        violations=namespace["violations"],  # type: ignore[arg-type]
-        premises=namespace["premises"],  # type: ignore[arg-type]
+        observe=namespace["observe"],  # type: ignore[arg-type]
         is_final=namespace["is_final"],  # type: ignore[arg-type]
         source=source,
     )

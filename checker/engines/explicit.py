@@ -12,6 +12,7 @@ import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from checker.compile import Compiled
 from checker.trace import DEADLOCK, Trace
@@ -74,39 +75,41 @@ def explore(
     """Breadth-first search from the initial state, checking the named properties."""
     ts = model.ts
     names = [p.name for p in ts.properties]
+    n = len(names)
     wanted = 0
     for p in properties:
         wanted |= 1 << names.index(p)
     pending = wanted
-    successors, violations, premises, is_final = model.successors, model.violations, model.premises, model.is_final
+    unseen_premises = ((1 << n) - 1) << n
+    successors, observe, is_final = model.successors, model.observe, model.is_final
 
     start = time.perf_counter()
     states = [model.initial]
     seen = {model.initial}
     parent = array("q", [-1])
-    via = array("l", [-1])
     found: dict[int, int] = {}
     first_deadlock = -1
     deadlocks = 0
-    premise_bits = 0
-    fired = bytearray(len(ts.actions))
+    unfired = set(range(len(ts.actions)))
     transitions = 0
     depth = 0
     level_end = 1
     stopped: str | None = None
     next_report = start + 1.0
 
-    def record(idx: int) -> None:
-        nonlocal pending, premise_bits
-        premise_bits |= premises(states[idx])
-        bad = violations(states[idx]) & pending
+    def record(idx: int, bits: int) -> None:
+        """Note the first (so shortest) violation of each pending property."""
+        nonlocal pending
+        bad = bits & pending
         while bad:
             bit = bad & -bad
             found[bit.bit_length() - 1] = idx
             pending &= ~bit
             bad &= ~bit
 
-    record(0)
+    bits = observe(model.initial)
+    unseen_premises &= ~bits
+    record(0, bits)
     i = 0
     try:
         while i < len(states):
@@ -128,22 +131,25 @@ def explore(
                     progress(Stats(len(states), transitions, depth, now - start))
                     next_report = now + 1.0
             s = states[i]
-            succ = successors(s)
-            if not succ and not is_final(s):
+            acts, outs = successors(s)
+            transitions += len(outs)
+            if not outs and not is_final(s):
                 deadlocks += 1
                 if first_deadlock < 0:
                     first_deadlock = i
-            it = iter(succ)
-            for a, t in zip(it, it, strict=True):
-                transitions += 1
-                fired[a] = 1
+            if unfired:
+                unfired.difference_update(acts)
+            for t in outs:
                 if t in seen:
                     continue
                 seen.add(t)
                 states.append(t)
                 parent.append(i)
-                via.append(a)
-                record(len(states) - 1)
+                if pending or unseen_premises:
+                    bits = observe(t)
+                    unseen_premises &= ~bits
+                    if bits & pending:
+                        record(len(states) - 1, bits)
             i += 1
             if limits.max_states is not None and len(states) >= limits.max_states and i < len(states):
                 stopped = f"state limit {limits.max_states} reached"
@@ -157,10 +163,14 @@ def explore(
             path.append(idx)
             idx = parent[idx]
         path.reverse()
+        actions = []
+        for a, b in pairwise(path):
+            acts, outs = successors(states[a])
+            actions.append(acts[outs.index(states[b])])
         return Trace(
             ts=ts,
             states=tuple(tuple(model.unpack(states[k]).values()) for k in path),
-            actions=tuple(via[k] for k in path[1:]),
+            actions=tuple(actions),
             violates=violates,
             dropped=model.dropped,
         )
@@ -172,6 +182,6 @@ def explore(
         counterexamples={names[b]: trace_to(idx, names[b]) for b, idx in sorted(found.items())},
         deadlock=trace_to(first_deadlock, DEADLOCK) if first_deadlock >= 0 else None,
         deadlocks=deadlocks,
-        premises_seen=frozenset(names[b] for b in range(len(names)) if premise_bits >> b & 1),
-        actions_fired=frozenset(a for a in range(len(fired)) if fired[a]),
+        premises_seen=frozenset(names[k] for k in range(n) if not unseen_premises >> (n + k) & 1),
+        actions_fired=frozenset(range(len(ts.actions))) - unfired,
     )
