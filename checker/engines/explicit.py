@@ -175,7 +175,8 @@ def explore(
             dropped=model.dropped,
         )
 
-    stats = Stats(len(states), transitions, depth, time.perf_counter() - start)
+    deepest = depth + 1 if len(states) > level_end else depth
+    stats = Stats(len(states), transitions, deepest, time.perf_counter() - start)
     return Exploration(
         stats=stats,
         stopped=stopped,
