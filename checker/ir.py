@@ -97,34 +97,29 @@ def _flatten(kind: type, args: tuple[Expr, ...]) -> list[Expr]:
     return flat
 
 
-def and_(*args: Expr) -> Expr:
-    """Conjunction; TRUE when empty, FALSE if any argument is FALSE."""
+def _nary(kind: type, absorbing: int, args: tuple[Expr, ...]) -> Expr:
+    """Flatten, drop the identity constant, dedupe, and stop at the absorbing one."""
     out: list[Expr] = []
-    for a in _flatten(And, args):
+    for a in _flatten(kind, args):
         if isinstance(a, Const):
-            if not a.value:
-                return FALSE
+            if bool(a.value) == bool(absorbing):
+                return Const(absorbing)
             continue
         if a not in out:
             out.append(a)
     if not out:
-        return TRUE
-    return out[0] if len(out) == 1 else And(tuple(out))
+        return Const(1 - absorbing)
+    return out[0] if len(out) == 1 else kind(tuple(out))
+
+
+def and_(*args: Expr) -> Expr:
+    """Conjunction; TRUE when empty, FALSE if any argument is FALSE."""
+    return _nary(And, 0, args)
 
 
 def or_(*args: Expr) -> Expr:
     """Disjunction; FALSE when empty, TRUE if any argument is TRUE."""
-    out: list[Expr] = []
-    for a in _flatten(Or, args):
-        if isinstance(a, Const):
-            if a.value:
-                return TRUE
-            continue
-        if a not in out:
-            out.append(a)
-    if not out:
-        return FALSE
-    return out[0] if len(out) == 1 else Or(tuple(out))
+    return _nary(Or, 1, args)
 
 
 def implies(a: Expr, b: Expr) -> Expr:
