@@ -1,7 +1,8 @@
 """The `dmabuf-mc` command: a thin dispatcher over the library (DESIGN.md "Engines").
 
-Exit codes: 0 every property holds, 1 a property is violated (or a deadlock), 2 bad
-input, 3 a limit or Ctrl-C ended the check before an answer.
+Exit codes: 0 every property holds (or is proved; certify: the certificate is valid), 1
+a property is violated or a deadlock found (certify: rejected), 2 bad input, 3 a limit
+or Ctrl-C ended the run before an answer.
 """
 
 from __future__ import annotations
@@ -9,15 +10,21 @@ from __future__ import annotations
 import json
 import sys
 from functools import partial
+from pathlib import Path
 
 import click
 from rich.console import Console
 
+from checker.certificate import CertificateError, recheck
+from checker.certificate import load as load_certificate
 from checker.check import UnknownName, check
 from checker.engines.explicit import Limits, Stats
-from checker.render import report_json, report_text
+from checker.prover import ENGINES, prove
+from checker.render import proof_text, report_json, report_text
+from checker.ts import TransitionSystem
+from checker.verdict import exit_code
 from model.build import build
-from model.config import ConfigError, builtin_names, load
+from model.config import ConfigError, Configuration, builtin_names, load
 from model.exporters import EXPORTER_KINDS
 from model.policy import OBLIGATIONS, POLICIES
 from model.view import view
@@ -30,6 +37,16 @@ EXIT_BAD_INPUT = 2
 def _fail(message: str) -> None:
     click.echo(f"dmabuf-mc: error: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def _system(config_name: str, policy_name: str) -> tuple[Configuration, TransitionSystem]:
+    try:
+        cfg = load(config_name)
+    except ConfigError as e:
+        _fail(str(e))
+    if policy_name not in POLICIES:
+        _fail(f"--policy: unknown policy {policy_name!r}; known: {', '.join(POLICIES)}")
+    return cfg, build(cfg, POLICIES[policy_name])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,13 +75,7 @@ def check_cmd(
     fmt: str,
 ) -> None:
     """Explore every reachable state of a configuration and check the properties."""
-    try:
-        cfg = load(config_name)
-    except ConfigError as e:
-        _fail(str(e))
-    if policy_name not in POLICIES:
-        _fail(f"--policy: unknown policy {policy_name!r}; known: {', '.join(POLICIES)}")
-    ts = build(cfg, POLICIES[policy_name])
+    cfg, ts = _system(config_name, policy_name)
     console = Console(stderr=True)
     status = console.status("exploring", spinner="dots") if console.is_terminal else None
 
@@ -86,6 +97,60 @@ def check_cmd(
     else:
         click.echo(report_text(report, cells))
     sys.exit(report.exit_code)
+
+
+@main.command("prove")
+@click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
+              help="A built-in configuration name or a TOML file.")
+@click.option("--policy", "policy_name", default="baseline", show_default=True, help="The API rules in force.")
+@click.option("--property", "properties", multiple=True, metavar="NAME", help="Prove only these (repeatable).")
+@click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable).")
+@click.option("--engine", type=click.Choice(ENGINES), default="pdr", show_default=True,
+              help="pdr: Spacer, with an invariant; kind: k-induction; bmc: bounded only.")
+@click.option("--depth", type=click.IntRange(min=0), default=30, show_default=True,
+              help="BMC depth; for kind, the largest k.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per property.")
+@click.option("--certificates", type=click.Path(file_okay=False), default="certificates", show_default=True,
+              help="Where proof certificates are written.")
+def prove_cmd(
+    config_name: str,
+    policy_name: str,
+    properties: tuple[str, ...],
+    without: tuple[str, ...],
+    engine: str,
+    depth: int,
+    timeout: float | None,
+    certificates: str,
+) -> None:
+    """Prove the properties for every reachable state, or refute them with a trace."""
+    cfg, ts = _system(config_name, policy_name)
+    try:
+        results = prove(ts, engine, properties, without, depth, timeout, Path(certificates),
+                        (config_name, policy_name))
+    except UnknownName as e:
+        _fail(str(e))
+    click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
+    sys.exit(exit_code(results))
+
+
+@main.command("certify")
+@click.argument("file")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds for the re-check.")
+def certify_cmd(file: str, timeout: float | None) -> None:
+    """Re-check a proof certificate against the current model (exit 0 valid, 1 rejected)."""
+    try:
+        cert = load_certificate(file)
+        _, ts = _system(cert.config, cert.policy)
+        failures = recheck(cert, ts, timeout)
+    except CertificateError as e:
+        _fail(str(e))
+    if failures:
+        click.echo(f"REJECTED {file}: {cert.property} in {ts.name}")
+        for f in failures:
+            click.echo(f"  - {f}")
+        sys.exit(1)
+    click.echo(f"VALID {file}: {cert.property} holds in every reachable state of {ts.name} ({cert.engine})")
+    click.echo("\n".join(f"  {line}" for line in cert.invariant_text.splitlines()))
 
 
 @main.command("list")

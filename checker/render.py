@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from checker.trace import DEADLOCK, Trace
-from checker.verdict import Report, Verdict
+from checker.verdict import PropertyResult, Report, Verdict
 
 View = Callable[[Mapping[str, str]], Mapping[str, str]]
 REPORT_SCHEMA = "dmabuf-mc.report"
@@ -67,6 +67,19 @@ def report_text(report: Report, view: View) -> str:
             out += ["", f"{r.name}: {r.doc}", trace_text(r.counterexample, view)]
     if report.deadlock is not None:
         out += ["", "deadlock:", trace_text(report.deadlock, view)]
+    return "\n".join(out)
+
+
+def proof_text(system: str, engine: str, results: tuple[PropertyResult, ...], view: View) -> str:
+    """Verdict lines of a symbolic run, then each counterexample."""
+    width = max(len(r.name) for r in results)
+    out = [f"dmabuf-mc: {system} ({engine} engine)"]
+    for r in results:
+        note = f"counterexample in {len(r.counterexample)} steps, replayed" if r.counterexample else r.note
+        out.append(f"  {r.verdict.value:<8} {r.name:<{width}}  {note}")
+    for r in results:
+        if r.counterexample is not None:
+            out += ["", f"{r.name}: {r.doc}", trace_text(r.counterexample, view)]
     return "\n".join(out)
 
 

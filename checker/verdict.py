@@ -10,6 +10,7 @@ from checker.trace import Trace
 
 
 class Verdict(StrEnum):
+    PROVED = "PROVED"  # for every reachable state, by a re-checked certificate
     HOLDS = "HOLDS"  # every reachable state explored, no violation
     REFUTED = "REFUTED"  # a replayed counterexample
     UNKNOWN = "UNKNOWN"  # a limit or an interrupt ended the search first
@@ -23,6 +24,8 @@ class PropertyResult:
     counterexample: Trace | None = None
     vacuous: bool = False
     """Its premise never held in a reachable state: a HOLDS that says nothing."""
+    note: str = ""
+    """What a symbolic engine adds: the certificate path, or which limit it reached."""
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,13 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """0 all hold, 1 a violation or deadlock, 3 a limit reached before an answer."""
-        if self.deadlock is not None or any(r.verdict is Verdict.REFUTED for r in self.results):
-            return 1
-        if any(r.verdict is Verdict.UNKNOWN for r in self.results):
-            return 3
-        return 0
+        return exit_code(self.results, self.deadlock is not None)
+
+
+def exit_code(results: tuple[PropertyResult, ...], deadlock: bool = False) -> int:
+    """0 all hold, 1 a violation or deadlock, 3 a limit reached before an answer."""
+    if deadlock or any(r.verdict is Verdict.REFUTED for r in results):
+        return 1
+    if any(r.verdict is Verdict.UNKNOWN for r in results):
+        return 3
+    return 0

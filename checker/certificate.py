@@ -1,0 +1,180 @@
+"""Proof certificates: an inductive invariant (or a k-induction claim), saved as a file
+and re-checked by independent Z3 queries that trust nothing the prover said.
+
+For an invariant INV (conjoined with the variables' domains, TYPED):
+  init => TYPED & INV;  TYPED & INV & T => TYPED' & INV';  TYPED & INV => P.
+For k-induction: no violation within k-1 steps of init, and any k+1-state path whose
+first k states satisfy P (loop-free) ends in a state that satisfies P.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import z3
+
+from checker.engines.bmc import bmc, solver
+from checker.symbolic import Encoding, differ
+from checker.ts import TransitionSystem
+
+SCHEMA = "dmabuf-mc.certificate"
+VERSION = 1
+
+
+class CertificateError(Exception):
+    """A certificate file that cannot be read, or that does not check."""
+
+
+@dataclass(frozen=True)
+class Certificate:
+    system: str
+    config: str
+    policy: str
+    without: tuple[str, ...]
+    property: str
+    engine: str  # "pdr" (inductive invariant) or "kind" (k-inductive property)
+    k: int
+    invariant_smt2: str  # over the state variables; "true" for k-induction
+    invariant_text: str
+
+
+def invariant_to_smt2(inv: z3.BoolRef) -> str:
+    s = z3.Solver()
+    s.add(inv)
+    return s.to_smt2()
+
+
+def invariant_from_smt2(text: str, s: dict[str, z3.ArithRef]) -> z3.BoolRef:
+    """Parse an invariant written over the bare variable names into the state `s`."""
+    try:
+        parsed = z3.And(*z3.parse_smt2_string(text))
+    except z3.Z3Exception as e:
+        raise CertificateError(f"invariant is not valid SMT-LIB: {e}") from None
+    names = {c.decl().name(): c for c in _constants(parsed)}
+    unknown = sorted(set(names) - set(s))
+    if unknown:
+        raise CertificateError(f"invariant names variables the model does not have: {', '.join(unknown)}")
+    return z3.substitute(parsed, *[(c, s[n]) for n, c in names.items()])
+
+
+def _constants(e: z3.ExprRef) -> set[z3.ExprRef]:
+    if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+        return {e}
+    out: set[z3.ExprRef] = set()
+    for c in e.children():
+        out |= _constants(c)
+    return out
+
+
+def _unsat(formula: z3.BoolRef, timeout: float | None) -> bool:
+    s = solver(timeout)
+    s.add(formula)
+    r = s.check()
+    if r == z3.unknown:
+        raise CertificateError(f"solver gave up ({s.reason_unknown()})")
+    return r == z3.unsat
+
+
+def check_invariant(enc: Encoding, prop: str, smt2: str, timeout: float | None = None) -> list[str]:
+    """The failed obligations of an inductive-invariant certificate (empty: it checks)."""
+    s, t = enc.state("s"), enc.state("t")
+    inv_s, inv_t = invariant_from_smt2(smt2, s), invariant_from_smt2(smt2, t)
+    failures = []
+    if not _unsat(z3.And(enc.init(s), z3.Not(z3.And(enc.typed(s), inv_s))), timeout):
+        failures.append("init => invariant fails")
+    if not _unsat(z3.And(enc.typed(s), inv_s, enc.trans(s, t), z3.Not(z3.And(enc.typed(t), inv_t))), timeout):
+        failures.append("invariant is not inductive (invariant & T => invariant' fails)")
+    if not _unsat(z3.And(enc.typed(s), inv_s, z3.Not(enc.holds(prop, s))), timeout):
+        failures.append(f"invariant => {prop} fails")
+    return failures
+
+
+def check_k_induction(enc: Encoding, prop: str, k: int, timeout: float | None = None) -> list[str]:
+    """The failed obligations of a k-induction certificate (empty: it checks)."""
+    failures = []
+    if k > 1 and bmc(enc.ts, prop, k - 1, enc.dropped, timeout).trace is not None:
+        failures.append(f"{prop} is violated within {k - 1} steps")
+    path = [enc.state(f"k{i}") for i in range(k + 1)]
+    names = [v.name for v in enc.ts.variables]
+    step = [enc.typed(p) for p in path]
+    step += [enc.trans(path[i], path[i + 1]) for i in range(k)]
+    step += [enc.holds(prop, path[i]) for i in range(k)]
+    step += [differ(path[i], path[j], names) for i in range(k + 1) for j in range(i + 1, k + 1)]
+    if not _unsat(z3.And(*step, z3.Not(enc.holds(prop, path[k]))), timeout):
+        failures.append(f"{prop} is not {k}-inductive")
+    return failures
+
+
+def recheck(cert: Certificate, ts: TransitionSystem, timeout: float | None = None) -> list[str]:
+    enc = Encoding(ts, frozenset(cert.without))
+    if cert.engine == "kind":
+        return check_k_induction(enc, cert.property, cert.k, timeout)
+    return check_invariant(enc, cert.property, cert.invariant_smt2, timeout)
+
+
+def save(cert: Certificate, directory: Path) -> Path:
+    """Write the certificate under a name derived from what it proves (stable)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    slug = "-".join([cert.system.replace("/", "-"), cert.property, *cert.without]).replace(".", "_")
+    path = directory / f"{slug}.cert.json"
+    path.write_text(json.dumps({"schema": SCHEMA, "version": VERSION, **asdict(cert)}, indent=2) + "\n")
+    return path
+
+
+def load(path: str) -> Certificate:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CertificateError(f"{path}: not a readable JSON certificate ({e})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("version") != VERSION:
+        raise CertificateError(f"{path}: expected schema {SCHEMA} version {VERSION}")
+    fields = Certificate.__dataclass_fields__
+    try:
+        values = {name: doc[name] for name in fields}
+    except KeyError as e:
+        raise CertificateError(f"{path}: field {e.args[0]} missing") from None
+    values["without"] = tuple(values["without"])
+    if values["engine"] not in ("pdr", "kind") or not isinstance(values["k"], int):
+        raise CertificateError(f"{path}: engine must be pdr or kind, k an integer")
+    return Certificate(**values)
+
+
+def describe(inv: z3.BoolRef, ts: TransitionSystem) -> str:
+    """The invariant in model terms: one conjunct a line, values shown by their labels."""
+    domains = {v.name: v.domain for v in ts.variables}
+
+    def term(e: z3.ExprRef) -> str:
+        if z3.is_and(e):
+            return "(" + " and ".join(term(c) for c in e.children()) + ")"
+        if z3.is_or(e):
+            return "(" + " or ".join(term(c) for c in e.children()) + ")"
+        if z3.is_not(e):
+            inner = e.children()[0]
+            if z3.is_eq(inner):
+                return term(inner).replace(" == ", " != ")
+            for op, neg in ((z3.is_le, " > "), (z3.is_ge, " < "), (z3.is_lt, " >= "), (z3.is_gt, " <= ")):
+                if op(inner):
+                    return term(inner).replace(_OPS[op], neg)
+            return f"not {term(inner)}"
+        for op, text in _OPS.items():
+            if op(e):
+                a, b = e.children()
+                return f"{_side(a, b, domains)}{text}{_side(b, a, domains)}"
+        return str(e)
+
+    conjuncts = inv.children() if z3.is_and(inv) else [inv]
+    return "\n".join(term(c) for c in conjuncts)
+
+
+_OPS = {z3.is_eq: " == ", z3.is_le: " <= ", z3.is_ge: " >= ", z3.is_lt: " < ", z3.is_gt: " > "}
+
+
+def _side(e: z3.ExprRef, other: z3.ExprRef, domains: dict) -> str:
+    """A variable by its name, a constant compared with a variable by its label."""
+    if z3.is_int_value(e) and z3.is_const(other) and other.decl().name() in domains:
+        labels = domains[other.decl().name()].labels
+        v = e.as_long()
+        return labels[v] if 0 <= v < len(labels) else str(v)
+    return e.decl().name() if z3.is_const(e) and not z3.is_int_value(e) else str(e)
