@@ -165,7 +165,18 @@ def describe(inv: z3.BoolRef, ts: TransitionSystem) -> str:
         return str(e)
 
     conjuncts = inv.children() if z3.is_and(inv) else [inv]
-    return "\n".join(term(c) for c in conjuncts)
+    shown = [term(c) for c in conjuncts if not _domain_fact(c, domains)]
+    return "\n".join(shown) or "true (the property holds in every well-typed state)"
+
+
+def _domain_fact(e: z3.BoolRef, domains: dict) -> bool:
+    """A one-variable conjunct true for every value of its domain: TYPED says it already."""
+    consts = _constants(e)
+    if len(consts) != 1:
+        return False
+    (c,) = consts
+    size = domains[c.decl().name()].size
+    return all(z3.is_true(z3.simplify(z3.substitute(e, (c, z3.IntVal(v))))) for v in range(size))
 
 
 _OPS = {z3.is_eq: " == ", z3.is_le: " <= ", z3.is_ge: " >= ", z3.is_lt: " < ", z3.is_gt: " > "}

@@ -1,0 +1,55 @@
+"""Time each engine on each built-in configuration, over all properties.
+
+Run: .venv/bin/python bench/prove.py [--timeout S] [CONFIG ...]. Columns: explicit BFS
+(full exploration), BMC to the BFS depth, k-induction (k <= 8) and PDR (Spacer), each the
+total over the eight properties, with how many were decided. Tells which engine to pick
+as models grow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from checker.compile import compile_system
+from checker.engines.bmc import bmc
+from checker.engines.explicit import explore
+from checker.engines.prove import kinduction, pdr
+from checker.ts import TransitionSystem
+from model.build import build
+from model.config import builtin_names, load
+from model.policy import BASELINE
+
+
+def decided(engine: str, ts: TransitionSystem, prop: str, depth: int, timeout: float) -> bool:
+    """Whether the engine gave an answer (bmc: no limit other than its depth bound hit)."""
+    if engine == "bmc":
+        return bmc(ts, prop, depth, timeout=timeout).stopped in (None, f"depth bound {depth} reached")
+    result = kinduction(ts, prop, 8, timeout=timeout) if engine == "kind" else pdr(ts, prop, depth, timeout=timeout)
+    return result.proved or result.trace is not None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="*", default=builtin_names())
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per property and engine")
+    args = parser.parse_args()
+    print(f"{'config':<20} {'states':>8} {'depth':>5} {'explicit':>9} {'bmc':>12} {'k-ind':>12} {'pdr':>12}")
+    for name in args.configs:
+        ts = build(load(name), BASELINE)
+        props = [p.name for p in ts.properties]
+        t0 = time.perf_counter()
+        seen = explore(compile_system(ts), props, stop_when_refuted=False)
+        explicit = time.perf_counter() - t0
+        depth = seen.stats.depth
+        cells = []
+        for engine in ("bmc", "kind", "pdr"):
+            t0 = time.perf_counter()
+            answered = sum(decided(engine, ts, p, depth, args.timeout) for p in props)
+            cells.append(f"{time.perf_counter() - t0:6.1f}s {answered}/{len(props)}")
+        print(f"{name:<20} {seen.stats.states:>8} {depth:>5} {explicit:>8.2f}s {cells[0]:>12} {cells[1]:>12} "
+              f"{cells[2]:>12}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
