@@ -17,16 +17,22 @@ from rich.console import Console
 
 from checker.certificate import CertificateError, recheck
 from checker.certificate import load as load_certificate
+from checker.cexfile import CounterexampleError, document, dump, file_stem, still_violates, to_trace
+from checker.cexfile import read as read_counterexample
 from checker.check import UnknownName, check
+from checker.compile import compile_system
 from checker.engines.explicit import Limits, Stats
+from checker.engines.random import fuzz
 from checker.prover import ENGINES, prove
-from checker.render import proof_text, report_json, report_text
+from checker.render import proof_text, report_json, report_text, trace_markdown, trace_text
+from checker.trace import Trace, replay
 from checker.ts import TransitionSystem
-from checker.verdict import exit_code
+from checker.verdict import PropertyResult, Verdict, exit_code
 from model.build import build
 from model.config import ConfigError, Configuration, builtin_names, load
 from model.exporters import EXPORTER_KINDS
 from model.policy import OBLIGATIONS, POLICIES
+from model.sequence import arrow, lifelines
 from model.view import view
 from properties import DOCS
 
@@ -49,6 +55,24 @@ def _system(config_name: str, policy_name: str) -> tuple[Configuration, Transiti
     return cfg, build(cfg, POLICIES[policy_name])
 
 
+dump_option = click.option(
+    "--dump", type=click.Path(file_okay=False), is_flag=False, flag_value="counterexamples", default=None,
+    help="Write each counterexample as JSON and Markdown under DIR (default: counterexamples/).",
+)
+
+
+def _dump(traces: list[Trace], cfg: Configuration, config_name: str, policy_name: str, directory: str | None) -> None:
+    """Write the counterexamples, named so that the same trace gets the same file."""
+    if directory is None:
+        return
+    for trace in traces:
+        cells = partial(view, cfg)
+        markdown = trace_markdown(trace, cells, lifelines(cfg), partial(arrow, cfg),
+                                  f"{trace.violates} in {config_name} under {policy_name}")
+        path = dump(document(trace, cells, config_name, policy_name), markdown, file_stem(trace), Path(directory))
+        click.echo(f"wrote {path} (and .md)")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """A model checker for the Linux DMA-buf sharing protocol."""
@@ -64,6 +88,7 @@ def main() -> None:
 @click.option("--max-depth", type=click.IntRange(min=0), help="Do not expand states deeper than this.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@dump_option
 def check_cmd(
     config_name: str,
     policy_name: str,
@@ -73,6 +98,7 @@ def check_cmd(
     max_depth: int | None,
     timeout: float | None,
     fmt: str,
+    dump: str | None,
 ) -> None:
     """Explore every reachable state of a configuration and check the properties."""
     cfg, ts = _system(config_name, policy_name)
@@ -96,6 +122,8 @@ def check_cmd(
         click.echo(json.dumps(report_json(report, cells), indent=2))
     else:
         click.echo(report_text(report, cells))
+    traces = [r.counterexample for r in report.results if r.counterexample is not None]
+    _dump(traces, cfg, config_name, policy_name, dump)
     sys.exit(report.exit_code)
 
 
@@ -112,6 +140,7 @@ def check_cmd(
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per property.")
 @click.option("--certificates", type=click.Path(file_okay=False), default="certificates", show_default=True,
               help="Where proof certificates are written.")
+@dump_option
 def prove_cmd(
     config_name: str,
     policy_name: str,
@@ -121,6 +150,7 @@ def prove_cmd(
     depth: int,
     timeout: float | None,
     certificates: str,
+    dump: str | None,
 ) -> None:
     """Prove the properties for every reachable state, or refute them with a trace."""
     cfg, ts = _system(config_name, policy_name)
@@ -130,7 +160,93 @@ def prove_cmd(
     except UnknownName as e:
         _fail(str(e))
     click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
+    _dump([r.counterexample for r in results if r.counterexample], cfg, config_name, policy_name, dump)
     sys.exit(exit_code(results))
+
+
+@main.command("fuzz")
+@click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
+              help="A built-in configuration name or a TOML file.")
+@click.option("--policy", "policy_name", default="baseline", show_default=True, help="The API rules in force.")
+@click.option("--property", "properties", multiple=True, metavar="NAME", help="Check only these (repeatable).")
+@click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable).")
+@click.option("--examples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Random histories to run.")
+@click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True, help="Longest history.")
+@click.option("--seed", "seed_value", type=click.IntRange(min=0), default=0, show_default=True)
+@dump_option
+def fuzz_cmd(
+    config_name: str,
+    policy_name: str,
+    properties: tuple[str, ...],
+    without: tuple[str, ...],
+    examples: int,
+    steps: int,
+    seed_value: int,
+    dump: str | None,
+) -> None:
+    """Run random driver histories (Hypothesis) and report shrunk violations."""
+    cfg, ts = _system(config_name, policy_name)
+    known = [p.name for p in ts.properties]
+    for name, pool, kind in [(p, known, "property") for p in properties] + [
+        (w, ts.obligation_names(), "obligation") for w in without
+    ]:
+        if name not in pool:
+            _fail(f"unknown {kind} {name!r}; known: {', '.join(pool)}")
+    result = fuzz(compile_system(ts, frozenset(without)), properties or known, examples, steps, seed_value)
+    results = []
+    for name in properties or known:
+        trace = result.counterexamples.get(name)
+        if trace is not None:
+            replay(trace)
+            results.append(PropertyResult(name, ts.property(name).doc, Verdict.REFUTED, trace))
+        else:
+            note = f"no violation in {examples} histories of up to {steps} steps (seed {seed_value})"
+            results.append(PropertyResult(name, ts.property(name).doc, Verdict.UNKNOWN, note=note))
+    click.echo(proof_text(ts.name, "random", tuple(results), partial(view, cfg)))
+    click.echo(f"  {len(result.states_seen):,} distinct states visited")
+    _dump([r.counterexample for r in results if r.counterexample], cfg, config_name, policy_name, dump)
+    sys.exit(1 if any(r.counterexample for r in results) else 0)
+
+
+def _recorded(file: str) -> tuple[Configuration, Trace]:
+    """A counterexample file re-executed against the current model."""
+    try:
+        rec = read_counterexample(file)
+        cfg, ts = _system(rec.config, rec.policy)
+        return cfg, to_trace(rec, ts)
+    except CounterexampleError as e:
+        _fail(str(e))
+        raise
+
+
+@main.command("show")
+@click.argument("file")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+def show_cmd(file: str, fmt: str) -> None:
+    """Render a counterexample file as text, Markdown (with a Mermaid diagram) or JSON."""
+    cfg, trace = _recorded(file)
+    rec = read_counterexample(file)
+    cells = partial(view, cfg)
+    if fmt == "json":
+        click.echo(json.dumps(document(trace, cells, rec.config, rec.policy), indent=2))
+    elif fmt == "markdown":
+        title = f"{trace.violates} in {rec.config} under {rec.policy}"
+        click.echo(trace_markdown(trace, cells, lifelines(cfg), partial(arrow, cfg), title))
+    else:
+        click.echo(trace_text(trace, cells))
+
+
+@main.command("replay")
+@click.argument("file")
+def replay_cmd(file: str) -> None:
+    """Re-execute a counterexample against the current model: exit 1 if the violation
+    still happens, 0 if it no longer does, 2 if the trace no longer applies."""
+    _, trace = _recorded(file)
+    if still_violates(trace):
+        click.echo(f"{file}: {trace.violates} is still violated, at step {len(trace)}")
+        sys.exit(1)
+    click.echo(f"{file}: all {len(trace)} steps run and {trace.violates} holds: the violation no longer happens")
 
 
 @main.command("certify")

@@ -10,12 +10,18 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from checker.trace import DEADLOCK, Trace
+from checker.ts import Action
 from checker.verdict import PropertyResult, Report, Verdict
 
 View = Callable[[Mapping[str, str]], Mapping[str, str]]
 REPORT_SCHEMA = "dmabuf-mc.report"
 TRACE_SCHEMA = "dmabuf-mc.trace"
 SCHEMA_VERSION = 1
+
+
+def changed(cells: list[dict[str, str]], k: int) -> list[tuple[str, str]]:
+    """The cells step `k` changed (an observation is always shown)."""
+    return [(n, t) for n, t in cells[k].items() if t != cells[k - 1].get(n) or (n == "observed" and t != "-")]
 
 
 def trace_text(trace: Trace, view: View) -> str:
@@ -27,9 +33,7 @@ def trace_text(trace: Trace, view: View) -> str:
     for k, a in enumerate(trace.actions, start=1):
         act = trace.ts.actions[a]
         out.append(f"{k:>4}. {act.label:<56} [{act.actor}]")
-        for name, text in cells[k].items():
-            if text != cells[k - 1].get(name) or (name == "observed" and text != "-"):
-                out.append(f"        {name:<{width}}  {text}")
+        out += [f"        {name:<{width}}  {text}" for name, text in changed(cells, k)]
     if trace.violates == DEADLOCK:
         out.append("      no action is enabled and the buffer was not released: deadlock")
     else:
@@ -80,6 +84,27 @@ def proof_text(system: str, engine: str, results: tuple[PropertyResult, ...], vi
     for r in results:
         if r.counterexample is not None:
             out += ["", f"{r.name}: {r.doc}", trace_text(r.counterexample, view)]
+    return "\n".join(out)
+
+
+Arrow = Callable[[Action], tuple[str, str]]
+
+
+def trace_markdown(trace: Trace, view: View, lifelines: list[str], arrow: Arrow, title: str) -> str:
+    """Markdown for a mailing list or a forge: the text trace and a Mermaid sequence diagram."""
+    cells = [dict(view(trace.labels(i))) for i in range(len(trace.states))]
+    out = [f"# {title}", "", f"System `{trace.ts.name}`; violates **{trace.violates}**"
+           + (f" (without {', '.join(sorted(trace.dropped))})" if trace.dropped else "") + ".", "",
+           "```mermaid", "sequenceDiagram"]
+    out += [f"    participant {name}" for name in lifelines]
+    for k, a in enumerate(trace.actions, start=1):
+        act = trace.ts.actions[a]
+        src, dst = arrow(act)
+        out.append(f"    {src}->>{dst}: {k}. {act.label}")
+        notes = [f"{n}: {t}" for n, t in changed(cells, k)]
+        if notes:
+            out.append(f"    Note over {dst}: {'<br/>'.join(notes)}")
+    out += ["```", "", "```", trace_text(trace, view), "```", ""]
     return "\n".join(out)
 
 

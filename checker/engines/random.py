@@ -104,7 +104,7 @@ def fuzz(model: Compiled, properties: Sequence[str], examples: int = 100, steps:
     config = settings(max_examples=examples, stateful_step_count=steps, database=None, deadline=None,
                       suppress_health_check=list(HealthCheck), print_blob=False,
                       report_multiple_bugs=False)
-    while pending:
+    while True:  # once with no property too: the walk alone is worth its states_seen
         wanted = sum(1 << k for k in pending)
         found: list[list[int]] = []
         machine = seed(seed_value)(_machine(model, wanted, found, seen))
@@ -118,4 +118,6 @@ def fuzz(model: Compiled, properties: Sequence[str], examples: int = 100, steps:
         traces[names[k]] = Trace(model.ts, tuple(tuple(model.unpack(s).values()) for s in states),
                                  tuple(history), names[k], model.dropped)
         pending.discard(k)
+        if not pending:
+            break
     return FuzzResult(dict(sorted(traces.items())), examples, steps, seed_value, frozenset(seen))

@@ -1,0 +1,45 @@
+"""Properties as tests in a user's own CI: random driver histories as a pytest test.
+
+    from model.testing import random_histories
+    test_my_heaps = random_histories(["heap-bracketed", "my-config.toml"], properties=["device-reads-latest"])
+
+The test is parametrised over the configurations; a violation fails it with the shrunk,
+replayed trace as the message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from checker.compile import compile_system
+from checker.engines.random import fuzz
+from checker.render import trace_text
+from checker.trace import replay
+from model.build import build
+from model.config import load
+from model.policy import POLICIES
+from model.view import view
+
+
+def check_random_histories(config: str, policy: str = "baseline", properties: Sequence[str] = (),
+                           examples: int = 50, seed: int = 0) -> None:
+    """Raise AssertionError with the trace if random histories violate a property."""
+    cfg = load(config)
+    ts = build(cfg, POLICIES[policy])
+    result = fuzz(compile_system(ts), list(properties) or [p.name for p in ts.properties], examples, seed_value=seed)
+    for trace in result.counterexamples.values():
+        replay(trace)
+        raise AssertionError(f"{trace.violates} violated in {config}:\n{trace_text(trace, partial(view, cfg))}")
+
+
+def random_histories(configs: Sequence[str], policy: str = "baseline", properties: Sequence[str] = (),
+                     examples: int = 50, seed: int = 0) -> Callable[[str], None]:
+    """A pytest test function, parametrised over `configs`."""
+    import pytest
+
+    @pytest.mark.parametrize("config", list(configs))
+    def test(config: str) -> None:
+        check_random_histories(config, policy, properties, examples, seed)
+
+    return test

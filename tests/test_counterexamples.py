@@ -1,0 +1,134 @@
+"""Random histories, counterexample files and their replay; the kept corpus is a regression suite."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from checker.cexfile import read, still_violates, to_trace
+from checker.check import check
+from checker.cli import main
+from checker.compile import compile_system
+from checker.engines.explicit import explore
+from checker.engines.random import fuzz
+from model.testing import check_random_histories, random_histories
+from tests.conftest import system
+
+CORPUS = sorted(Path(__file__).parent.parent.joinpath("counterexamples").glob("*.json"))
+CORPUS = [p for p in CORPUS if p.name != "schema.json"]
+SEED = next(p for p in CORPUS if p.name.startswith("seed-baseline-device-reads-latest"))
+
+
+def test_corpus_is_not_empty():
+    assert len(CORPUS) >= 3
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
+def test_every_kept_counterexample_still_violates_at_its_recorded_step(path):
+    rec = read(str(path))
+    _, ts = system(rec.config)
+    trace = to_trace(rec, ts)
+    assert still_violates(trace)
+    assert len(trace) == json.loads(path.read_text())["violated_at"]
+
+
+def test_random_histories_find_the_seed_stale_read_and_shrink_it():
+    _, ts = system("seed")
+    shortest = check(ts, ["device-reads-latest"]).results[0].counterexample
+    found = fuzz(compile_system(ts), ["device-reads-latest"], examples=30, seed_value=3)
+    trace = found.counterexamples["device-reads-latest"]
+    assert len(trace) <= len(shortest)
+
+
+@pytest.mark.parametrize("name", ["heap-bracketed", "udmabuf-no-cpu-sync"])
+def test_random_histories_stay_inside_the_reachable_set(name):
+    _, ts = system(name)
+    model = compile_system(ts)
+    reachable = set()
+    frontier = [model.initial]
+    while frontier:
+        s = frontier.pop()
+        if s not in reachable:
+            reachable.add(s)
+            frontier += model.successors(s)[1]
+    assert len(reachable) == explore(model, []).stats.states
+    walked = fuzz(model, [], examples=20, steps=100, seed_value=1).states_seen
+    assert walked and walked <= reachable
+
+
+def test_user_helper_passes_a_safe_configuration_and_fails_an_unsafe_one():
+    check_random_histories("heap-bracketed", properties=["device-reads-latest"], examples=10)
+    with pytest.raises(AssertionError, match="device-reads-latest violated in seed"):
+        check_random_histories("seed", properties=["device-reads-latest"], examples=20)
+    assert random_histories(["seed"]).pytestmark[0].args == ("config", ["seed"])
+
+
+def test_dump_names_are_stable_and_nothing_else_is_written(tmp_path):
+    runner = CliRunner()
+    args = ["check", "--property", "device-reads-latest", "--dump", str(tmp_path)]
+    runner.invoke(main, args)
+    first = sorted(p.name for p in tmp_path.iterdir())
+    runner.invoke(main, args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == first and len(first) == 2
+
+
+def test_show_renders_text_markdown_and_json():
+    path = str(SEED)
+    runner = CliRunner()
+    text = runner.invoke(main, ["show", path])
+    assert text.exit_code == 0 and "-> violates" in text.output
+    md = runner.invoke(main, ["show", path, "--format", "markdown"])
+    assert "```mermaid" in md.output and "sequenceDiagram" in md.output
+    doc = json.loads(runner.invoke(main, ["show", path, "--format", "json"]).output)
+    assert doc["schema"] == "dmabuf-mc.counterexample"
+
+
+def test_replay_reports_a_fixed_violation_with_exit_0(tmp_path):
+    doc = json.loads(SEED.read_text())
+    doc["steps"] = doc["steps"][:1]  # export only: nothing goes wrong
+    path = tmp_path / "short.json"
+    path.write_text(json.dumps(doc))
+    r = CliRunner().invoke(main, ["replay", str(path)])
+    assert r.exit_code == 0 and "no longer happens" in r.output
+
+
+def _corrupt(tmp_path: Path, edit) -> tuple[Path, str]:
+    doc = json.loads(SEED.read_text())
+    text = edit(doc)
+    path = tmp_path / "bad.json"
+    path.write_text(text if isinstance(text, str) else json.dumps(doc))
+    return path, path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (lambda d: "{broken", "not valid JSON"),
+        (lambda d: d.update(version=7), "schema version 7 is not supported"),
+        (lambda d: d.update(schema="other"), 'expected "schema": "dmabuf-mc.counterexample"'),
+        (lambda d: d["steps"][1].update(call="dma_buf_frobnicate"), "step 2: dma_buf_frobnicate(display)"),
+        (lambda d: d["steps"].pop(1), "step 2: dma_buf_map_attachment(display, DMA_TO_DEVICE) is no longer enabled"),
+        (lambda d: d.pop("steps"), "missing or malformed field 'steps'"),
+    ],
+)
+def test_corrupted_file_gets_a_clear_error_and_is_not_touched(tmp_path, edit, needle):
+    path, before = _corrupt(tmp_path, edit)
+    for cmd in ("replay", "show"):
+        r = CliRunner().invoke(main, [cmd, str(path)])
+        assert r.exit_code == 2, r.output
+        assert str(path) in r.output and needle in r.output, r.output
+        assert "Traceback" not in r.output
+    assert path.read_text() == before
+
+
+def test_fuzz_command_reports_and_dumps(tmp_path):
+    r = CliRunner().invoke(main, ["fuzz", "--property", "device-reads-latest", "--examples", "20", "--seed", "3",
+                                  "--dump", str(tmp_path)])
+    assert r.exit_code == 1, r.output
+    assert "REFUTED  device-reads-latest" in r.output
+    assert len(list(tmp_path.glob("*.json"))) == 1
+    bad = CliRunner().invoke(main, ["fuzz", "--examples", "0"])
+    assert bad.exit_code == 2
