@@ -18,6 +18,18 @@ class UnknownName(Exception):
         super().__init__(f"unknown {kind} {name!r}; known: {', '.join(known)}")
 
 
+def validate_names(ts: TransitionSystem, properties: Sequence[str], without: Sequence[str]) -> list[str]:
+    """The properties to check (all when none are named); raises UnknownName on a typo."""
+    known = [p.name for p in ts.properties]
+    for name in properties:
+        if name not in known:
+            raise UnknownName("property", name, known)
+    for name in without:
+        if name not in ts.obligation_names():
+            raise UnknownName("obligation", name, ts.obligation_names())
+    return list(properties) or known
+
+
 def check(
     ts: TransitionSystem,
     properties: Sequence[str] = (),
@@ -30,14 +42,7 @@ def check(
     Every counterexample is replayed with the IR interpreter before it is reported; a
     trace that does not replay is an engine bug and raises ReplayError.
     """
-    known = [p.name for p in ts.properties]
-    for name in properties:
-        if name not in known:
-            raise UnknownName("property", name, known)
-    for name in without:
-        if name not in ts.obligation_names():
-            raise UnknownName("obligation", name, ts.obligation_names())
-    wanted = list(properties) or known
+    wanted = validate_names(ts, properties, without)
     model = compile_system(ts, frozenset(without))
     seen = explore(model, wanted, limits, progress)
     for trace in seen.counterexamples.values():

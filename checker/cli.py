@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from checker.certificate import CertificateError, recheck
 from checker.certificate import load as load_certificate
 from checker.cexfile import CounterexampleError, document, dump, file_stem, still_violates, to_trace
 from checker.cexfile import read as read_counterexample
-from checker.check import UnknownName, check
+from checker.check import UnknownName, check, validate_names
 from checker.compile import compile_system
 from checker.engines.explicit import Limits, Stats
 from checker.engines.random import fuzz
@@ -55,6 +56,19 @@ def _system(config_name: str, policy_name: str) -> tuple[Configuration, Transiti
     return cfg, build(cfg, POLICIES[policy_name])
 
 
+def system_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--config, --policy, --property and --without, shared by check, prove and fuzz."""
+    for option in reversed([
+        click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
+                     help="A built-in configuration name or a TOML file."),
+        click.option("--policy", "policy_name", default="baseline", show_default=True, help="The API rules in force."),
+        click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
+        click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable)."),
+    ]):
+        command = option(command)
+    return command
+
+
 dump_option = click.option(
     "--dump", type=click.Path(file_okay=False), is_flag=False, flag_value="counterexamples", default=None,
     help="Write each counterexample as JSON and Markdown under DIR (default: counterexamples/).",
@@ -79,11 +93,7 @@ def main() -> None:
 
 
 @main.command("check")
-@click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
-              help="A built-in configuration name or a TOML file.")
-@click.option("--policy", "policy_name", default="baseline", show_default=True, help="The API rules in force.")
-@click.option("--property", "properties", multiple=True, metavar="NAME", help="Check only these (repeatable).")
-@click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable).")
+@system_options
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states.")
 @click.option("--max-depth", type=click.IntRange(min=0), help="Do not expand states deeper than this.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
@@ -128,11 +138,7 @@ def check_cmd(
 
 
 @main.command("prove")
-@click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
-              help="A built-in configuration name or a TOML file.")
-@click.option("--policy", "policy_name", default="baseline", show_default=True, help="The API rules in force.")
-@click.option("--property", "properties", multiple=True, metavar="NAME", help="Prove only these (repeatable).")
-@click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable).")
+@system_options
 @click.option("--engine", type=click.Choice(ENGINES), default="pdr", show_default=True,
               help="pdr: Spacer, with an invariant; kind: k-induction; bmc: bounded only.")
 @click.option("--depth", type=click.IntRange(min=0), default=30, show_default=True,
@@ -165,11 +171,7 @@ def prove_cmd(
 
 
 @main.command("fuzz")
-@click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
-              help="A built-in configuration name or a TOML file.")
-@click.option("--policy", "policy_name", default="baseline", show_default=True, help="The API rules in force.")
-@click.option("--property", "properties", multiple=True, metavar="NAME", help="Check only these (repeatable).")
-@click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable).")
+@system_options
 @click.option("--examples", type=click.IntRange(min=1), default=100, show_default=True,
               help="Random histories to run.")
 @click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True, help="Longest history.")
@@ -187,15 +189,13 @@ def fuzz_cmd(
 ) -> None:
     """Run random driver histories (Hypothesis) and report shrunk violations."""
     cfg, ts = _system(config_name, policy_name)
-    known = [p.name for p in ts.properties]
-    for name, pool, kind in [(p, known, "property") for p in properties] + [
-        (w, ts.obligation_names(), "obligation") for w in without
-    ]:
-        if name not in pool:
-            _fail(f"unknown {kind} {name!r}; known: {', '.join(pool)}")
-    result = fuzz(compile_system(ts, frozenset(without)), properties or known, examples, steps, seed_value)
+    try:
+        wanted = validate_names(ts, properties, without)
+    except UnknownName as e:
+        _fail(str(e))
+    result = fuzz(compile_system(ts, frozenset(without)), wanted, examples, steps, seed_value)
     results = []
-    for name in properties or known:
+    for name in wanted:
         trace = result.counterexamples.get(name)
         if trace is not None:
             replay(trace)

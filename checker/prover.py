@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from checker.certificate import Certificate, describe, invariant_to_smt2, save
-from checker.check import UnknownName
+from checker.check import validate_names
 from checker.engines.bmc import bmc
 from checker.engines.prove import ProofResult, kinduction, pdr
 from checker.trace import replay
@@ -32,16 +32,10 @@ def prove(
     `provenance` is (configuration, policy) as the user named them, written into the
     certificate so that `certify` can rebuild the same system.
     """
-    known = [p.name for p in ts.properties]
-    for name in properties:
-        if name not in known:
-            raise UnknownName("property", name, known)
-    for name in without:
-        if name not in ts.obligation_names():
-            raise UnknownName("obligation", name, ts.obligation_names())
+    wanted = validate_names(ts, properties, without)
     dropped = frozenset(without)
     results = []
-    for name in properties or known:
+    for name in wanted:
         doc = ts.property(name).doc
         if engine == "bmc":
             found = bmc(ts, name, depth, dropped, timeout)
