@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -41,7 +42,7 @@ DEFAULT_CONFIG = "seed"
 EXIT_BAD_INPUT = 2
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"dmabuf-mc: error: {message}", err=True)
     sys.exit(EXIT_BAD_INPUT)
 
@@ -217,7 +218,6 @@ def _recorded(file: str) -> tuple[Configuration, Trace]:
         return cfg, to_trace(rec, ts)
     except CounterexampleError as e:
         _fail(str(e))
-        raise
 
 
 @main.command("show")

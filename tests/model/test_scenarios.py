@@ -11,6 +11,7 @@ from importlib.resources import files
 import pytest
 
 from checker.check import check
+from checker.engines.explicit import Limits
 from checker.trace import replay
 from checker.verdict import Verdict
 from model.config import builtin_names
@@ -43,8 +44,6 @@ def test_seed_trace_is_shortest():
     # mapping (PRIME's map skips the sync), and the device must read it. Check every
     # prefix length by bounding the search depth.
     _, ts = system("seed")
-    from checker.engines.explicit import Limits
-
     shallow = check(ts, ["device-reads-latest"], limits=Limits(max_depth=4)).results[0]
     assert shallow.verdict is Verdict.UNKNOWN
 
