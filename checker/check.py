@@ -6,9 +6,10 @@ from collections.abc import Callable, Sequence
 
 from checker.compile import compile_system
 from checker.engines.explicit import ALL_REFUTED, NO_LIMITS, Limits, Stats, explore
+from checker.engines.random import fuzz
 from checker.trace import replay
 from checker.ts import TransitionSystem
-from checker.verdict import PropertyResult, Report, Verdict
+from checker.verdict import PropertyResult, Report, Verdict, refuted
 
 
 class UnknownName(Exception):
@@ -30,6 +31,29 @@ def validate_names(ts: TransitionSystem, properties: Sequence[str], without: Seq
     return list(properties) or known
 
 
+def fuzz_check(
+    ts: TransitionSystem,
+    properties: Sequence[str] = (),
+    without: Sequence[str] = (),
+    examples: int = 100,
+    steps: int = 200,
+    seed: int = 0,
+) -> tuple[tuple[PropertyResult, ...], int]:
+    """Random histories: REFUTED with a replayed trace, or UNKNOWN (random testing proves
+    nothing); also the number of distinct states the histories visited."""
+    wanted = validate_names(ts, properties, without)
+    found = fuzz(compile_system(ts, frozenset(without)), wanted, examples, steps, seed)
+    results = []
+    for name in wanted:
+        doc = ts.property(name).doc
+        if name in found.counterexamples:
+            results.append(refuted(name, doc, found.counterexamples[name]))
+        else:
+            note = f"no violation in {examples} histories of up to {steps} steps (seed {seed})"
+            results.append(PropertyResult(name, doc, Verdict.UNKNOWN, note=note))
+    return tuple(results), len(found.states_seen)
+
+
 def check(
     ts: TransitionSystem,
     properties: Sequence[str] = (),
@@ -45,8 +69,6 @@ def check(
     wanted = validate_names(ts, properties, without)
     model = compile_system(ts, frozenset(without))
     seen = explore(model, wanted, limits, progress)
-    for trace in seen.counterexamples.values():
-        replay(trace)
     if seen.deadlock is not None:
         replay(seen.deadlock)
     exhaustive = seen.stopped in (None, ALL_REFUTED)
@@ -54,9 +76,12 @@ def check(
     for name in wanted:
         prop = ts.property(name)
         trace = seen.counterexamples.get(name)
-        verdict = Verdict.REFUTED if trace is not None else Verdict.HOLDS if exhaustive else Verdict.UNKNOWN
-        vacuous = verdict is Verdict.HOLDS and name not in seen.premises_seen
-        results.append(PropertyResult(name, prop.doc, verdict, trace, vacuous))
+        if trace is not None:
+            results.append(refuted(name, prop.doc, trace))
+        elif exhaustive:
+            results.append(PropertyResult(name, prop.doc, Verdict.HOLDS, vacuous=name not in seen.premises_seen))
+        else:
+            results.append(PropertyResult(name, prop.doc, Verdict.UNKNOWN))
     return Report(
         system=ts.name,
         engine="explicit",

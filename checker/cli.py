@@ -21,15 +21,13 @@ from checker.certificate import CertificateError, recheck
 from checker.certificate import load as load_certificate
 from checker.cexfile import CounterexampleError, document, dump, file_stem, still_violates, to_trace
 from checker.cexfile import read as read_counterexample
-from checker.check import UnknownName, check, validate_names
-from checker.compile import compile_system
+from checker.check import UnknownName, check, fuzz_check
 from checker.engines.explicit import Limits, Stats
-from checker.engines.random import fuzz
 from checker.prover import ENGINES, prove
 from checker.render import proof_text, report_json, report_text, trace_markdown, trace_text
-from checker.trace import Trace, replay
+from checker.trace import Trace
 from checker.ts import TransitionSystem
-from checker.verdict import PropertyResult, Verdict, exit_code
+from checker.verdict import exit_code
 from model.build import build
 from model.config import ConfigError, Configuration, builtin_names, load
 from model.exporters import EXPORTER_KINDS
@@ -191,21 +189,11 @@ def fuzz_cmd(
     """Run random driver histories (Hypothesis) and report shrunk violations."""
     cfg, ts = _system(config_name, policy_name)
     try:
-        wanted = validate_names(ts, properties, without)
+        results, visited = fuzz_check(ts, properties, without, examples, steps, seed_value)
     except UnknownName as e:
         _fail(str(e))
-    result = fuzz(compile_system(ts, frozenset(without)), wanted, examples, steps, seed_value)
-    results = []
-    for name in wanted:
-        trace = result.counterexamples.get(name)
-        if trace is not None:
-            replay(trace)
-            results.append(PropertyResult(name, ts.property(name).doc, Verdict.REFUTED, trace))
-        else:
-            note = f"no violation in {examples} histories of up to {steps} steps (seed {seed_value})"
-            results.append(PropertyResult(name, ts.property(name).doc, Verdict.UNKNOWN, note=note))
-    click.echo(proof_text(ts.name, "random", tuple(results), partial(view, cfg)))
-    click.echo(f"  {len(result.states_seen):,} distinct states visited")
+    click.echo(proof_text(ts.name, "random", results, partial(view, cfg)))
+    click.echo(f"  {visited:,} distinct states visited")
     _dump([r.counterexample for r in results if r.counterexample], cfg, config_name, policy_name, dump)
     sys.exit(1 if any(r.counterexample for r in results) else 0)
 

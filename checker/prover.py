@@ -10,9 +10,8 @@ from checker.certificate import Certificate, describe, invariant_to_smt2, save
 from checker.check import validate_names
 from checker.engines.bmc import bmc
 from checker.engines.prove import ProofResult, kinduction, pdr
-from checker.trace import replay
 from checker.ts import TransitionSystem
-from checker.verdict import PropertyResult, Verdict
+from checker.verdict import PropertyResult, Verdict, refuted
 
 ENGINES = ("pdr", "kind", "bmc")
 
@@ -45,8 +44,7 @@ def prove(
         else:
             res = pdr(ts, name, depth, dropped, timeout)
         if res.trace is not None:
-            replay(res.trace)
-            results.append(PropertyResult(name, doc, Verdict.REFUTED, res.trace))
+            results.append(refuted(name, doc, res.trace))
         elif res.proved:
             cert = Certificate(
                 system=ts.name, config=provenance[0], policy=provenance[1], without=tuple(sorted(without)),

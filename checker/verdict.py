@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from checker.engines.explicit import Stats
-from checker.trace import Trace
+from checker.trace import Trace, replay
 
 
 class Verdict(StrEnum):
@@ -26,6 +26,12 @@ class PropertyResult:
     """Its premise never held in a reachable state: a HOLDS that says nothing."""
     note: str = ""
     """What a symbolic engine adds: the certificate path, or which limit it reached."""
+
+
+def refuted(name: str, doc: str, trace: Trace) -> PropertyResult:
+    """A REFUTED result: only after the trace replays against the model (ReplayError otherwise)."""
+    replay(trace)
+    return PropertyResult(name, doc, Verdict.REFUTED, trace)
 
 
 @dataclass(frozen=True)

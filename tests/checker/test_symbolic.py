@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from checker.certificate import check_invariant, recheck
+from checker.certificate import check_invariant, invariant_to_smt2, recheck
 from checker.certificate import load as load_certificate
 from checker.check import check
 from checker.cli import main
@@ -56,6 +56,10 @@ def test_engines_on_classic_systems():
     bad = pdr(peterson(broken=True), "mutex", 20)
     assert bad.trace is not None and len(bad.trace) == 6
     assert kinduction(mutex, "mutex", 12).proved or pdr(mutex, "mutex", 20).invariant is not None
+    # PDR's invariant re-checks on its own; k-induction, which stalls here, finds no trace.
+    proof = pdr(mutex, "mutex", 20)
+    assert check_invariant(Encoding(mutex, frozenset()), "mutex", invariant_to_smt2(proof.invariant)) == []
+    assert kinduction(mutex, "mutex", 6).trace is None
 
 
 def test_seeded_non_inductive_invariant_is_rejected():
