@@ -53,7 +53,9 @@ def report_text(report: Report, view: View) -> str:
     ]
     width = max(len(r.name) for r in report.results)
     for r in report.results:
-        if r.verdict is Verdict.REFUTED and r.counterexample is not None:
+        if r.verdict is Verdict.REFUSED and r.counterexample is not None:
+            note = f"refused after {len(r.counterexample)} steps, replayed"
+        elif r.verdict is Verdict.REFUTED and r.counterexample is not None:
             note = f"counterexample in {len(r.counterexample)} steps, replayed"
         elif r.verdict is Verdict.HOLDS:
             note = f"in all {s.states:,} reachable states"

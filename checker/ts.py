@@ -116,6 +116,9 @@ class Property:
     doc: str
     holds: Expr
     premise: Expr = TRUE
+    refusal: bool = False
+    """A violation means the system refused service (an API call returned an error), not
+    that it misbehaved: engines report it as REFUSED."""
 
 
 @dataclass(frozen=True)

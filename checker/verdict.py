@@ -13,6 +13,7 @@ class Verdict(StrEnum):
     PROVED = "PROVED"  # for every reachable state, by a re-checked certificate
     HOLDS = "HOLDS"  # every reachable state explored, no violation
     REFUTED = "REFUTED"  # a replayed counterexample
+    REFUSED = "REFUSED"  # a replayed trace on which the system refuses service (a refusal property)
     UNKNOWN = "UNKNOWN"  # a limit or an interrupt ended the search first
 
 
@@ -29,9 +30,11 @@ class PropertyResult:
 
 
 def refuted(name: str, doc: str, trace: Trace) -> PropertyResult:
-    """A REFUTED result: only after the trace replays against the model (ReplayError otherwise)."""
+    """A REFUTED (or, for a refusal property, REFUSED) result: only after the trace replays
+    against the model (ReplayError otherwise)."""
     replay(trace)
-    return PropertyResult(name, doc, Verdict.REFUTED, trace)
+    verdict = Verdict.REFUSED if trace.ts.property(name).refusal else Verdict.REFUTED
+    return PropertyResult(name, doc, verdict, trace)
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,8 @@ class Report:
 
 
 def exit_code(results: tuple[PropertyResult, ...], deadlock: bool = False) -> int:
-    """0 all hold, 1 a violation or deadlock, 3 a limit reached before an answer."""
-    if deadlock or any(r.verdict is Verdict.REFUTED for r in results):
+    """0 all hold, 1 a violation, a refusal or a deadlock, 3 a limit reached before an answer."""
+    if deadlock or any(r.verdict in (Verdict.REFUTED, Verdict.REFUSED) for r in results):
         return 1
     if any(r.verdict is Verdict.UNKNOWN for r in results):
         return 3

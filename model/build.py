@@ -1,20 +1,56 @@
-"""Assemble the transition system for one configuration under one policy."""
+"""Assemble the transition system for one configuration under one policy.
+
+Rules that rewrite the configuration (who allocates, how the CPU maps the buffer, what
+the exporter's callbacks do) are applied here, before the model is built; rules that
+change what a call does are read by `model.dmabuf` itself.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from checker.ts import TransitionSystem
 from model.clients import client_actions
-from model.config import Configuration
+from model.config import SOURCES, Configuration
 from model.dmabuf import api_actions
+from model.exporters import EXPORTER_KINDS
 from model.platform import hardware_actions
 from model.policy import Policy
 from model.state import DmabufState
 from properties import properties
 
 
+def _allocate_from_heap(cfg: Configuration, uncached: bool) -> Configuration:
+    """P3 / P12: a heap that knows every importer allocates (CMA when one needs contiguous
+    memory and has no IOMMU, R3.2); the former exporter writes through a bracketed vmap."""
+    contiguous = any(i.needs_contiguous and not i.iommu for i in cfg.importers)
+    kind = EXPORTER_KINDS["heap-uncached" if uncached else "heap"]
+    source = SOURCES[("cma-heap" if contiguous else "system-heap") + ("-uncached" if uncached else "")]
+    buffer = replace(cfg.buffer, source=source, contiguous=contiguous, cpu_zeroed=source.cpu_zeroed)
+    vmap = cfg.vmap
+    if cfg.exporter.cpu_writes:
+        vmap = "read-write" if "read" in vmap else "write"
+    exporter = replace(cfg.exporter, kind=kind, cpu_writes=False, brackets_own_cpu_access=False)
+    return replace(cfg, exporter=exporter, buffer=buffer, vmap=vmap)
+
+
+def configure(cfg: Configuration, policy: Policy) -> Configuration:
+    """The configuration as the policy's rules make it."""
+    allocation = policy.rule("allocation")
+    if allocation != "exporter":
+        cfg = _allocate_from_heap(cfg, uncached=allocation == "uncached-heap")
+    if policy.rule("cpu-mapping") == "uncached-unless-all-snoop" and not all(i.snoops for i in cfg.importers):
+        source = replace(cfg.buffer.source, write_combined=True)
+        cfg = replace(cfg, buffer=replace(cfg.buffer, source=source, cpu_zeroed=False))
+    if policy.rule("exporter-cpu-access") == "bracketed" and cfg.exporter.cpu_writes:
+        cfg = replace(cfg, exporter=replace(cfg.exporter, brackets_own_cpu_access=True))
+    return cfg
+
+
 def build(cfg: Configuration, policy: Policy) -> TransitionSystem:
     """The DMA-buf model of `cfg` under `policy`: final once the buffer is released."""
-    st = DmabufState(cfg)
+    cfg = configure(cfg, policy)
+    st = DmabufState(cfg, device_bracketing=policy.rule("device-access") == "bracketed")
     return TransitionSystem(
         name=f"{cfg.name}/{policy.name}",
         variables=st.variables(),

@@ -8,9 +8,10 @@ A bounced device touches only its swiotlb slot (§5.3).
 
 from __future__ import annotations
 
-from checker.ir import TRUE, Const, Expr, and_, ite, not_, or_
+from checker.ir import FALSE, TRUE, Const, Expr, and_, ite, not_, or_
 from checker.ts import Action, Effect, Obligation, action
 from model.config import Importer
+from model.exporters import AS_PASSED
 from model.platform import cpu_store, cpu_view, invalidate, line_param, only_latest_in
 from model.policy import Policy
 from model.state import CPU_READS, CPU_WRITES, DEVICE_READS, DEVICE_WRITES, OBSERVED, DmabufState
@@ -41,11 +42,12 @@ def _cpu_guard(st: DmabufState, via: str) -> Expr:
 
 
 def _cpu_obligation(st: DmabufState, policy: Policy, via: str, allowed: tuple[str, ...]) -> Obligation:
-    bracketed = st.cpu_access.is_in(*allowed)
     if via == "exporter":
-        name = "exporter-brackets-own-cpu-access"
-        return policy.obligation(name, bracketed if st.cfg.exporter.brackets_own_cpu_access else TRUE)
-    return policy.obligation("cpu-access-bracketed", bracketed)
+        ex = st.cfg.exporter
+        own = (ex.own_access_direction,) if ex.own_access_direction != AS_PASSED else allowed
+        holds = st.cpu_access.is_in(*own) if ex.brackets_own_cpu_access else TRUE
+        return policy.obligation("exporter-brackets-own-cpu-access", holds)
+    return policy.obligation("cpu-access-bracketed", st.cpu_access.is_in(*allowed))
 
 
 def cpu_read(st: DmabufState, policy: Policy, via: str, ln: int) -> Action:
@@ -68,16 +70,36 @@ def cpu_write(st: DmabufState, policy: Policy, via: str, ln: int) -> Action:
     return action("cpu_write", (via, line_param(ln)), HOW_CPU[via], _cpu_guard(st, via), eff, [ob])
 
 
+def slot_live(st: DmabufState, d: str) -> Expr:
+    """The device's mapping exists at the DMA-API level: the importer's own, or the one
+    the dma-buf core caches until detach (cache_sgt_mapping)."""
+    if d in st.sgt_dir:
+        return st.sgt_dir[d].ne("DMA_NONE")
+    return st.mapped[d].ne("DMA_NONE")
+
+
+def reaches_pages(st: DmabufState, imp: Importer) -> Expr:
+    """Whether a DMA reaches the pages: always without an IOMMU (dma-direct addresses are
+    physical); behind one only through a live translation, which a lazy IOMMU keeps after
+    unmap until its flush queue drains (§6). Otherwise the access faults."""
+    if not imp.iommu:
+        return TRUE
+    stale = st.iotlb_stale[imp.name].eq(True) if imp.name in st.iotlb_stale else FALSE
+    return or_(slot_live(st, imp.name), stale)
+
+
 def _dma_common(
     st: DmabufState, policy: Policy, eff: Effect, imp: Importer, dirs: tuple[str, ...]
-) -> tuple[Expr, list[Obligation]]:
-    """Observations and obligations shared by a device's reads and writes."""
+) -> tuple[Expr, Expr, list[Obligation]]:
+    """Observations and obligations shared by a device's reads and writes, and whether
+    the access reaches the pages."""
     d = imp.name
     mapped = st.mapped[d].ne("DMA_NONE")
-    eff.set(st.obs_dma, TRUE)
+    reaches = reaches_pages(st, imp)
+    eff.set(st.obs_dma, reaches)
     eff.set(st.obs_dma_unmapped, not_(st.mapped[d].is_in(*dirs)))
     if st.cfg.bounces(imp):
-        eff.set(st.obs_dma_above_mask, not_(mapped))
+        eff.set(st.obs_dma_above_mask, not_(slot_live(st, d)))
     if imp.needs_contiguous and not imp.iommu and not st.cfg.buffer.contiguous:
         eff.set(st.obs_dma_noncontiguous, TRUE)
     eff.set(st.obs_ownership, and_(mapped, st.cpu_owned[d].eq(True)))
@@ -86,12 +108,14 @@ def _dma_common(
         policy.obligation("dma-through-live-mapping", st.mapped[d].is_in(*dirs)),
         policy.obligation("no-device-work-in-cpu-bracket", st.cpu_access.eq("DMA_NONE")),
     ]
-    return guard, obligations
+    if d in st.device_access:
+        obligations.append(policy.obligation("device-access-bracketed", st.device_access[d].eq(True)))
+    return guard, reaches, obligations
 
 
 def dma_read(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action:
     """The device reads one line: its bounce slot, else a dirty CPU line if it snoops,
-    else memory."""
+    else memory. A read that faults observes nothing."""
     d = imp.name
     eff = Effect()
     from_memory = st.memory_latest[ln].ref
@@ -99,9 +123,10 @@ def dma_read(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action:
         from_memory = ite(st.cache[ln].eq("dirty"), st.cache_latest[ln].ref, from_memory)
     latest = from_memory
     if st.cfg.bounces(imp):
-        latest = ite(st.mapped[d].ne("DMA_NONE"), st.bounce_latest[d][ln].ref, from_memory)
-    eff.set(st.obs_device_read, _observed(latest))
-    guard, obligations = _dma_common(st, policy, eff, imp, DEVICE_READS)
+        latest = ite(slot_live(st, d), st.bounce_latest[d][ln].ref, from_memory)
+    guard, reaches, obligations = _dma_common(st, policy, eff, imp, DEVICE_READS)
+    none = Const(OBSERVED.code("none"))
+    eff.set(st.obs_device_read, ite(reaches, _observed(latest), none))
     return action("dma_read", (d, line_param(ln)), d, guard, eff, obligations)
 
 
@@ -112,21 +137,29 @@ def _dma_write_memory(st: DmabufState, eff: Effect, imp: Importer, ln: int) -> N
         invalidate(st, eff, ln)
 
 
-def dma_write(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action:
-    """The device writes a new value into one line: into its bounce slot if bounced,
-    else into memory (a snooping device also invalidates the CPU's line)."""
+def _dma_write_line(st: DmabufState, eff: Effect, imp: Importer, ln: int) -> None:
     d = imp.name
-    eff = Effect()
     if st.cfg.bounces(imp):
-        with eff.when(st.mapped[d].ne("DMA_NONE")):
+        with eff.when(slot_live(st, d)):
             only_latest_in(st, eff, ln, d)
             eff.set(st.bounce_latest[d][ln], TRUE)
-        with eff.when(st.mapped[d].eq("DMA_NONE")):
+        with eff.when(not_(slot_live(st, d))):
             _dma_write_memory(st, eff, imp, ln)
     else:
         _dma_write_memory(st, eff, imp, ln)
-    guard, obligations = _dma_common(st, policy, eff, imp, DEVICE_WRITES)
-    return action("dma_write", (d, line_param(ln)), d, guard, eff, obligations)
+
+
+def dma_write(st: DmabufState, policy: Policy, imp: Importer, lines: range) -> Action:
+    """The device writes new values into `lines`: into its bounce slot if bounced, else
+    into memory (a snooping device also invalidates the CPU's lines). A write that faults
+    changes nothing."""
+    eff = Effect()
+    guard, reaches, obligations = _dma_common(st, policy, eff, imp, DEVICE_WRITES)
+    with eff.when(reaches):
+        for ln in lines:
+            _dma_write_line(st, eff, imp, ln)
+    params = (imp.name, line_param(lines[0])) if len(lines) == 1 and imp.partial_writes else (imp.name, "buffer")
+    return action("dma_write", params, imp.name, guard, eff, obligations)
 
 
 def client_actions(st: DmabufState, policy: Policy) -> list[Action]:
@@ -142,10 +175,11 @@ def client_actions(st: DmabufState, policy: Policy) -> list[Action]:
             if "write" in access:
                 acts.append(cpu_write(st, policy, via, ln))
     for imp in st.cfg.importers:
-        for ln in st.lines:
-            if imp.reads:
-                acts.append(dma_read(st, policy, imp, ln))
-            if imp.writes:
-                acts.append(dma_write(st, policy, imp, ln))
+        if imp.reads:
+            acts += [dma_read(st, policy, imp, ln) for ln in st.lines]
+        if imp.writes and imp.partial_writes:
+            acts += [dma_write(st, policy, imp, range(ln, ln + 1)) for ln in st.lines]
+        elif imp.writes:
+            acts.append(dma_write(st, policy, imp, st.lines))
     return acts
 

@@ -9,33 +9,61 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from model.exporters import EXPORTER_KINDS, ExporterKind
+from model.exporters import AS_PASSED, EXPORTER_KINDS, KIND_FIELDS, ExporterKind
 
 
 class ConfigError(Exception):
-    """A configuration file is malformed: which file, which field, what was expected."""
+    """A configuration or policy file is malformed: which file (and line, when known),
+    which field, what was expected."""
 
-    def __init__(self, file: str, field: str, expected: str) -> None:
-        super().__init__(f"{file}: {field}: expected {expected}")
+    def __init__(self, file: str, field: str, expected: str, line: int | None = None) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {field}: expected {expected}")
         self.file = file
         self.field = field
         self.expected = expected
+        self.line = line
+
+    def at(self, text: str) -> ConfigError:
+        """The same error with the line of its field in `text`, if it can be found."""
+        if self.line is not None:
+            return self
+        return ConfigError(self.file, self.field, self.expected, locate(text, self.field))
+
+
+def locate(text: str, field: str) -> int | None:
+    """The line where a dotted field (`importer[1].coherent`, `rules.attach`) is set: the
+    first assignment of its last key after the header of its table, if any."""
+    parts = [re.sub(r"\[\d+\]$", "", p) for p in field.split(".")]
+    key, tables = parts[-1], parts[:-1]
+    index = int(m.group(1)) if (m := re.search(r"\[(\d+)\]", field)) else 0
+    lines = text.splitlines()
+    start = 0
+    if tables:
+        headers = [n for n, ln in enumerate(lines) if re.match(rf"^\s*\[\[?{re.escape(tables[-1])}\]\]?\s*$", ln)]
+        if len(headers) > index:
+            start = headers[index]
+    for n in range(start, len(lines)):
+        if re.match(rf"^\s*{re.escape(key)}\s*=", lines[n]) or re.match(rf"^\s*\[\[?{re.escape(key)}\]\]?", lines[n]):
+            return n + 1
+    return None
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where the pages come from (DOMAIN.md §4, §7, §8)."""
+    """Where the pages come from (DOMAIN.md §4, §7, §8, §9)."""
 
     name: str
     doc: str
     coherent_alloc: bool  # dma_alloc_coherent/_wc: uncached CPU mapping on a non-coherent device
     contiguous: bool | None  # None: either, say which in the file
     cpu_zeroed: bool  # zeroed through a cacheable mapping, so lines start dirty
+    write_combined: bool = False  # the CPU maps it WC/uncached whatever the device (§7, §9)
 
 
 SOURCES: dict[str, Source] = {
@@ -45,8 +73,15 @@ SOURCES: dict[str, Source] = {
                "zeroed by the CPU (§7)", False, False, True),
         Source("cma-heap", "cma_alloc in the CMA heap: cached, contiguous, zeroed by the CPU (§7)",
                False, True, True),
+        Source("system-heap-uncached", "the vendor system-uncached heap: system-heap pages, "
+               "write-combined CPU mappings, cleaned once at allocation (P12, §7)", False, False, False, True),
+        Source("cma-heap-uncached", "the vendor cma-uncached heap: CMA pages, write-combined CPU "
+               "mappings, cleaned once at allocation (P12, §7)", False, True, False, True),
         Source("driver-cached", "a driver's own cacheable pages (shmem GEM object, "
                "dma_alloc_noncoherent)", False, None, True),
+        Source("driver-uncached", "a driver's own pages mapped write-combined or uncached for the "
+               "CPU and cleaned once (amdgpu USWC, radeon/nouveau uncached, msm/etnaviv WC BOs, §9)",
+               False, None, False, True),
         Source("memfd", "shmem memfd pages wrapped by udmabuf (§8)", False, False, True),
         Source("dma-alloc-coherent", "dma_alloc_coherent for the exporter's device: uncached "
                "CPU mapping if that device is non-coherent, flushed at allocation (§4)", True, True, False),
@@ -55,12 +90,37 @@ SOURCES: dict[str, Source] = {
     )
 }
 
-ALLOWED_SOURCES: dict[str, tuple[str, ...]] = {
-    "heap": ("system-heap", "cma-heap"),
-    "drm-prime": ("driver-cached", "dma-alloc-coherent", "dma-alloc-wc"),
-    "vb2-dma-contig": ("driver-cached", "dma-alloc-coherent", "dma-alloc-wc"),
-    "udmabuf-v4.20": ("memfd",),
+ARCHES: dict[str, str] = {
+    "arm64": "arm64 after c50f11c6196f (June 2022): for-device cleans in every direction, "
+    "for-CPU invalidates unless DMA_TO_DEVICE (§3.3)",
+    "arm64-before-c50f11c6196f": "arm64 before June 2022: for-device with DMA_FROM_DEVICE "
+    "invalidates (dirty lines are dropped), other directions clean (§3.3)",
+    "arm32": "arch/arm/mm/dma-mapping.c: map with DMA_FROM_DEVICE invalidates, other "
+    "directions clean; for-CPU invalidates unless DMA_TO_DEVICE (§3.3)",
+    "x86": "dev_is_dma_coherent() is always true, so the DMA API does no cache maintenance; "
+    "a device whose traffic does not snoop (PCIe no-snoop, scan-out) reads memory (§3.1)",
 }
+SWIOTLB: dict[str, str] = {
+    "aa6f8dcbab47": "swiotlb after aa6f8dcbab47 (Mar 2022): map and sync_for_device copy the "
+    "original into the bounce slot in every direction (§5.2)",
+    "before-ddbd89deb7d3": "swiotlb before ddbd89deb7d3: map and sync_for_device copy only for "
+    "DMA_TO_DEVICE/BIDIRECTIONAL, so a DMA_FROM_DEVICE slot holds stale data that unmap copies "
+    "back over lines the device did not write (§5.2)",
+}
+IOMMU: dict[str, str] = {
+    "strict": "iommu.strict=1: the IOTLB is invalidated at unmap; a later access faults (§6)",
+    "lazy": "iommu.strict=0: invalidation is deferred to a flush queue that drains at any time; "
+    "until then the old translation still reaches the pages (§6)",
+}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Rule versions: which kernel's cache maintenance, swiotlb and IOMMU the check uses."""
+
+    arch: str = "arm64"
+    swiotlb: str = "aa6f8dcbab47"
+    iommu: str = "strict"
 
 
 @dataclass(frozen=True)
@@ -78,6 +138,16 @@ class Importer:
     writes: bool
     map_directions: tuple[str, ...]
     """The directions its driver passes to dma_buf_map_attachment."""
+    partial_writes: bool = True
+    """A transfer may write some lines and not others; false: every write covers the buffer."""
+    mapping: str = "per-job"
+    """MAPPING: map and unmap around each job (V4L2 QBUF/DQBUF), or map once and keep it."""
+
+
+MAPPING = {
+    "per-job": "maps before each job and unmaps after it (V4L2 queue/dequeue, §8)",
+    "once": "maps once and keeps the mapping until it detaches (GPU, display, §5.3)",
+}
 
 
 def natural_direction(reads: bool, writes: bool) -> str:
@@ -94,6 +164,9 @@ class Exporter:
     coherent: bool  # dev_is_dma_coherent(exporter's device): decides dma_alloc_* cacheability
     cpu_writes: bool  # the exporter's own kernel CPU writes (memcpy into its buffer)
     brackets_own_cpu_access: bool  # it wraps them in its begin/end_cpu_access (P9)
+    own_access_direction: str = AS_PASSED
+    """The direction the driver passes to its own begin/end; AS_PASSED: one that covers a write."""
+    iommu: bool = False  # the exporter's own device is behind an IOMMU (matters for sync_nents)
 
 
 @dataclass(frozen=True)
@@ -116,6 +189,7 @@ class Configuration:
     vmap: str
     """What an importer's kernel driver does through dma_buf_vmap: ACCESS value."""
     importers: tuple[Importer, ...]
+    kernel: Kernel = Kernel()
 
     @property
     def userspace_mmap(self) -> bool:
@@ -123,8 +197,14 @@ class Configuration:
 
     @property
     def cached(self) -> bool:
-        """Whether the CPU reaches the buffer through a cacheable mapping (§4)."""
-        return not (self.buffer.source.coherent_alloc and not self.exporter.coherent)
+        """Whether the CPU reaches the buffer through a cacheable mapping (§4, §7, §9)."""
+        if self.buffer.source.write_combined:
+            return False
+        return not (self.buffer.source.coherent_alloc and not self.dma_coherent(self.exporter.coherent))
+
+    def dma_coherent(self, coherent: bool) -> bool:
+        """dev_is_dma_coherent() of a device the file says is (not) coherent: always true on x86 (§3.1)."""
+        return coherent or self.kernel.arch == "x86"
 
     def bounces(self, imp: Importer) -> bool:
         """Whether dma_map_* bounces through swiotlb for this importer (§5.1)."""
@@ -211,36 +291,75 @@ def _importer(file: str, table: Any, k: int) -> Importer:
         reads=reads,
         writes=writes,
         map_directions=tuple(directions),
+        partial_writes=r.get("partial_writes", bool, True),
+        mapping=r.choice("mapping", tuple(MAPPING), "per-job"),
     )
     r.done()
     return imp
 
 
+def _exporter_kind(r: _Reader) -> ExporterKind:
+    """The named kind with any of its fields overridden by the file (issue: buggy or
+    proposed callbacks written as data)."""
+    kind = EXPORTER_KINDS[r.choice("kind", sorted(EXPORTER_KINDS))]
+    overrides = {}
+    for key, spec in KIND_FIELDS.items():
+        if key in r.table:
+            overrides[key] = r.get(key, bool) if spec is bool else r.choice(key, spec)
+    if not overrides:
+        return kind
+    changed = ", ".join(f"{k} = {v}" for k, v in overrides.items())
+    return replace(kind, doc=f"{kind.doc}; modified: {changed}", **overrides)
+
+
+def _kernel(r: _Reader) -> Kernel:
+    return Kernel(
+        arch=r.choice("arch", tuple(ARCHES), "arm64"),
+        swiotlb=r.choice("swiotlb", tuple(SWIOTLB), "aa6f8dcbab47"),
+        iommu=r.choice("iommu", tuple(IOMMU), "strict"),
+    )
+
+
 def parse(text: str, file: str) -> Configuration:
     """Parse and validate a configuration from TOML text; `file` names it in errors."""
     try:
+        return _parse(text, file)
+    except ConfigError as e:
+        raise e.at(text) from None
+
+
+def _parse(text: str, file: str) -> Configuration:
+    try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(file, "(syntax)", f"valid TOML ({e})") from None
+        raise ConfigError(file, "(syntax)", f"valid TOML ({e})", getattr(e, "lineno", None)) from None
     top = _Reader(file, doc, "")
     name = top.get("name", str, Path(file).stem)
     description = top.get("description", str, "")
 
+    kr = top.sub("kernel")
+    kernel = _kernel(kr)
+    kr.done()
+
     ex = top.sub("exporter")
-    kind = EXPORTER_KINDS[ex.choice("kind", sorted(EXPORTER_KINDS))]
     exporter = Exporter(
-        kind=kind,
+        kind=_exporter_kind(ex),
         coherent=ex.get("coherent", bool, False),
         cpu_writes=ex.get("cpu_writes", bool, False),
         brackets_own_cpu_access=ex.get("brackets_own_cpu_access", bool, False),
+        own_access_direction=ex.choice("own_access_direction", KIND_FIELDS["cpu_access_direction"], AS_PASSED),
+        iommu=ex.get("iommu", bool, False),
     )
     ex.done()
     if exporter.brackets_own_cpu_access and not exporter.cpu_writes:
         expected = "exporter.cpu_writes = true (it brackets its own writes)"
         raise ConfigError(file, "exporter.brackets_own_cpu_access", expected)
+    if exporter.own_access_direction != AS_PASSED and not exporter.brackets_own_cpu_access:
+        expected = "exporter.brackets_own_cpu_access = true (the direction of its own bracket)"
+        raise ConfigError(file, "exporter.own_access_direction", expected)
 
     bu = top.sub("buffer")
-    allowed = ALLOWED_SOURCES[kind.name]
+    allowed = exporter.kind.sources
     source = SOURCES[bu.choice("source", allowed, allowed[0])]
     lines = bu.get("lines", int, 1)
     if lines not in (1, 2):
@@ -249,7 +368,7 @@ def parse(text: str, file: str) -> Configuration:
     if source.contiguous is not None and contiguous != source.contiguous:
         raise ConfigError(file, "buffer.contiguous", f"{str(source.contiguous).lower()} for a {source.name} buffer")
     cpu_zeroed = bu.get("cpu_zeroed", bool, source.cpu_zeroed)
-    if cpu_zeroed and source.coherent_alloc:
+    if cpu_zeroed and (source.coherent_alloc or source.write_combined):
         raise ConfigError(file, "buffer.cpu_zeroed", f"false: {source.name} is flushed at allocation")
     buffer = Buffer(lines, source, bu.get("above_4g", bool, False), contiguous, cpu_zeroed)
     bu.done()
@@ -267,8 +386,13 @@ def parse(text: str, file: str) -> Configuration:
     names = [i.name for i in importers]
     if len(set(names)) != len(names):
         raise ConfigError(file, "importer.name", f"distinct names, got {names}")
+    for k, imp in enumerate(importers):
+        if kernel.arch == "x86" and not imp.coherent:
+            raise ConfigError(file, f"importer[{k}].coherent", "true with kernel.arch = \"x86\": dev_is_dma_coherent() "
+                              "is always true there (§3.1); a device whose traffic does not snoop is "
+                              "coherent = true, snoops = false")
     top.done()
-    return Configuration(name, description, exporter, buffer, mmap, vmap, importers)
+    return Configuration(name, description, exporter, buffer, mmap, vmap, importers, kernel)
 
 
 def builtin_names() -> list[str]:

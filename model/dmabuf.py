@@ -2,22 +2,40 @@
 
 Follows the "dma buf device access" and CPU-access DOC sections of drivers/dma-buf/
 dma-buf.c (DOMAIN.md §1, §2). What map and begin/end do for caches is the exporter's
-choice (`model.exporters`); the DMA API underneath is `model.dma_api`.
+choice (`model.exporters`); the DMA API underneath is `model.dma_api`. A policy may make
+attach or map refuse (the call returns an error and nothing is recorded), or bracket
+device access (P4, P10).
 """
 
 from __future__ import annotations
 
-from checker.ir import FALSE, TRUE, and_
+from checker.ir import FALSE, TRUE, Const, Expr, and_, ne, not_, or_
 from checker.ts import Action, Effect, action
-from model.dma_api import dma_map, dma_sync_for_cpu, dma_sync_for_device, dma_unmap
-from model.exporters import SYNC_MAPPED_ATTACHMENTS
+from model.dma_api import (
+    DmaDevice,
+    dma_map,
+    dma_sync_for_cpu,
+    dma_sync_for_device,
+    dma_unmap,
+    exporter_device,
+    importer_device,
+    misc_device,
+)
+from model.exporters import (
+    AS_PASSED,
+    SYNC_ALL_ATTACHMENTS,
+    SYNC_EXPORTER_DEVICE,
+    SYNC_MAPPED_ATTACHMENTS,
+    SYNC_MISC_DEVICE,
+)
 from model.policy import Policy
-from model.state import DmabufState
+from model.state import DIRECTION, DmabufState
 
 IMPORTER = "importer"
 EXPORTER = "exporter"
 USERSPACE = "userspace"
 KERNEL = "kernel"
+ALL_DIRECTIONS = ("DMA_FROM_DEVICE", "DMA_TO_DEVICE", "DMA_BIDIRECTIONAL")
 
 
 def dma_buf_export(st: DmabufState) -> Action:
@@ -27,53 +45,166 @@ def dma_buf_export(st: DmabufState) -> Action:
     return action("dma_buf_export", (), EXPORTER, st.life.eq("allocated"), eff)
 
 
-def dma_buf_attach(st: DmabufState, d: str) -> Action:
-    """dma_buf_attach(dmabuf, dev): the exporter records the attachment, unmapped (§1.3, §7)."""
+def dma_coherent_flag(st: DmabufState, policy: Policy) -> bool:
+    """P1's dmabuf->dma_coherent for this buffer (R1.3-R1.6)."""
+    flag = {"exporter-device": st.cfg.dma_coherent(st.cfg.exporter.coherent), "always": True, "never": False}
+    set_ = flag[st.cfg.exporter.kind.coherent_flag]
+    return set_ and not (policy.rule("attach") == "rejects-noncoherent-unless-uncached" and not st.cfg.cached)
+
+
+def attach_refused(st: DmabufState, policy: Policy, d: str) -> bool:
+    """Whether dma_buf_attach(dmabuf, dev) returns -EINVAL under the policy (P1 R1.2)."""
+    if policy.rule("attach") == "accepts":
+        return False
+    return dma_coherent_flag(st, policy) and not st.cfg.dma_coherent(st.importer(d).coherent)
+
+
+def map_refused(st: DmabufState, policy: Policy, dev: DmaDevice) -> bool:
+    """Whether the map fails under DMA_ATTR_REQUIRE_COHERENT (P8 R8.4)."""
+    return policy.rule("map") == "requires-coherent" and (not dev.coherent or dev.bounces)
+
+
+def dma_buf_attach(st: DmabufState, policy: Policy, d: str) -> Action:
+    """dma_buf_attach(dmabuf, dev): the exporter records the attachment, unmapped (§1.3,
+    §7), or the policy refuses it and nothing is recorded."""
     eff = Effect()
-    eff.set(st.attached[d], TRUE)
+    if attach_refused(st, policy, d):
+        eff.set(st.obs_refused, TRUE)
+    else:
+        eff.set(st.attached[d], TRUE)
     guard = and_(st.life.eq("exported"), st.attached[d].eq(False))
     return action("dma_buf_attach", (d,), IMPORTER, guard, eff)
 
 
+def _unmap_cached_sgt(st: DmabufState, eff: Effect, d: str) -> None:
+    """Detach of an attachment whose mapping the core cached: the real unmap (§8)."""
+    dev = importer_device(st, st.importer(d))
+    for direction in ALL_DIRECTIONS:
+        with eff.when(st.sgt_dir[d].eq(direction)):
+            dma_unmap(st, eff, dev, direction, not st.cfg.exporter.kind.map_cpu_sync)
+    eff.set(st.sgt_dir[d], "DMA_NONE")
+
+
 def dma_buf_detach(st: DmabufState, policy: Policy, d: str) -> Action:
-    """dma_buf_detach: the attachment goes; its mapping must already be gone (§1.6)."""
+    """dma_buf_detach: the attachment goes; its mapping must already be gone (§1.6). A
+    mapping the core cached (cache_sgt_mapping) is unmapped now."""
     eff = Effect()
     eff.set(st.attached[d], FALSE)
+    if d in st.sgt_dir:
+        _unmap_cached_sgt(st, eff, d)
+    if d in st.has_mapped:
+        eff.set(st.has_mapped[d], FALSE)
     ob = policy.obligation("unmap-before-detach", st.mapped[d].eq("DMA_NONE"))
     return action("dma_buf_detach", (d,), IMPORTER, st.attached[d].eq(True), eff, [ob])
 
 
-def dma_buf_map_attachment(st: DmabufState, d: str, direction: str) -> Action:
+def _skip_cpu_sync(st: DmabufState, policy: Policy) -> bool:
+    return not st.cfg.exporter.kind.map_cpu_sync or policy.rule("map") == "skip-cpu-sync"
+
+
+def dma_buf_map_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:
     """dma_buf_map_attachment -> the exporter's map_dma_buf, which maps the pages for the
-    importer's device, with or without cache maintenance (§1.4)."""
-    imp = st.importer(d)
+    importer's device, with or without cache maintenance (§1.4). With cache_sgt_mapping
+    only the first call reaches the exporter; later ones get the cached table back, or
+    -EBUSY for a direction it does not cover."""
+    dev = importer_device(st, st.importer(d))
     eff = Effect()
-    dma_map(st, eff, imp, direction, st.cfg.exporter.kind.map_skip_cpu_sync)
-    eff.set(st.mapped[d], direction)
     guard = and_(st.attached[d].eq(True), st.mapped[d].eq("DMA_NONE"))
+    if d in st.has_mapped:
+        guard = and_(guard, st.has_mapped[d].eq(False))
+        eff.set(st.has_mapped[d], TRUE)
+    if map_refused(st, policy, dev):
+        eff.set(st.obs_refused, TRUE)
+        return action("dma_buf_map_attachment", (d, direction), IMPORTER, guard, eff)
+    if d in st.sgt_dir:
+        cached = st.sgt_dir[d]
+        with eff.when(cached.eq("DMA_NONE")):
+            dma_map(st, eff, dev, direction, _skip_cpu_sync(st, policy))
+            eff.set(cached, direction)
+        busy = and_(cached.ne("DMA_NONE"), cached.ne(direction), cached.ne("DMA_BIDIRECTIONAL"))
+        with eff.when(busy):
+            eff.set(st.obs_refused, TRUE)
+        with eff.when(not_(busy)):
+            eff.set(st.mapped[d], direction)
+    else:
+        dma_map(st, eff, dev, direction, _skip_cpu_sync(st, policy))
+        eff.set(st.mapped[d], direction)
     return action("dma_buf_map_attachment", (d, direction), IMPORTER, guard, eff)
 
 
 def dma_buf_unmap_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:
-    """dma_buf_unmap_attachment -> unmap_dma_buf: dma_unmap_sgtable for the device (§1.4)."""
-    imp = st.importer(d)
+    """dma_buf_unmap_attachment -> unmap_dma_buf: dma_unmap_sgtable for the device (§1.4),
+    unless the core caches the mapping until detach. Unmapping with another direction than
+    the map's is a DMA-API error (dma-debug reports it)."""
     eff = Effect()
-    dma_unmap(st, eff, imp, direction, st.cfg.exporter.kind.map_skip_cpu_sync)
+    if d not in st.sgt_dir:
+        dma_unmap(st, eff, importer_device(st, st.importer(d)), direction, _skip_cpu_sync(st, policy))
     eff.set(st.mapped[d], "DMA_NONE")
+    eff.set(st.obs_misuse, st.mapped[d].ne(direction))
     guard = and_(st.attached[d].eq(True), st.mapped[d].ne("DMA_NONE"))
+    if d in st.device_access:
+        guard = and_(guard, st.device_access[d].eq(False))
     ob = policy.obligation("unmap-in-mapped-direction", st.mapped[d].eq(direction))
     return action("dma_buf_unmap_attachment", (d, direction), IMPORTER, guard, eff, [ob])
 
 
-def _sync_mapped_attachments(st: DmabufState, eff: Effect, direction: str, for_cpu: bool) -> None:
-    """A heap's begin/end_cpu_access: dma_sync_sgtable_for_cpu/_for_device on each
-    attachment that is currently mapped; unmapped ones are skipped (§2.4)."""
-    for imp in st.cfg.importers:
-        with eff.when(st.mapped[imp.name].ne("DMA_NONE")):
-            if for_cpu:
-                dma_sync_for_cpu(st, eff, imp, direction)
-            else:
-                dma_sync_for_device(st, eff, imp, direction)
+def _misuse(mapped_dir: Expr, direction: str) -> Expr:
+    """A sync whose direction differs from the mapping's is a DMA-API error, unless the
+    mapping is DMA_BIDIRECTIONAL (dma-debug check_sync)."""
+    bidirectional = Const(DIRECTION.code("DMA_BIDIRECTIONAL"))
+    return and_(ne(mapped_dir, Const(DIRECTION.code(direction))), ne(mapped_dir, bidirectional))
+
+
+def _sync(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, for_cpu: bool, live: Expr) -> Expr:
+    """One dma_sync_sgtable_for_cpu/_for_device the exporter makes when `live`, and the
+    DMA-API error it commits: passing sgt->nents over a merged IOMMU mapping syncs only
+    the first line (§3.2)."""
+    partial = st.cfg.exporter.kind.sync_nents and dev.iommu and len(st.lines) > 1
+    with eff.when(live):
+        (dma_sync_for_cpu if for_cpu else dma_sync_for_device)(st, eff, dev, direction,
+                                                               range(1) if partial else st.lines)
+    return live if partial else FALSE
+
+
+def _cpu_access_syncs(st: DmabufState, eff: Effect, access: str, direction: str, for_cpu: bool) -> None:
+    """The syncs begin/end_cpu_access make, and whether they break a DMA-API rule: a sync
+    of a table that is not mapped, in another direction, or over part of it."""
+    misuse: list[Expr] = []
+    if access in (SYNC_MAPPED_ATTACHMENTS, SYNC_ALL_ATTACHMENTS):
+        for imp in st.cfg.importers:
+            table = st.sgt_dir.get(imp.name, st.mapped[imp.name])
+            mapped = table.ne("DMA_NONE")
+            dev = importer_device(st, imp)
+            # An unmapped table has no bounce slot: syncing it reaches only the pages.
+            live = mapped if access == SYNC_MAPPED_ATTACHMENTS or dev.bounces else TRUE
+            misuse.append(_sync(st, eff, dev, direction, for_cpu, live))
+            wrong = _misuse(table.ref, direction)
+            misuse.append(and_(mapped, wrong) if access == SYNC_MAPPED_ATTACHMENTS else or_(not_(mapped), wrong))
+    elif access == SYNC_EXPORTER_DEVICE:
+        fixed = st.cfg.exporter.kind.cpu_access_direction
+        mapped_dir = Const(DIRECTION.code("DMA_BIDIRECTIONAL" if fixed == AS_PASSED else fixed))
+        misuse += [_sync(st, eff, exporter_device(st), direction, for_cpu, TRUE), _misuse(mapped_dir, direction)]
+    elif access == SYNC_MISC_DEVICE:
+        assert st.misc_dir is not None
+        mapped = st.misc_dir.ne("DMA_NONE")
+        misuse += [_sync(st, eff, misc_device(st), direction, for_cpu, mapped),
+                   and_(mapped, _misuse(st.misc_dir.ref, direction))]
+    eff.set(st.obs_misuse, or_(*misuse))
+
+
+def _kind_access(st: DmabufState, policy: Policy) -> tuple[str, str]:
+    """Whose mappings begin/end sync, and whether begin syncs for the CPU or (swapped)
+    for the device, under the policy's cpu-access rule."""
+    kind = st.cfg.exporter.kind
+    rule = policy.rule("cpu-access")
+    if rule == "mapped-attachments":
+        return SYNC_MAPPED_ATTACHMENTS, "for-cpu"
+    if rule == "nothing":
+        return "nothing", kind.begin_sync
+    if rule == "swapped":
+        access = kind.cpu_access if kind.cpu_access != "nothing" else SYNC_MAPPED_ATTACHMENTS
+        return access, "for-device"
+    return kind.cpu_access, kind.begin_sync
 
 
 def cpu_access_actor(st: DmabufState) -> str:
@@ -83,12 +214,25 @@ def cpu_access_actor(st: DmabufState) -> str:
     return KERNEL if st.cfg.vmap != "none" else EXPORTER
 
 
-def dma_buf_begin_cpu_access(st: DmabufState, direction: str) -> Action:
+def _callback_direction(st: DmabufState, direction: str) -> str:
+    fixed = st.cfg.exporter.kind.cpu_access_direction
+    return direction if fixed == AS_PASSED else fixed
+
+
+def dma_buf_begin_cpu_access(st: DmabufState, policy: Policy, direction: str) -> Action:
     """dma_buf_begin_cpu_access(dir) (DMA_BUF_IOCTL_SYNC START from userspace): the
-    exporter's begin_cpu_access prepares the CPU's view (§2.1, §2.4)."""
+    exporter's begin_cpu_access prepares the CPU's view (§2.1, §2.4). udmabuf's first
+    begin creates its misc-device mapping, a for-device sync (§2.4)."""
     eff = Effect()
-    if st.cfg.exporter.kind.cpu_access_sync == SYNC_MAPPED_ATTACHMENTS:
-        _sync_mapped_attachments(st, eff, direction, for_cpu=True)
+    access, begin_sync = _kind_access(st, policy)
+    passed = _callback_direction(st, direction)
+    if access == SYNC_MISC_DEVICE:
+        misc = st.misc_dir
+        assert misc is not None
+        with eff.when(misc.eq("DMA_NONE")):
+            dma_map(st, eff, misc_device(st), passed, skip_cpu_sync=False)
+            eff.set(misc, passed)
+    _cpu_access_syncs(st, eff, access, passed, for_cpu=begin_sync == "for-cpu")
     eff.set(st.cpu_access, direction)
     guard = and_(st.life.ne("released"), st.cpu_access.eq("DMA_NONE"))
     return action("dma_buf_begin_cpu_access", (direction,), cpu_access_actor(st), guard, eff)
@@ -98,12 +242,27 @@ def dma_buf_end_cpu_access(st: DmabufState, policy: Policy, direction: str) -> A
     """dma_buf_end_cpu_access(dir) (DMA_BUF_IOCTL_SYNC END): the exporter's
     end_cpu_access hands the buffer back to the devices (§2.1, §2.4)."""
     eff = Effect()
-    if st.cfg.exporter.kind.cpu_access_sync == SYNC_MAPPED_ATTACHMENTS:
-        _sync_mapped_attachments(st, eff, direction, for_cpu=False)
+    access, begin_sync = _kind_access(st, policy)
+    _cpu_access_syncs(st, eff, access, _callback_direction(st, direction), for_cpu=begin_sync != "for-cpu")
     eff.set(st.cpu_access, "DMA_NONE")
     ob = policy.obligation("end-matches-begin", st.cpu_access.eq(direction))
     guard = st.cpu_access.ne("DMA_NONE")
     return action("dma_buf_end_cpu_access", (direction,), cpu_access_actor(st), guard, eff, [ob])
+
+
+def dma_buf_device_access(st: DmabufState, d: str, begin: bool) -> Action:
+    """P4/P10's dma_buf_begin/end_device_access(attach, dir): the exporter syncs the
+    importer's mapping for the device before its job and for the CPU after it (R4.2, R10.2)."""
+    imp = st.importer(d)
+    dev = importer_device(st, imp)
+    eff = Effect()
+    for direction in imp.map_directions:
+        with eff.when(st.mapped[d].eq(direction)):
+            (dma_sync_for_device if begin else dma_sync_for_cpu)(st, eff, dev, direction, st.lines)
+    eff.set(st.device_access[d], TRUE if begin else FALSE)
+    guard = and_(st.mapped[d].ne("DMA_NONE"), st.device_access[d].eq(not begin))
+    name = "dma_buf_begin_device_access" if begin else "dma_buf_end_device_access"
+    return action(name, (d,), IMPORTER, guard, eff)
 
 
 def dma_buf_mmap(st: DmabufState) -> Action:
@@ -131,20 +290,31 @@ def dma_buf_put(st: DmabufState, policy: Policy) -> Action:
     return action("dma_buf_put", (), IMPORTER, guard, eff, [ob])
 
 
+def cpu_access_directions(st: DmabufState) -> tuple[str, ...]:
+    """The directions anyone passes to begin/end_cpu_access: all three for userspace and
+    vmap users, the driver's own for an exporter that brackets with a fixed direction."""
+    if st.cfg.userspace_mmap or st.cfg.vmap != "none":
+        return ALL_DIRECTIONS
+    own = st.cfg.exporter.own_access_direction
+    if st.cfg.exporter.brackets_own_cpu_access:
+        return (own,) if own != AS_PASSED else ALL_DIRECTIONS
+    return ()
+
+
 def api_actions(st: DmabufState, policy: Policy) -> list[Action]:
     """Every dma-buf API call instance this configuration allows."""
     acts = [dma_buf_export(st)]
     for imp in st.cfg.importers:
-        acts += [dma_buf_attach(st, imp.name), dma_buf_detach(st, policy, imp.name)]
+        acts += [dma_buf_attach(st, policy, imp.name), dma_buf_detach(st, policy, imp.name)]
         for direction in imp.map_directions:
-            acts.append(dma_buf_map_attachment(st, imp.name, direction))
+            acts.append(dma_buf_map_attachment(st, policy, imp.name, direction))
             acts.append(dma_buf_unmap_attachment(st, policy, imp.name, direction))
-    if st.cfg.userspace_mmap or st.cfg.vmap != "none" or st.cfg.exporter.brackets_own_cpu_access:
-        for direction in ("DMA_FROM_DEVICE", "DMA_TO_DEVICE", "DMA_BIDIRECTIONAL"):
-            acts.append(dma_buf_begin_cpu_access(st, direction))
-            acts.append(dma_buf_end_cpu_access(st, policy, direction))
+        if imp.name in st.device_access:
+            acts += [dma_buf_device_access(st, imp.name, begin) for begin in (True, False)]
+    for direction in cpu_access_directions(st):
+        acts.append(dma_buf_begin_cpu_access(st, policy, direction))
+        acts.append(dma_buf_end_cpu_access(st, policy, direction))
     if st.cfg.userspace_mmap:
         acts += [dma_buf_mmap(st), munmap(st)]
     acts.append(dma_buf_put(st, policy))
     return acts
-

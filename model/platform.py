@@ -1,9 +1,11 @@
 """The platform: the CPU cache in front of memory, and the hardware's own moves.
 
-Cache maintenance follows arm64 after c50f11c6196f (June 2022, DOMAIN.md §3.3): the
-for-device operation *cleans* in every direction, the for-CPU operation *invalidates*
-unless DMA_TO_DEVICE. An invalidate drops a dirty line's data. A dirty line may be
-written back, and an invalid line speculatively refilled, at any time (§12).
+Cache maintenance follows the configuration's `kernel.arch` (DOMAIN.md §3.3): on arm64
+after c50f11c6196f the for-device operation *cleans* in every direction; before it, and
+on arm32, a DMA_FROM_DEVICE for-device operation *invalidates*. The for-CPU operation
+invalidates unless DMA_TO_DEVICE. An invalidate drops a dirty line's data. A dirty line
+may be written back, and an invalid line speculatively refilled, at any time (§12). A
+lazy IOMMU's flush queue may drain at any time too (§6).
 """
 
 from __future__ import annotations
@@ -63,21 +65,24 @@ def invalidate(st: DmabufState, eff: Effect, ln: int) -> None:
     eff.set(st.cache_latest[ln], FALSE)
 
 
-def arch_sync_dma_for_device(st: DmabufState, eff: Effect, direction: str) -> None:
-    """arm64 after c50f11c6196f: clean to PoC for every direction (§3.3)."""
-    for ln in st.lines:
-        clean(st, eff, ln)
+def arch_sync_dma_for_device(st: DmabufState, eff: Effect, direction: str, lines: range) -> None:
+    """Clean to PoC; DMA_FROM_DEVICE invalidates instead on arm32 and on arm64 before
+    c50f11c6196f (§3.3). x86 never gets here: its devices are all dma-coherent."""
+    drop = direction == "DMA_FROM_DEVICE" and st.cfg.kernel.arch in ("arm32", "arm64-before-c50f11c6196f")
+    for ln in lines:
+        (invalidate if drop else clean)(st, eff, ln)
 
 
-def arch_sync_dma_for_cpu(st: DmabufState, eff: Effect, direction: str) -> None:
-    """arm64: invalidate unless DMA_TO_DEVICE (§3.3)."""
+def arch_sync_dma_for_cpu(st: DmabufState, eff: Effect, direction: str, lines: range) -> None:
+    """Invalidate unless DMA_TO_DEVICE, on every arm (§3.3)."""
     if direction != "DMA_TO_DEVICE":
-        for ln in st.lines:
+        for ln in lines:
             invalidate(st, eff, ln)
 
 
 def hardware_actions(st: DmabufState) -> list[Action]:
-    """Eviction and speculative fill, possible at any time while the pages are the buffer's."""
+    """Eviction and speculative fill while the pages are the buffer's, and a lazy IOMMU's
+    deferred IOTLB flush, each possible at any time."""
     alive = st.life.ne("released")
     acts = []
     for ln in st.lines:
@@ -93,5 +98,9 @@ def hardware_actions(st: DmabufState) -> list[Action]:
             eff.set(st.cache_latest[ln], st.memory_latest[ln].ref)
             guard = and_(alive, st.cache[ln].eq("invalid"))
             acts.append(action("speculative_fill", p, HARDWARE, guard, eff))
+    for d, stale in st.iotlb_stale.items():
+        eff = Effect()
+        eff.set(stale, FALSE)
+        acts.append(action("iommu_flush_queue", (d,), HARDWARE, stale.eq(True), eff))
     return acts
 

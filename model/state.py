@@ -28,10 +28,12 @@ CPU_WRITES = ("DMA_TO_DEVICE", "DMA_BIDIRECTIONAL")
 
 
 class DmabufState:
-    """The variables of one configuration, with handles by line and by importer."""
+    """The variables of one configuration, with handles by line and by importer. Variables
+    a configuration's knobs do not need are left out, so they cost no states."""
 
-    def __init__(self, cfg: Configuration) -> None:
+    def __init__(self, cfg: Configuration, device_bracketing: bool = False) -> None:
         self.cfg = cfg
+        kind = cfg.exporter.kind
         self.lines = range(cfg.buffer.lines)
         self.life = Var("dma_buf", LIFECYCLE, "dma_buf")
         self.mmap = Var("mmap", BOOL, "cpu")
@@ -43,6 +45,10 @@ class DmabufState:
         self.mapped: dict[str, Var] = {}
         self.cpu_owned: dict[str, Var] = {}
         self.bounce_latest: dict[str, list[Var]] = {}
+        self.sgt_dir: dict[str, Var] = {}  # the mapping the dma-buf core caches (cache_sgt_mapping)
+        self.has_mapped: dict[str, Var] = {}  # a map-once importer already mapped
+        self.iotlb_stale: dict[str, Var] = {}  # lazy IOMMU: an unmapped translation not yet flushed
+        self.device_access: dict[str, Var] = {}  # P4/P10: inside begin/end device access
         for imp in cfg.importers:
             d = imp.name
             self.attached[d] = Var(f"attached[{d}]", BOOL, d)
@@ -50,6 +56,15 @@ class DmabufState:
             self.cpu_owned[d] = Var(f"cpu_owned[{d}]", BOOL, d)
             if cfg.bounces(imp):
                 self.bounce_latest[d] = [Var(f"bounce_latest[{d}][{ln}]", BOOL, d) for ln in self.lines]
+            if kind.caches_mapping:
+                self.sgt_dir[d] = Var(f"sgt_dir[{d}]", DIRECTION, d)
+            if imp.mapping == "once":
+                self.has_mapped[d] = Var(f"has_mapped[{d}]", BOOL, d)
+            if imp.iommu and cfg.kernel.iommu == "lazy":
+                self.iotlb_stale[d] = Var(f"iotlb_stale[{d}]", BOOL, d)
+            if device_bracketing:
+                self.device_access[d] = Var(f"device_access[{d}]", BOOL, d)
+        self.misc_dir = Var("misc_dir", DIRECTION, "exporter") if kind.cpu_access == "misc-device" else None
         obs = "observed"
         self.obs_device_read = Var("device_read", OBSERVED, obs, transient=True)
         self.obs_cpu_read = Var("cpu_read", OBSERVED, obs, transient=True)
@@ -58,6 +73,8 @@ class DmabufState:
         self.obs_dma_above_mask = Var("dma_above_mask", BOOL, obs, transient=True)
         self.obs_dma_noncontiguous = Var("dma_noncontiguous", BOOL, obs, transient=True)
         self.obs_ownership = Var("ownership_breach", BOOL, obs, transient=True)
+        self.obs_misuse = Var("dma_api_misuse", BOOL, obs, transient=True)
+        self.obs_refused = Var("refused", BOOL, obs, transient=True)
 
     def importer(self, name: str) -> Importer:
         return next(i for i in self.cfg.importers if i.name == name)
@@ -66,12 +83,15 @@ class DmabufState:
         per_device = []
         for d in self.attached:
             per_device += [self.attached[d], self.mapped[d], self.cpu_owned[d], *self.bounce_latest.get(d, [])]
+            optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access)
+            per_device += [v[d] for v in optional if d in v]
         return (
-            self.life, self.mmap, self.cpu_access,
+            self.life, self.mmap, self.cpu_access, *([self.misc_dir] if self.misc_dir else []),
             *[v for ln in self.lines for v in (self.cache[ln], self.cache_latest[ln], self.memory_latest[ln])],
             *per_device,
             self.obs_device_read, self.obs_cpu_read, self.obs_dma, self.obs_dma_unmapped,
-            self.obs_dma_above_mask, self.obs_dma_noncontiguous, self.obs_ownership,
+            self.obs_dma_above_mask, self.obs_dma_noncontiguous, self.obs_ownership, self.obs_misuse,
+            self.obs_refused,
         )
 
     def initial(self) -> dict[str, int]:
@@ -85,6 +105,6 @@ class DmabufState:
             init[self.cache[ln].name] = LINE.code("dirty" if dirty else "invalid")
             init[self.cache_latest[ln].name] = int(dirty)
             init[self.memory_latest[ln].name] = int(not dirty)
-        for d in self.mapped:
-            init[self.mapped[d].name] = DIRECTION.code("DMA_NONE")
+        for v in (*self.mapped.values(), *self.sgt_dir.values(), *([self.misc_dir] if self.misc_dir else [])):
+            init[v.name] = DIRECTION.code("DMA_NONE")
         return init

@@ -23,7 +23,13 @@ DOCS: dict[str, str] = {
     "mapping remains, and no DMA touches them afterwards",
     "dma-api-ownership": "strict DMA-API mode: the CPU touches the buffer only when it "
     "owns every live mapping, and a device DMAs only when it owns its mapping",
+    "dma-api-rules": "cache maintenance, syncs and unmaps are made only on live mappings, with the "
+    "direction they were mapped with (or a DMA_BIDIRECTIONAL mapping) and over all of them "
+    "(Documentation/core-api/dma-api.rst; what dma-debug checks)",
+    "no-refusal": "every dma_buf_attach and dma_buf_map_attachment a client makes succeeds; "
+    "a violation is reported as REFUSED: the policy rejects the configuration",
 }
+REFUSAL = "no-refusal"
 
 
 def properties(st: DmabufState) -> tuple[Property, ...]:
@@ -41,7 +47,7 @@ def properties(st: DmabufState) -> tuple[Property, ...]:
         "device-reads-latest": (st.obs_device_read.ne("stale"), st.obs_device_read.ne("none")),
         "cpu-reads-latest": (st.obs_cpu_read.ne("stale"), st.obs_cpu_read.ne("none")),
         "no-lost-writes": (and_(*latest_somewhere), TRUE),
-        "dma-within-mapping": (st.obs_dma_unmapped.eq(False), dma),
+        "dma-within-mapping": (st.obs_dma_unmapped.eq(False), or_(dma, st.obs_dma_unmapped.eq(True))),
         "dma-addressable": (st.obs_dma_above_mask.eq(False), dma),
         "contiguous-when-required": (st.obs_dma_noncontiguous.eq(False), dma),
         "no-use-after-free": (
@@ -49,5 +55,7 @@ def properties(st: DmabufState) -> tuple[Property, ...]:
             released,
         ),
         "dma-api-ownership": (st.obs_ownership.eq(False), any_mapping),
+        "dma-api-rules": (st.obs_misuse.eq(False), any_mapping),
+        REFUSAL: (st.obs_refused.eq(False), TRUE),
     }
-    return tuple(Property(name, DOCS[name], *holds[name]) for name in DOCS)
+    return tuple(Property(name, DOCS[name], *holds[name], refusal=name == REFUSAL) for name in DOCS)

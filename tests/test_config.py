@@ -18,7 +18,7 @@ coherent = false
 def error(text: str) -> ConfigError:
     with pytest.raises(ConfigError) as e:
         parse(text, "mine.toml")
-    assert str(e.value).startswith("mine.toml: ")
+    assert str(e.value).startswith("mine.toml:")
     return e.value
 
 
