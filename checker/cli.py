@@ -28,11 +28,14 @@ from checker.render import proof_text, report_json, report_text, trace_markdown,
 from checker.trace import Trace
 from checker.ts import TransitionSystem
 from checker.verdict import exit_code
+from model import catalog, judge, tables
 from model.build import build
-from model.config import ConfigError, Configuration, builtin_names, load
+from model.config import ARCHES, IOMMU, MAPPING, SOURCES, SWIOTLB, ConfigError, Configuration, builtin_names, load
 from model.exporters import EXPORTER_KINDS
-from model.policy import OBLIGATIONS, POLICIES
+from model.policy import OBLIGATIONS, POLICIES, RULES, Policy
 from model.sequence import arrow, lifelines
+from model.sweep import DEVICES, Sweep, generate
+from model.sweep import EXPORTERS as SWEEP_EXPORTERS
 from model.view import view
 from properties import DOCS
 
@@ -45,14 +48,19 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _system(config_name: str, policy_name: str) -> tuple[Configuration, TransitionSystem]:
+def _policy(name: str) -> Policy:
     try:
-        cfg = load(config_name)
+        return catalog.policy(name)
     except ConfigError as e:
         _fail(str(e))
-    if policy_name not in POLICIES:
-        _fail(f"--policy: unknown policy {policy_name!r}; known: {', '.join(POLICIES)}")
-    return cfg, build(cfg, POLICIES[policy_name])
+
+
+def _system(config_name: str, policy_name: str) -> tuple[Configuration, TransitionSystem]:
+    try:
+        cfg = catalog.configuration(config_name)
+    except ConfigError as e:
+        _fail(str(e))
+    return cfg, build(cfg, _policy(policy_name))
 
 
 def system_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -60,7 +68,8 @@ def system_options(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed([
         click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
                      help="A built-in configuration name or a TOML file."),
-        click.option("--policy", "policy_name", default="baseline", show_default=True, help="The API rules in force."),
+        click.option("--policy", "policy_name", default="baseline", show_default=True,
+                     help="A built-in policy (dmabuf-mc list policies) or a policy file."),
         click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
         click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable)."),
     ]):
@@ -257,20 +266,174 @@ def certify_cmd(file: str, timeout: float | None) -> None:
     click.echo("\n".join(f"  {line}" for line in cert.invariant_text.splitlines()))
 
 
+LISTS = ["configs", "policies", "rules", "properties", "obligations", "exporters", "sources", "kernel", "devices"]
+
+
 @main.command("list")
 @click.argument("what", required=False,
-                type=click.Choice(["configs", "policies", "properties", "obligations", "exporters"]))
+                type=click.Choice(LISTS))
 def list_cmd(what: str | None) -> None:
-    """Show configurations, policies, properties, obligations and exporter kinds."""
+    """Show configurations, policies, rules, properties, obligations, exporter kinds,
+    allocation sources, kernel knobs and sweep devices."""
     sections = {
         "configs": lambda: {n: load(n).description for n in builtin_names()},
         "policies": lambda: {p.name: p.doc for p in POLICIES.values()},
+        "rules": lambda: {f"{r.name} = {v}": d + (" (base)" if v == r.base else "")
+                          for r in RULES.values() for v, d in r.values.items()},
         "properties": lambda: DOCS,
         "obligations": lambda: OBLIGATIONS,
         "exporters": lambda: {k.name: k.doc for k in EXPORTER_KINDS.values()},
+        "sources": lambda: {s.name: s.doc for s in SOURCES.values()},
+        "kernel": lambda: {**{f"arch = {k}": v for k, v in ARCHES.items()},
+                           **{f"swiotlb = {k}": v for k, v in SWIOTLB.items()},
+                           **{f"iommu = {k}": v for k, v in IOMMU.items()},
+                           **{f"[[importer]] mapping = {k}": v for k, v in MAPPING.items()}},
+        "devices": lambda: {n: doc for n, (_, doc) in DEVICES.items()},
     }
     for name in [what] if what else list(sections):
         click.echo(f"{name}:")
         for key, doc in sections[name]().items():
             click.echo(f"  {key}")
             click.echo(f"      {' '.join(doc.split())}")
+
+
+def scope_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Which configurations a batch command covers, and how it runs and prints."""
+    for option in reversed([
+        click.option("--config", "configs", multiple=True, metavar="NAME",
+                     help="Check these configurations (repeatable) instead of a generated sweep."),
+        click.option("--builtins", is_flag=True, help="Check every built-in configuration."),
+        click.option("--importers", type=click.IntRange(1, 3), default=2, show_default=True,
+                     help="Sweep: device mixes of up to this many importers."),
+        click.option("--devices", default=",".join(DEVICES), show_default=True,
+                     help="Sweep: the device profiles to mix (dmabuf-mc list devices)."),
+        click.option("--exporters", default=",".join(SWEEP_EXPORTERS), show_default=True,
+                     help="Sweep: the exporter kinds (dmabuf-mc list exporters)."),
+        click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
+        click.option("--workers", type=click.IntRange(min=0), default=0,
+                     help="Processes to run checks in; 0: one per core."),
+        click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True),
+        click.option("--traces", is_flag=True, help="Text format: print every trace, not just how to reproduce it."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _names(value: str, known: dict[str, object] | tuple[str, ...], option: str) -> tuple[str, ...]:
+    names = tuple(n for n in value.split(",") if n)
+    for n in names:
+        if n not in known:
+            _fail(f"{option}: unknown name {n!r}; known: {', '.join(known)}")
+    if not names:
+        _fail(f"{option}: expected at least one name")
+    return names
+
+
+def _scope(configs: tuple[str, ...], builtins: bool, importers: int, devices: str, exporters: str,
+           default_builtins: bool = False) -> list[Configuration]:
+    try:
+        if configs:
+            return [catalog.configuration(c) for c in configs]
+        if builtins or default_builtins:
+            return [load(n) for n in builtin_names()]
+    except ConfigError as e:
+        _fail(str(e))
+    sweep = Sweep(_names(devices, DEVICES, "--devices"), importers,
+                  _names(exporters, EXPORTER_KINDS, "--exporters"))
+    return list(generate(sweep))
+
+
+def _check_properties(properties: tuple[str, ...]) -> tuple[str, ...]:
+    for p in properties:
+        if p not in DOCS:
+            _fail(f"--property: unknown property {p!r}; known: {', '.join(DOCS)}")
+    return properties
+
+
+def _progress(what: str) -> Callable[[int, int], None]:
+    """A progress bar on a terminal, a line per tenth of the work otherwise."""
+    console = Console(stderr=True)
+
+    def show(done: int, total: int) -> None:
+        if console.is_terminal:
+            console.print(f"\r{what}: {done}/{total} checks", end="")
+            if done == total:
+                console.print()
+        elif done == total or done % max(1, total // 10) == 0:
+            click.echo(f"{what}: {done}/{total} checks", err=True)
+
+    return show
+
+
+def _emit(text: str, complete: bool, code: int) -> NoReturn:
+    click.echo(text)
+    if not complete:
+        click.echo("dmabuf-mc: interrupted; the table covers what was checked", err=True)
+        sys.exit(3)
+    sys.exit(code)
+
+
+@main.command("sweep")
+@click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
+@scope_options
+def sweep_cmd(policy_name: str, configs: tuple[str, ...], builtins: bool, importers: int, devices: str,
+              exporters: str, properties: tuple[str, ...], workers: int, fmt: str, traces: bool) -> None:
+    """Check one policy on many configurations: configurations x properties, with counts."""
+    policy = _policy(policy_name)
+    scope = _scope(configs, builtins, importers, devices, exporters)
+    m = judge.sweep(policy, scope, _check_properties(properties), workers, _progress("sweep"))
+    bad = any(o.violated for o in m.outcomes)
+    _emit(tables.matrix(m, policy_name, fmt == "markdown", traces), m.complete, 1 if bad else 0)
+
+
+@main.command("compare")
+@click.argument("base")
+@click.argument("proposal")
+@scope_options
+def compare_cmd(base: str, proposal: str, configs: tuple[str, ...], builtins: bool, importers: int, devices: str,
+                exporters: str, properties: tuple[str, ...], workers: int, fmt: str, traces: bool) -> None:
+    """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
+    Exit 1 if it breaks or refuses anything the base served safely."""
+    scope = _scope(configs, builtins, importers, devices, exporters)
+    cmp = judge.compare(_policy(base), _policy(proposal), scope, _check_properties(properties), workers,
+                        _progress("compare"))
+    counts = cmp.counts()
+    regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
+    _emit(tables.comparison(cmp, base, proposal, fmt == "markdown", traces), cmp.complete, 1 if regress else 0)
+
+
+@main.command("explain")
+@click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
+@scope_options
+def explain_cmd(policy_name: str, configs: tuple[str, ...], builtins: bool, importers: int, devices: str,
+                exporters: str, properties: tuple[str, ...], workers: int, fmt: str, traces: bool) -> None:
+    """Drop each client obligation and each implementation rule of a policy in turn and
+    report which are necessary (with the trace that appears) and which redundant. Runs on
+    the built-in configurations unless --config or sweep options say otherwise."""
+    policy = _policy(policy_name)
+    swept = importers != 2 or devices != ",".join(DEVICES) or exporters != ",".join(SWEEP_EXPORTERS)
+    scope = _scope(configs, builtins, importers, devices, exporters, default_builtins=not swept)
+    e = judge.explain(policy, scope, _check_properties(properties), workers, _progress("explain"))
+    _emit(tables.explanation(e, policy_name, fmt == "markdown", traces), e.complete, 0)
+
+
+@main.command("allocate")
+@click.argument("devices", nargs=-1, required=True)
+@click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
+@click.option("--property", "properties", multiple=True, metavar="NAME",
+              help=f"Only these (repeatable); default: all but {', '.join(judge.ALLOCATE_SKIPS)}.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
+@click.option("--traces", is_flag=True, help="Text format: print every trace.")
+def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int, fmt: str,
+                 traces: bool) -> None:
+    """Which allocation sources keep every property for DEVICES (e.g. camera encoder
+    display) without a copy fallback; exit 1 if none does."""
+    for d in devices:
+        if d not in DEVICES:
+            _fail(f"DEVICES: unknown device {d!r}; known: {', '.join(DEVICES)}")
+    if len(devices) > 3:
+        _fail("DEVICES: at most 3 devices")
+    a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"))
+    _emit(tables.allocation(a, policy_name, fmt == "markdown", traces), a.complete,
+          0 if any(c.safe for c in a.candidates) else 1)

@@ -214,7 +214,7 @@ class Configuration:
 ACCESS = ("none", "read", "write", "read-write")
 
 
-class _Reader:
+class Reader:
     """Typed access to one TOML table, recording field paths for errors."""
 
     def __init__(self, file: str, table: Any, path: str) -> None:
@@ -245,9 +245,9 @@ class _Reader:
             raise ConfigError(self.file, self.field(key), f"one of {', '.join(choices)}; got {value!r}")
         return value
 
-    def sub(self, key: str) -> _Reader:
+    def sub(self, key: str) -> Reader:
         self.used.add(key)
-        return _Reader(self.file, self.table.get(key, {}), self.field(key))
+        return Reader(self.file, self.table.get(key, {}), self.field(key))
 
     def done(self) -> None:
         unknown = sorted(set(self.table) - self.used)
@@ -256,11 +256,28 @@ class _Reader:
             raise ConfigError(self.file, self.field(unknown[0]), f"no such field (known: {known})")
 
 
+def read_toml(text: str, file: str) -> dict[str, Any]:
+    """TOML text as a table; a syntax error names the file and line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = re.search(r"at line (\d+)", str(e))
+        raise ConfigError(file, "(syntax)", f"valid TOML ({e})", int(line.group(1)) if line else None) from None
+
+
+def read_file(path: str) -> str:
+    """A file's text, or a ConfigError naming it."""
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(path, "(file)", f"a readable UTF-8 TOML file ({e})") from None
+
+
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 
 
 def _importer(file: str, table: Any, k: int) -> Importer:
-    r = _Reader(file, table, f"importer[{k}]")
+    r = Reader(file, table, f"importer[{k}]")
     name = r.get("name", str, required=True)
     if not NAME.match(name):
         raise ConfigError(file, r.field("name"), f"a short lower-case name like 'isp' or 'gpu0', got {name!r}")
@@ -298,7 +315,7 @@ def _importer(file: str, table: Any, k: int) -> Importer:
     return imp
 
 
-def _exporter_kind(r: _Reader) -> ExporterKind:
+def _exporter_kind(r: Reader) -> ExporterKind:
     """The named kind with any of its fields overridden by the file (issue: buggy or
     proposed callbacks written as data)."""
     kind = EXPORTER_KINDS[r.choice("kind", sorted(EXPORTER_KINDS))]
@@ -312,7 +329,7 @@ def _exporter_kind(r: _Reader) -> ExporterKind:
     return replace(kind, doc=f"{kind.doc}; modified: {changed}", **overrides)
 
 
-def _kernel(r: _Reader) -> Kernel:
+def _kernel(r: Reader) -> Kernel:
     return Kernel(
         arch=r.choice("arch", tuple(ARCHES), "arm64"),
         swiotlb=r.choice("swiotlb", tuple(SWIOTLB), "aa6f8dcbab47"),
@@ -329,11 +346,8 @@ def parse(text: str, file: str) -> Configuration:
 
 
 def _parse(text: str, file: str) -> Configuration:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(file, "(syntax)", f"valid TOML ({e})", getattr(e, "lineno", None)) from None
-    top = _Reader(file, doc, "")
+    doc = read_toml(text, file)
+    top = Reader(file, doc, "")
     name = top.get("name", str, Path(file).stem)
     description = top.get("description", str, "")
 
@@ -408,8 +422,4 @@ def load(name_or_path: str) -> Configuration:
     path = Path(name_or_path)
     if not path.is_file():
         raise ConfigError(name_or_path, "(file)", f"a configuration file or one of: {', '.join(builtin_names())}")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(name_or_path, "(file)", f"a readable UTF-8 TOML file ({e})") from None
-    return parse(text, name_or_path)
+    return parse(read_file(name_or_path), name_or_path)
