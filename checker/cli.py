@@ -29,7 +29,7 @@ from checker.trace import Trace
 from checker.ts import TransitionSystem
 from checker.verdict import exit_code
 from model import catalog, judge, tables
-from model.build import build
+from model.build import build, configure
 from model.config import ARCHES, IOMMU, MAPPING, SOURCES, SWIOTLB, ConfigError, Configuration, builtin_names, load
 from model.exporters import EXPORTER_KINDS
 from model.policy import OBLIGATIONS, POLICIES, RULES, Policy
@@ -60,7 +60,8 @@ def _system(config_name: str, policy_name: str) -> tuple[Configuration, Transiti
         cfg = catalog.configuration(config_name)
     except ConfigError as e:
         _fail(str(e))
-    return cfg, build(cfg, _policy(policy_name))
+    policy = _policy(policy_name)
+    return configure(cfg, policy), build(cfg, policy)
 
 
 def system_options(command: Callable[..., None]) -> Callable[..., None]:

@@ -17,7 +17,7 @@ from checker.check import check
 from checker.engines.explicit import Limits
 from checker.render import trace_markdown, trace_text
 from checker.verdict import Verdict
-from model.build import build
+from model.build import build, configure
 from model.config import Configuration
 from model.policy import Policy
 from model.sequence import arrow, lifelines
@@ -67,11 +67,12 @@ def run_job(job: Job) -> Outcome:
     ts = build(job.config, job.policy)
     report = check(ts, job.properties, limits=Limits(max_states=MAX_STATES))
     cells = []
-    cfg_view = partial(view, job.config)
+    cfg = configure(job.config, job.policy)
+    cfg_view = partial(view, cfg)
     for r in report.results:
         if r.counterexample is not None:
             title = f"{r.name} in {job.config.name} under {job.policy.name}"
-            md = trace_markdown(r.counterexample, cfg_view, lifelines(job.config), partial(arrow, job.config), title)
+            md = trace_markdown(r.counterexample, cfg_view, lifelines(cfg), partial(arrow, cfg), title)
             cell = Cell(r.verdict, r.vacuous, len(r.counterexample), trace_text(r.counterexample, cfg_view), md)
         else:
             cell = Cell(r.verdict, r.vacuous)

@@ -50,13 +50,21 @@ def _cpu_obligation(st: DmabufState, policy: Policy, via: str, allowed: tuple[st
     return policy.obligation("cpu-access-bracketed", st.cpu_access.is_in(*allowed))
 
 
+def _cpu_obligations(st: DmabufState, policy: Policy, via: str, allowed: tuple[str, ...]) -> list[Obligation]:
+    queued = [st.mapped[i.name].eq("DMA_NONE") for i in st.cfg.importers if i.mapping == "per-job"]
+    obligations = [_cpu_obligation(st, policy, via, allowed)]
+    if queued:
+        obligations.append(policy.obligation("no-cpu-access-while-queued", and_(*queued)))
+    return obligations
+
+
 def cpu_read(st: DmabufState, policy: Policy, via: str, ln: int) -> Action:
     """A CPU load of one line through `via` (mmap, vmap)."""
     eff = Effect()
     eff.set(st.obs_cpu_read, _observed(cpu_view(st, eff, ln)))
     eff.set(st.obs_ownership, ownership_breach_by_cpu(st))
-    ob = _cpu_obligation(st, policy, via, CPU_READS)
-    return action("cpu_read", (via, line_param(ln)), HOW_CPU[via], _cpu_guard(st, via), eff, [ob])
+    obs = _cpu_obligations(st, policy, via, CPU_READS)
+    return action("cpu_read", (via, line_param(ln)), HOW_CPU[via], _cpu_guard(st, via), eff, obs)
 
 
 def cpu_write(st: DmabufState, policy: Policy, via: str, ln: int) -> Action:
@@ -66,8 +74,8 @@ def cpu_write(st: DmabufState, policy: Policy, via: str, ln: int) -> Action:
     cpu_store(st, eff, ln, TRUE)
     only_latest_in(st, eff, ln, "cache" if st.cfg.cached else "memory")
     eff.set(st.obs_ownership, ownership_breach_by_cpu(st))
-    ob = _cpu_obligation(st, policy, via, CPU_WRITES)
-    return action("cpu_write", (via, line_param(ln)), HOW_CPU[via], _cpu_guard(st, via), eff, [ob])
+    obs = _cpu_obligations(st, policy, via, CPU_WRITES)
+    return action("cpu_write", (via, line_param(ln)), HOW_CPU[via], _cpu_guard(st, via), eff, obs)
 
 
 def slot_live(st: DmabufState, d: str) -> Expr:

@@ -140,12 +140,14 @@ class Importer:
     """The directions its driver passes to dma_buf_map_attachment."""
     partial_writes: bool = True
     """A transfer may write some lines and not others; false: every write covers the buffer."""
-    mapping: str = "per-job"
-    """MAPPING: map and unmap around each job (V4L2 QBUF/DQBUF), or map once and keep it."""
+    mapping: str = "any"
+    """MAPPING: when its driver maps and unmaps."""
 
 
 MAPPING = {
-    "per-job": "maps before each job and unmaps after it (V4L2 queue/dequeue, §8)",
+    "any": "maps and unmaps at any time, and the CPU may access the buffer meanwhile",
+    "per-job": "maps at QBUF and unmaps at DQBUF, and the CPU leaves a queued buffer alone "
+    "(V4L2, §8: the driver owns it until DQBUF)",
     "once": "maps once and keeps the mapping until it detaches (GPU, display, §5.3)",
 }
 
@@ -309,7 +311,7 @@ def _importer(file: str, table: Any, k: int) -> Importer:
         writes=writes,
         map_directions=tuple(directions),
         partial_writes=r.get("partial_writes", bool, True),
-        mapping=r.choice("mapping", tuple(MAPPING), "per-job"),
+        mapping=r.choice("mapping", tuple(MAPPING), "any"),
     )
     r.done()
     return imp

@@ -33,6 +33,8 @@ OBLIGATIONS: dict[str, str] = {
     "detach-before-put": "the last dma_buf_put comes after every importer detached (§1.2, §1.6)",
     "exporter-brackets-own-cpu-access": "an exporter that says it brackets its own CPU "
     "access does its writes between its begin/end_cpu_access (P9, 1ffe09590121)",
+    "no-cpu-access-while-queued": "the CPU leaves a buffer alone while a per-job importer has it "
+    "mapped: V4L2 owns a queued buffer from QBUF to DQBUF (§8)",
     "device-access-bracketed": "under device-access bracketing (P4, P10) a device DMAs only "
     "between dma_buf_begin_device_access and dma_buf_end_device_access",
 }

@@ -21,16 +21,16 @@ PREFIX = "sweep:"
 def _device(name: str, coherent: bool, reads: bool, writes: bool, iommu: bool, **kw: object) -> Importer:
     return Importer(name=name, coherent=coherent, snoops=coherent, iommu=iommu, dma_mask=kw.get("dma_mask", 64),
                     needs_contiguous=bool(kw.get("needs_contiguous", False)), reads=reads, writes=writes,
-                    map_directions=(natural_direction(reads, writes),), mapping=str(kw.get("mapping", "per-job")))
+                    map_directions=(natural_direction(reads, writes),), mapping=str(kw.get("mapping", "any")))
 
 
 DEVICES: dict[str, tuple[Importer, str]] = {
     imp.name: (imp, doc)
     for imp, doc in (
-        (_device("camera", False, False, True, True), "a non-coherent capture device behind an IOMMU, "
-         "mapping per job (V4L2 QBUF/DQBUF)"),
-        (_device("encoder", False, True, False, True), "a non-coherent video encoder behind an IOMMU "
-         "that reads, mapping per job"),
+        (_device("camera", False, False, True, True, mapping="per-job"),
+         "a non-coherent capture device behind an IOMMU, mapping per job (V4L2 QBUF/DQBUF)"),
+        (_device("encoder", False, True, False, True, mapping="per-job"),
+         "a non-coherent video encoder behind an IOMMU that reads, mapping per job"),
         (_device("display", False, True, False, False, needs_contiguous=True, mapping="once"),
          "a non-coherent scan-out engine without an IOMMU: needs contiguous memory, maps once"),
         (_device("gpu", False, True, True, True, mapping="once"), "a non-coherent embedded GPU "
@@ -38,7 +38,7 @@ DEVICES: dict[str, tuple[Importer, str]] = {
         (_device("pcie-gpu", True, True, True, True, mapping="once"), "a coherent, snooping PCIe GPU "
          "that keeps its mapping"),
         (_device("dma32", False, True, True, False, dma_mask=32), "a non-coherent device with a "
-         "32-bit DMA mask and no IOMMU, reading and writing per job"),
+         "32-bit DMA mask and no IOMMU that reads and writes, mapping at any time"),
     )
 }
 

@@ -20,6 +20,8 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
         cpu.append(f"inside begin_cpu_access({state['cpu_access']})")
     if state["mmap"] == "yes":
         cpu.append("mmapped")
+    if state.get("misc_dir", "DMA_NONE") != "DMA_NONE":
+        cpu.append(f"misc device mapped {state['misc_dir']}")
     cells["cpu"] = ", ".join(cpu) or "-"
     for ln in range(cfg.buffer.lines):
         cache = state[f"cache[{ln}]"]
@@ -34,9 +36,17 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
         else:
             owner = "CPU-owned" if state[f"cpu_owned[{d}]"] == "yes" else "device-owned"
             text = f"mapped {state[f'mapped[{d}]']}, {owner}"
-            if cfg.bounces(imp):
-                slots = ", ".join(_latest(state[f"bounce_latest[{d}][{ln}]"]) for ln in range(cfg.buffer.lines))
-                text += f", bounce slot {slots}"
+            if state.get(f"device_access[{d}]") == "yes":
+                text += ", inside device access"
+        if state.get(f"sgt_dir[{d}]", "DMA_NONE") != "DMA_NONE":
+            text += f", core keeps a {state[f'sgt_dir[{d}]']} mapping"
+        if cfg.bounces(imp) and (state[f"mapped[{d}]"] != "DMA_NONE" or f"sgt_dir[{d}]" in state):
+            slots = ", ".join(_latest(state[f"bounce_latest[{d}][{ln}]"]) for ln in range(cfg.buffer.lines))
+            text += f", bounce slot {slots}"
+        if state.get(f"iotlb_stale[{d}]") == "yes":
+            text += ", IOTLB still holds the old translation"
+        if state.get(f"has_mapped[{d}]") == "yes" and state[f"mapped[{d}]"] == "DMA_NONE":
+            text += " (mapped once already)"
         cells[d] = text
     seen = []
     if state["device_read"] != "none":
@@ -48,6 +58,8 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
         ("dma_above_mask", "DMA ABOVE DMA MASK"),
         ("dma_noncontiguous", "DMA TO NON-CONTIGUOUS MEMORY"),
         ("ownership_breach", "ACCESS BY NON-OWNER (DMA API)"),
+        ("dma_api_misuse", "DMA-API MISUSE (sync/unmap of a dead mapping, other direction or part)"),
+        ("refused", "REFUSED: the call returned an error"),
     ):
         if state[var] == "yes":
             seen.append(what)

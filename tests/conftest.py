@@ -5,24 +5,24 @@ from __future__ import annotations
 from checker.interp import evaluate, successor
 from checker.trace import Trace
 from checker.ts import TransitionSystem
-from model.build import build
+from model.build import build, configure
 from model.config import Configuration, load, parse
-from model.policy import BASELINE
+from model.policy import BASELINE, Policy
 from model.view import view
 
 
-def system(cfg: str | Configuration) -> tuple[Configuration, TransitionSystem]:
+def system(cfg: str | Configuration, policy: Policy = BASELINE) -> tuple[Configuration, TransitionSystem]:
     config = load(cfg) if isinstance(cfg, str) else cfg
-    return config, build(config, BASELINE)
+    return configure(config, policy), build(config, policy)
 
 
 def config_text(text: str) -> Configuration:
     return parse(text, "test.toml")
 
 
-def history(cfg: str | Configuration, calls: list[str]) -> list[dict[str, str]]:
+def history(cfg: str | Configuration, calls: list[str], policy: Policy = BASELINE) -> list[dict[str, str]]:
     """The view after each call (index 0: the initial state); every call must be enabled."""
-    config, ts = system(cfg)
+    config, ts = system(cfg, policy)
     state = dict(ts.init)
     views = [view(config, {v.name: v.domain.labels[state[v.name]] for v in ts.variables})]
     for call in calls:

@@ -1,0 +1,230 @@
+"""Kernel history as configuration (issue 6): each rule version against the one before
+or after it, on a short history whose outcome the kernel commit or DOMAIN.md describes.
+The expected outcomes are read from those documents, not from the model's output."""
+
+from __future__ import annotations
+
+import pytest
+
+from checker.check import check
+from checker.verdict import Verdict
+from model.config import ConfigError
+from model.policy import BASELINE, Policy
+from tests.conftest import config_text, history, system
+
+
+def cfg(kernel: str = "", exporter: str = 'kind = "heap"', buffer: str = 'source = "system-heap"',
+        importer: str = "coherent = false\nreads = true", clients: str = 'mmap = "none"'):
+    return config_text(f"[kernel]\n{kernel}\n[exporter]\n{exporter}\n[buffer]\n{buffer}\n[clients]\n{clients}\n"
+                       f'[[importer]]\nname = "dev"\n{importer}\n')
+
+
+def verdicts(c, props=(), without=(), policy: Policy = BASELINE) -> dict[str, Verdict]:
+    _, ts = system(c, policy)
+    return {r.name: r.verdict for r in check(ts, props, without).results}
+
+
+START = ["dma_buf_export()", "dma_buf_attach(dev)"]
+HEAP_WRITER = 'kind = "heap"\ncpu_writes = true\nbrackets_own_cpu_access = true\nown_access_direction = "{d}"'
+
+
+# §3.3, c50f11c6196f: "Don't invalidate FROM_DEVICE buffers at start of DMA transfer".
+@pytest.mark.parametrize(("arch", "line_after_map"), [
+    ("arm64", "cache clean (latest), memory latest"),
+    ("arm64-before-c50f11c6196f", "cache invalid, memory stale"),
+    ("arm32", "cache invalid, memory stale"),
+])
+def test_map_from_device_cleans_after_c50f11c6196f_and_invalidated_before(arch, line_after_map):
+    c = cfg(f'arch = "{arch}"', importer="coherent = false\nreads = false\nwrites = true")
+    after = history(c, [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)"])[-1]
+    assert after["line 0"] == line_after_map  # heap pages start dirty from __GFP_ZERO (§7)
+
+
+def test_a_driver_bracketing_its_write_with_from_device_loses_it_only_before_c50f11c6196f():
+    # §3.3 "Under the old invalidate-on-map rule, dirty lines were simply dropped": the
+    # driver's end_cpu_access(DMA_FROM_DEVICE) syncs for the device with FROM_DEVICE.
+    writer = HEAP_WRITER.format(d="DMA_FROM_DEVICE")
+    old = verdicts(cfg('arch = "arm64-before-c50f11c6196f"', exporter=writer), ("no-lost-writes",))
+    new = verdicts(cfg('arch = "arm64"', exporter=writer), ("no-lost-writes",))
+    assert old["no-lost-writes"] is Verdict.REFUTED
+    assert new["no-lost-writes"] is Verdict.HOLDS
+
+
+def test_x86_does_no_maintenance_so_a_no_snoop_reader_sees_the_dirty_line():
+    # §3.1: dev_is_dma_coherent() is constantly true on x86; a no-snoop device reads memory.
+    reader = "coherent = true\nsnoops = false\nreads = true"
+    writer = HEAP_WRITER.format(d="DMA_TO_DEVICE")
+    x86 = verdicts(cfg('arch = "x86"', exporter=writer, importer=reader), ("device-reads-latest",))
+    arm = verdicts(cfg('arch = "arm64"', exporter=writer, importer="coherent = false\nreads = true"),
+                   ("device-reads-latest",))
+    assert x86["device-reads-latest"] is Verdict.REFUTED
+    assert arm["device-reads-latest"] is Verdict.HOLDS
+
+
+def test_x86_has_no_non_coherent_devices():
+    with pytest.raises(ConfigError, match=r"importer\[0\]\.coherent: expected true with kernel.arch"):
+        cfg('arch = "x86"', importer="coherent = false")
+
+
+BOUNCED_WRITER = ("coherent = false\nreads = false\nwrites = true\ndma_mask = 32\npartial_writes = {p}")
+HIGH = 'source = "system-heap"\nabove_4g = true\nlines = 2'
+
+
+@pytest.mark.parametrize(("swiotlb", "slot_after_map"), [
+    ("aa6f8dcbab47", "latest, latest"), ("before-ddbd89deb7d3", "stale, stale")])
+def test_swiotlb_from_device_map_copies_into_the_slot_only_after_the_fix(swiotlb, slot_after_map):
+    # §5.2: "map (any direction): original -> bounce, always"; before ddbd89deb7d3 a
+    # FROM_DEVICE map did not copy.
+    c = cfg(f'swiotlb = "{swiotlb}"', buffer=HIGH, importer=BOUNCED_WRITER.format(p="true"))
+    after = history(c, [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)"])[-1]
+    assert after["dev"].endswith(f"bounce slot {slot_after_map}")
+
+
+def test_a_partial_device_write_brings_back_stale_slot_data_before_the_swiotlb_fix():
+    # §5.2: the copy "so a device that writes only part of the buffer does not expose or
+    # bring back stale bounce-slot contents".
+    calls = [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)", "dma_write(dev, line0)",
+             "dma_buf_unmap_attachment(dev, DMA_FROM_DEVICE)"]
+    old = history(cfg('swiotlb = "before-ddbd89deb7d3"', buffer=HIGH, importer=BOUNCED_WRITER.format(p="true")), calls)
+    new = history(cfg('swiotlb = "aa6f8dcbab47"', buffer=HIGH, importer=BOUNCED_WRITER.format(p="true")), calls)
+    assert old[-1]["line 1"] == "cache dirty (stale), memory stale"  # the CPU-zeroed line is gone
+    assert new[-1]["line 1"] == "cache dirty (latest), memory stale"
+
+
+def test_a_whole_buffer_writer_writes_every_line_in_one_transfer():
+    c = cfg(buffer=HIGH, importer=BOUNCED_WRITER.format(p="false"))
+    _, ts = system(c)
+    writes = [a.label for a in ts.actions if a.family == "dma_write"]
+    assert writes == ["dma_write(dev, buffer)"]
+    after = history(c, [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)", "dma_write(dev, buffer)"])[-1]
+    assert after["dev"].endswith("bounce slot latest, latest")
+
+
+def test_unmap_with_skip_cpu_sync_leaves_the_device_write_in_the_bounce_slot():
+    # §5.2: "unmap with SKIP_CPU_SYNC: no copy-back -> device writes lost".
+    calls = [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)", "dma_write(dev, line0)",
+             "dma_buf_unmap_attachment(dev, DMA_FROM_DEVICE)"]
+    importer = BOUNCED_WRITER.format(p="true")
+    synced = history(cfg(buffer=HIGH, importer=importer), calls)[-1]
+    skipped = history(cfg(exporter='kind = "heap"\nmap_cpu_sync = false', buffer=HIGH, importer=importer), calls)[-1]
+    assert synced["line 0"] == "cache dirty (latest), memory stale"
+    assert skipped["line 0"] == "cache dirty (stale), memory stale"
+
+
+@pytest.mark.parametrize(("mode", "after_free"), [("strict", Verdict.HOLDS), ("lazy", Verdict.REFUTED)])
+def test_a_lazy_iommu_lets_a_late_dma_reach_freed_pages(mode, after_free):
+    # §6: lazy mode defers the IOTLB invalidation; "a device can keep reaching memory that
+    # was already unmapped, and possibly freed"; strict mode faults the access.
+    c = cfg(f'iommu = "{mode}"', importer="coherent = false\nreads = false\nwrites = true\niommu = true")
+    got = verdicts(c, ("no-use-after-free", "dma-within-mapping"), ("dma-through-live-mapping",))
+    assert got["no-use-after-free"] is after_free
+    assert got["dma-within-mapping"] is Verdict.REFUTED  # the late DMA is the driver's bug either way
+
+
+def test_the_lazy_iotlb_entry_goes_when_the_flush_queue_drains():
+    c = cfg('iommu = "lazy"', importer="coherent = false\nreads = false\nwrites = true\niommu = true")
+    steps = history(c, [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)",
+                        "dma_buf_unmap_attachment(dev, DMA_FROM_DEVICE)", "iommu_flush_queue(dev)"])
+    assert steps[-2]["dev"].endswith("IOTLB still holds the old translation")
+    assert "IOTLB" not in steps[-1]["dev"]
+
+
+VB2_SG = 'kind = "vb2-dma-sg"\niommu = true\nsync_nents = {n}'
+TWO_LINES = 'source = "driver-cached"\nlines = 2'
+
+
+@pytest.mark.parametrize(("nents", "misuse"), [("true", Verdict.REFUTED), ("false", Verdict.HOLDS)])
+def test_syncing_nents_instead_of_orig_nents_covers_only_part_of_a_merged_mapping(nents, misuse):
+    # §3.2: behind an IOMMU entries merge, nents < orig_nents; dma_sync_sg_* must be
+    # passed the original count (vb2-dma-sg fixed by a704a3c503ae).
+    c = cfg(exporter=VB2_SG.format(n=nents), buffer=TWO_LINES, clients='mmap = "read"',
+            importer="coherent = false\nreads = false\nwrites = true")
+    got = verdicts(c, ("dma-api-rules", "cpu-reads-latest"))
+    assert got["dma-api-rules"] is misuse
+    steps = history(c, [*START, "dma_buf_mmap()", "dma_buf_begin_cpu_access(DMA_FROM_DEVICE)"])
+    assert (steps[-1]["line 1"] == "cache dirty (latest), memory stale") is (nents == "true")
+
+
+def test_heap_before_skip_sync_if_not_mapped_syncs_an_unmapped_attachment():
+    # §2.4: "Unmapped attachments are skipped ('Skip sync if not mapped', 2020)".
+    calls = [*START, "dma_buf_mmap()", "dma_buf_begin_cpu_access(DMA_BIDIRECTIONAL)"]
+    old = history(cfg(exporter='kind = "heap-sync-unmapped"', clients='mmap = "read-write"'), calls)[-1]
+    new = history(cfg(exporter='kind = "heap"', clients='mmap = "read-write"'), calls)[-1]
+    assert "DMA-API MISUSE" in old["observed"]
+    assert new["observed"] == "-"
+    assert old["line 0"] == "cache invalid, memory stale"  # the invalidate dropped the zeroing
+    assert new["line 0"] == "cache dirty (latest), memory stale"
+
+
+def test_udmabuf_begin_synced_for_the_device_until_1ffe09590121():
+    # 1ffe09590121: '"begin" should mean dma_sync_sg_for_cpu and "end" should mean
+    # dma_sync_sg_for_device'. The first begin maps the misc device; the second one syncs.
+    # With the swapped end (for the CPU: an invalidate) the line may be refilled
+    # speculatively while the device owns the buffer (§3.3); the fixed end leaves it clean.
+    writer = "coherent = false\nreads = false\nwrites = true\nmapping = \"once\""
+
+    def run(kind: str, refill: list[str]) -> list[dict[str, str]]:
+        c = cfg(exporter=f'kind = "{kind}"', buffer='source = "memfd"', importer=writer, clients='mmap = "read"')
+        return history(c, [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)", "dma_buf_mmap()",
+                           "dma_buf_begin_cpu_access(DMA_FROM_DEVICE)", "dma_buf_end_cpu_access(DMA_FROM_DEVICE)",
+                           *refill, "dma_write(dev, line0)", "dma_buf_begin_cpu_access(DMA_FROM_DEVICE)",
+                           "cpu_read(mmap, line0)"])
+
+    swapped = run("udmabuf-swapped", ["speculative_fill(line0)"])
+    fixed = run("udmabuf", [])
+    assert swapped[-4]["line 0"] == fixed[-4]["line 0"] == "cache clean (latest), memory latest"
+    assert swapped[-1]["observed"].startswith("CPU read STALE")
+    assert fixed[-1]["observed"].startswith("CPU read latest")
+
+
+def test_udmabuf_first_begin_cleans_instead_of_invalidating():
+    # §2.4: "The first begin creates an sg_table mapped to the misc device (this mapping
+    # itself does a for-device sync)": a clean, so a line the device wrote around stays stale.
+    c = cfg(exporter='kind = "udmabuf"', buffer='source = "memfd"', clients='mmap = "read"',
+            importer="coherent = false\nreads = false\nwrites = true")
+    steps = history(c, [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)", "dma_buf_mmap()",
+                        "dma_write(dev, line0)", "dma_buf_begin_cpu_access(DMA_FROM_DEVICE)", "cpu_read(mmap, line0)"])
+    assert steps[-1]["observed"].startswith("CPU read STALE")
+
+
+def test_map_once_leaves_cpu_writes_uncleaned_where_per_job_maps_clean_them():
+    # §5.3: "Any driver that maps once and then relies on hardware coherency ... breaks";
+    # a V4L2 importer maps at QBUF, so every job gets the exporter's map-time clean (§8).
+    # udmabuf before 284562e1f348 has no CPU-access callbacks: only its map cleans.
+    def run(mapping: str) -> dict[str, Verdict]:
+        c = cfg(exporter='kind = "udmabuf-v4.20"', buffer='source = "memfd"', clients='mmap = "write"',
+                importer=f'coherent = false\nreads = true\nmapping = "{mapping}"')
+        return verdicts(c, ("device-reads-latest",))
+
+    assert run("once")["device-reads-latest"] is Verdict.REFUTED
+    assert run("per-job")["device-reads-latest"] is Verdict.HOLDS
+    assert run("any")["device-reads-latest"] is Verdict.REFUTED  # the CPU writes while it is mapped
+    c = cfg(exporter='kind = "udmabuf-v4.20"', buffer='source = "memfd"', importer='coherent = false\nmapping = "once"')
+    steps = history(c, [*START, "dma_buf_map_attachment(dev, DMA_TO_DEVICE)",
+                        "dma_buf_unmap_attachment(dev, DMA_TO_DEVICE)"])
+    assert steps[-1]["dev"].endswith("(mapped once already)")
+
+
+def test_udmabuf_caches_the_first_mapping_until_detach():
+    # §8: cache_sgt_mapping = true: "the first mapping per attachment is cached until detach".
+    c = cfg(exporter='kind = "udmabuf"', buffer='source = "memfd"')
+    steps = history(c, [*START, "dma_buf_map_attachment(dev, DMA_TO_DEVICE)",
+                        "dma_buf_unmap_attachment(dev, DMA_TO_DEVICE)", "dma_buf_detach(dev)"])
+    assert steps[-2]["dev"] == "attached, unmapped, core keeps a DMA_TO_DEVICE mapping"
+    assert steps[-1]["dev"] == "detached"
+
+
+@pytest.mark.parametrize("text,field", [
+    ('[kernel]\narch = "ia64"\n', "kernel.arch"),
+    ('[kernel]\nswiotlb = "v5.16"\n', "kernel.swiotlb"),
+    ('[kernel]\nlazy = true\n', "kernel.lazy"),
+])
+def test_unknown_knobs_are_named(text, field):
+    with pytest.raises(ConfigError, match=rf"test.toml:2: {field}"):
+        config_text(text + '[exporter]\nkind = "heap"\n[[importer]]\nname = "a"\ncoherent = false\n')
+
+
+def test_a_wrong_direction_override_is_rejected_with_the_allowed_values():
+    with pytest.raises(ConfigError, match=r"test.toml:4: exporter.cpu_access_direction: expected one of as-passed"):
+        config_text('\n[exporter]\nkind = "heap"\ncpu_access_direction = "TO_DEVICE"\n'
+                    '[[importer]]\nname = "a"\ncoherent = false\n')
