@@ -55,12 +55,24 @@ def _policy(name: str) -> Policy:
         _fail(str(e))
 
 
-def _system(config_name: str, policy_name: str) -> tuple[Configuration, TransitionSystem]:
+def _with_rules(policy: Policy, rules: tuple[str, ...]) -> Policy:
+    """The policy with `--rule NAME=VALUE` overrides."""
+    for text in rules:
+        name, _, value = text.partition("=")
+        if name not in RULES:
+            _fail(f"--rule {text}: unknown rule {name!r}; known: {', '.join(RULES)}")
+        if value not in RULES[name].values:
+            _fail(f"--rule {text}: {name} is one of {', '.join(RULES[name].values)}")
+        policy = policy.with_rule(name, value)
+    return policy
+
+
+def _system(config_name: str, policy_name: str, rules: tuple[str, ...] = ()) -> tuple[Configuration, TransitionSystem]:
     try:
         cfg = catalog.configuration(config_name)
     except ConfigError as e:
         _fail(str(e))
-    policy = _policy(policy_name)
+    policy = _with_rules(_policy(policy_name), rules)
     return configure(cfg, policy), build(cfg, policy)
 
 
@@ -73,6 +85,8 @@ def system_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="A built-in policy (dmabuf-mc list policies) or a policy file."),
         click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
         click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable)."),
+        click.option("--rule", "rules", multiple=True, metavar="NAME=VALUE",
+                     help="Set an implementation rule (repeatable; dmabuf-mc list rules)."),
     ]):
         command = option(command)
     return command
@@ -113,6 +127,7 @@ def check_cmd(
     policy_name: str,
     properties: tuple[str, ...],
     without: tuple[str, ...],
+    rules: tuple[str, ...],
     max_states: int | None,
     max_depth: int | None,
     timeout: float | None,
@@ -120,7 +135,7 @@ def check_cmd(
     dump: str | None,
 ) -> None:
     """Explore every reachable state of a configuration and check the properties."""
-    cfg, ts = _system(config_name, policy_name)
+    cfg, ts = _system(config_name, policy_name, rules)
     console = Console(stderr=True)
     status = console.status("exploring", spinner="dots") if console.is_terminal else None
 
@@ -161,6 +176,7 @@ def prove_cmd(
     policy_name: str,
     properties: tuple[str, ...],
     without: tuple[str, ...],
+    rules: tuple[str, ...],
     engine: str,
     depth: int,
     timeout: float | None,
@@ -168,7 +184,7 @@ def prove_cmd(
     dump: str | None,
 ) -> None:
     """Prove the properties for every reachable state, or refute them with a trace."""
-    cfg, ts = _system(config_name, policy_name)
+    cfg, ts = _system(config_name, policy_name, rules)
     try:
         results = prove(ts, engine, properties, without, depth, timeout, Path(certificates),
                         (config_name, policy_name))
@@ -191,13 +207,14 @@ def fuzz_cmd(
     policy_name: str,
     properties: tuple[str, ...],
     without: tuple[str, ...],
+    rules: tuple[str, ...],
     examples: int,
     steps: int,
     seed_value: int,
     dump: str | None,
 ) -> None:
     """Run random driver histories (Hypothesis) and report shrunk violations."""
-    cfg, ts = _system(config_name, policy_name)
+    cfg, ts = _system(config_name, policy_name, rules)
     try:
         results, visited = fuzz_check(ts, properties, without, examples, steps, seed_value)
     except UnknownName as e:

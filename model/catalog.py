@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
-from model.config import Configuration, load
-from model.policy import Policy
+import re
+
+from model.config import ConfigError, Configuration, load
+from model.policy import RULES, Policy
 from model.policyfile import load_policy
 from model.sweep import PREFIX, from_name
 
@@ -14,6 +16,23 @@ def configuration(name: str) -> Configuration:
     return from_name(name) if name.startswith(PREFIX) else load(name)
 
 
+VARIANT = re.compile(r"\[(-?)([a-z0-9-]+)(?:=([a-z0-9-]+))?\]$")
+
+
 def policy(name: str) -> Policy:
-    """A built-in policy, or a policy overlay file."""
-    return load_policy(name)
+    """A built-in policy or a policy overlay file, with the variants `explain` and `--rule`
+    name: `baseline[map=skip-cpu-sync]` sets a rule, `baseline[-cpu-access-bracketed]`
+    drops an obligation."""
+    changes = []
+    while (m := VARIANT.search(name)) is not None:
+        changes.insert(0, m.groups())
+        name = name[: m.start()]
+    result = load_policy(name)
+    for drop, key, value in changes:
+        if drop and key in result.obligations:
+            result = result.without(key)
+        elif not drop and key in RULES and value in RULES[key].values:
+            result = result.with_rule(key, value)
+        else:
+            raise ConfigError(name, "(policy variant)", f"[RULE=VALUE] or [-OBLIGATION], got [{drop}{key}={value}]")
+    return result

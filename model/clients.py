@@ -55,6 +55,9 @@ def _cpu_obligations(st: DmabufState, policy: Policy, via: str, allowed: tuple[s
     obligations = [_cpu_obligation(st, policy, via, allowed)]
     if queued:
         obligations.append(policy.obligation("no-cpu-access-while-queued", and_(*queued)))
+    if st.device_access:
+        idle = and_(*(v.eq(False) for v in st.device_access.values()))
+        obligations.append(policy.obligation("device-access-bracketed", idle))
     return obligations
 
 

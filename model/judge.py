@@ -131,6 +131,8 @@ class Finding:
     name: str
     change: str
     necessary: bool
+    weaker: str = ""
+    """For a rule: the value it was set to."""
     config: str = ""
     prop: str = ""
     evidence: Cell | None = None
@@ -146,16 +148,16 @@ class Explanation:
     complete: bool
 
 
-def variants(policy: Policy) -> list[tuple[str, str, str, Policy]]:
-    """(kind, name, change, policy) for each obligation dropped and each rule weakened: a
-    rule the policy sets away from the base goes back to the base; a base rule goes to its
-    weakest value."""
-    out = [("obligation", o, "dropped", policy.without(o)) for o in sorted(policy.obligations)]
+def variants(policy: Policy) -> list[tuple[str, str, str, str, Policy]]:
+    """(kind, name, change, value, policy) for each obligation dropped and each rule
+    weakened: a rule the policy sets away from the base goes back to the base; a base rule
+    goes to its weakest value."""
+    out = [("obligation", o, "dropped", "", policy.without(o)) for o in sorted(policy.obligations)]
     for rule in RULES.values():
         value = policy.rule(rule.name)
         weaker = rule.base if value != rule.base else rule.weakest
         if weaker != value:
-            out.append(("rule", rule.name, f"{value} -> {weaker}", policy.with_rule(rule.name, weaker)))
+            out.append(("rule", rule.name, f"{value} -> {weaker}", weaker, policy.with_rule(rule.name, weaker)))
     return out
 
 
@@ -163,21 +165,21 @@ def explain(policy: Policy, configs: Sequence[Configuration], properties: tuple[
             workers: int = 0, progress: Progress = None) -> Explanation:
     """Drop each obligation and rule in turn and re-check every configuration."""
     vs = variants(policy)
-    jobs = [Job(c, p, properties) for p in [policy, *(v[3] for v in vs)] for c in configs]
+    jobs = [Job(c, p, properties) for p in [policy, *(v[4] for v in vs)] for c in configs]
     outcomes, complete = run(jobs, workers, progress)
     n = len(configs)
     base = outcomes[:n]
     findings = []
-    for k, (kind, name, change, _) in enumerate(vs):
+    for k, (kind, name, change, weaker, _) in enumerate(vs):
         mine = outcomes[(k + 1) * n:(k + 2) * n]
         if len(mine) < n:
             break
         found = next(((o.config, prop, o.cell(prop)) for b, o in zip(base, mine, strict=True) for prop, cell in b.cells
                       if cell.verdict is Verdict.HOLDS and o.cell(prop).verdict in BAD), None)
         if found:
-            findings.append(Finding(kind, name, change, True, *found))
+            findings.append(Finding(kind, name, change, True, weaker, *found))
         else:
-            findings.append(Finding(kind, name, change, False))
+            findings.append(Finding(kind, name, change, False, weaker))
     props = [p for p, _ in base[0].cells] if base else []
     holding = tuple(p for p in props if all(o.cell(p).verdict is Verdict.HOLDS for o in base))
     return Explanation(policy.name, n, holding, tuple(findings), complete)

@@ -36,7 +36,8 @@ OBLIGATIONS: dict[str, str] = {
     "no-cpu-access-while-queued": "the CPU leaves a buffer alone while a per-job importer has it "
     "mapped: V4L2 owns a queued buffer from QBUF to DQBUF (§8)",
     "device-access-bracketed": "under device-access bracketing (P4, P10) a device DMAs only "
-    "between dma_buf_begin_device_access and dma_buf_end_device_access",
+    "between dma_buf_begin_device_access and dma_buf_end_device_access, and the CPU leaves the "
+    "buffer alone meanwhile: ownership passes at the brackets (R4.1)",
 }
 BASELINE_OBLIGATIONS = frozenset(OBLIGATIONS) - {"device-access-bracketed"}
 

@@ -116,9 +116,10 @@ def explanation(e: Explanation, policy_arg: str, markdown: bool, traces: bool = 
     rows = []
     for f in e.findings:
         if f.necessary and f.evidence is not None:
-            ref = notes.add(f"without {f.name}: {f.prop} in {f.config}", f.evidence,
-                            reproduce(f.config, policy_arg, f.prop) + (f" --without {f.name}" if f.kind == "obligation"
-                                                                       else ""))
+            change = f"without {f.name}" if f.kind == "obligation" else f"with {f.name} = {f.weaker}"
+            flag = f" --without {f.name}" if f.kind == "obligation" else f" --rule {f.name}={f.weaker}"
+            ref = notes.add(f"{change}: {f.prop} in {f.config}", f.evidence,
+                            reproduce(f.config, policy_arg, f.prop) + flag)
             rows.append([f.kind, f.name, f.change, f"necessary: {f.prop} fails in {f.config} {ref}"])
         else:
             rows.append([f.kind, f.name, f.change, "redundant on these configurations"])

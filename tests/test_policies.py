@@ -1,0 +1,194 @@
+"""API-change proposals as policies (issue 5): each must fix, break or refuse what the
+thread said it would; user policy files; compare, sweep, explain and allocate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from checker.check import check
+from checker.cli import main
+from checker.engines.bmc import bmc
+from checker.verdict import Verdict
+from model import catalog, judge
+from model.build import build
+from model.config import ConfigError, builtin_names, load
+from model.policy import BASELINE, POLICIES
+from model.policyfile import parse_policy
+from model.sweep import Sweep, generate
+from properties import REFUSAL
+from tests.conftest import labels
+
+SEED = "seed"
+UNCACHED_CAMERA = "sweep:drm-prime/driver-uncached/coherent/low/camera"
+ONCE = str(Path(__file__).parent / "data" / "udmabuf-display-mapped-once.toml")
+
+
+def verdicts(config: str, policy: str) -> dict[str, Verdict]:
+    ts = build(catalog.configuration(config), catalog.policy(policy))
+    return {r.name: r.verdict for r in check(ts).results}
+
+
+def test_every_policy_builds_every_builtin_with_the_same_properties():
+    for policy in POLICIES.values():
+        for name in builtin_names():
+            ts = build(load(name), policy)
+            assert ts.name == f"{name}/{policy.name}"
+            assert ts.property(REFUSAL).refusal
+
+
+def test_p1_fixes_the_seed_by_refusing_the_display_at_attach():
+    base, p1 = verdicts(SEED, "baseline"), verdicts(SEED, "p1-coherent-flag")
+    assert base["device-reads-latest"] is Verdict.REFUTED
+    assert p1["device-reads-latest"] is Verdict.HOLDS
+    assert p1[REFUSAL] is Verdict.REFUSED
+    ts = build(load(SEED), POLICIES["p1-coherent-flag"])
+    trace = check(ts, [REFUSAL]).results[0].counterexample
+    assert labels(trace) == ["dma_buf_export()", "dma_buf_attach(display)"]
+
+
+def test_compare_shows_p1_fixing_the_seed_and_refusing_an_uncached_buffer_the_base_served():
+    configs = [catalog.configuration(c) for c in (SEED, UNCACHED_CAMERA)]
+    cmp = judge.compare(BASELINE, POLICIES["p1-coherent-flag"], configs, workers=1)
+    seed, camera = cmp.rows
+    assert {c.prop: c.category for c in seed.changes}["device-reads-latest"] == judge.FIXED
+    refusal = {c.prop: c for c in camera.changes}[REFUSAL]
+    assert refusal.category == judge.REFUSED
+    assert "dma_buf_attach(camera)" in refusal.evidence.trace
+    # R1.6 answers it: the exporter clears the flag on its write-combined buffer.
+    cleared = judge.compare(BASELINE, POLICIES["p1-clear-for-uncached"], configs, workers=1)
+    assert cleared.rows[1].trivial
+    assert {c.prop: c.category for c in cleared.rows[0].changes}["device-reads-latest"] == judge.FIXED
+
+
+@pytest.mark.parametrize(("policy", "config", "prop", "expected"), [
+    ("p3-neutral-heap", SEED, "device-reads-latest", Verdict.HOLDS),  # the heap cleans at map
+    ("p7-legacy-uncached", SEED, "device-reads-latest", Verdict.HOLDS),  # WC mapping for the display
+    ("p12-uncached-heap", SEED, "device-reads-latest", Verdict.HOLDS),
+    ("p8-require-coherent", SEED, REFUSAL, Verdict.REFUSED),  # the display is not coherent
+    ("p8-require-coherent", "bounce-32bit", REFUSAL, Verdict.REFUSED),
+    ("p9-exporter-brackets", SEED, "device-reads-latest", Verdict.REFUTED),  # PRIME has no callbacks to bracket with
+    ("p4-device-bracketing", SEED, "device-reads-latest", Verdict.HOLDS),
+    ("p11-sync-all-attachments", ONCE, "device-reads-latest", Verdict.HOLDS),
+    ("baseline", ONCE, "device-reads-latest", Verdict.REFUTED),
+    # P11 syncs mapped attachments only: a FROM_DEVICE unmap inside a CPU write bracket still
+    # drops the dirty line (README "Findings").
+    ("p11-sync-all-attachments", "udmabuf-no-cpu-sync", "cpu-reads-latest", Verdict.REFUTED),
+    ("buggy-noop-cpu-access", "heap-mmap", "cpu-reads-latest", Verdict.REFUTED),
+    ("buggy-swapped-cpu-access", "heap-mmap", "cpu-reads-latest", Verdict.REFUTED),
+])
+def test_proposals_do_what_the_thread_said(policy, config, prop, expected):
+    assert verdicts(config, policy)[prop] is expected
+
+
+@pytest.mark.parametrize("config", ["seed", "heap-mmap", "udmabuf-no-cpu-sync"])
+@pytest.mark.parametrize("policy", ["p1-coherent-flag", "p4-device-bracketing", "p8-require-coherent",
+                                    "p11-sync-all-attachments", "buggy-swapped-cpu-access"])
+def test_bmc_agrees_with_bfs_under_the_proposals(config, policy):
+    ts = build(load(config), POLICIES[policy])
+    report = check(ts)
+    for r in report.results:
+        found = bmc(ts, r.name, max_depth=report.stats.depth + 1)
+        assert (found.trace is not None) == (r.counterexample is not None), r.name
+        if r.counterexample is not None:
+            assert len(found.trace) == len(r.counterexample), r.name
+
+
+def test_explain_names_the_cpu_bracket_as_necessary_with_the_stale_read():
+    e = judge.explain(BASELINE, [load("heap-mmap")], workers=1)
+    by_name = {f.name: f for f in e.findings}
+    bracket = by_name["cpu-access-bracketed"]
+    assert bracket.necessary and bracket.prop == "cpu-reads-latest"
+    assert "cpu_read(mmap, line0)" in bracket.evidence.trace and "CPU read STALE" in bracket.evidence.trace
+    assert not by_name["end-matches-begin"].necessary
+    assert by_name["map"].necessary and by_name["map"].weaker == "skip-cpu-sync"
+
+
+def test_results_do_not_depend_on_the_number_of_workers():
+    configs = list(generate(Sweep(devices=("camera", "display", "dma32"), max_importers=1)))
+    one = judge.sweep(BASELINE, configs, workers=1)
+    two = judge.sweep(BASELINE, configs, workers=2)
+    assert one == two
+    assert {o.config for o in one.outcomes} == {c.name for c in configs}
+
+
+def test_allocate_keeps_contiguous_sources_for_a_display():
+    a = judge.allocate(["camera", "display"], BASELINE, workers=1)
+    by_label = {c.label.split(" ")[0]: c for c in a.candidates}
+    assert by_label["cma-heap"].safe
+    assert not by_label["system-heap"].safe
+    assert "contiguous-when-required" in by_label["system-heap"].outcome.violated
+
+
+OVERLAY = """name = "mine"
+base = "p1-coherent-flag"
+[rules]
+exporter-cpu-access = "bracketed"
+[obligations]
+drop = ["end-matches-begin"]
+"""
+
+
+def test_a_policy_file_overlays_a_base_policy():
+    p = parse_policy(OVERLAY, "mine.toml")
+    assert p.rule("attach") == "rejects-noncoherent" and p.rule("exporter-cpu-access") == "bracketed"
+    assert "end-matches-begin" not in p.obligations
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ('name = "x"\n[rules\n', "mine.toml:2: (syntax)"),
+    ('name = "x"\n[rules]\nattach = "sometimes"\n', "mine.toml:3: rules.attach: expected one of accepts"),
+    ('name = "x"\n\n[rules]\nflush = "always"\n', "mine.toml:4: rules.flush: expected a rule"),
+    ('name = "x"\n[rules]\nattach = 1\n', "mine.toml:3: rules.attach: expected a str"),
+    ('base = "p99"\n', "mine.toml:1: base: expected one of baseline"),
+    ('[obligations]\ndrop = ["no-such"]\n', "mine.toml:2: obligations.drop[0]: expected an obligation"),
+])
+def test_a_malformed_policy_file_names_file_line_and_field(text, where):
+    with pytest.raises(ConfigError) as e:
+        parse_policy(text, "mine.toml")
+    assert str(e.value).startswith(where)
+
+
+def test_cli_check_with_a_policy_file_and_a_bad_one(tmp_path):
+    good = tmp_path / "mine.toml"
+    good.write_text(OVERLAY)
+    result = CliRunner().invoke(main, ["check", "--config", SEED, "--policy", str(good)])
+    assert result.exit_code == 1 and "REFUSED  no-refusal" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[rules]\nattach = "sometimes"\n')
+    result = CliRunner().invoke(main, ["check", "--policy", str(bad)])
+    assert result.exit_code == 2
+    assert f"{bad}:2: rules.attach: expected one of" in result.output
+
+
+def test_cli_compare_markdown_links_each_cell_to_its_trace():
+    result = CliRunner().invoke(main, ["compare", "baseline", "p1-coherent-flag", "--config", SEED,
+                                       "--config", UNCACHED_CAMERA, "--format", "markdown", "--workers", "1"])
+    assert result.exit_code == 1  # it refuses a configuration the base served safely
+    assert "| fixed [[1]](#t1)" in result.output or "fixed [[1]](#t1)" in result.output
+    assert '<details id="t1">' in result.output and "```mermaid" in result.output
+    assert "refused [[" in result.output
+
+
+def test_cli_sweep_explain_allocate_exit_codes():
+    runner = CliRunner()
+    sweep = runner.invoke(main, ["sweep", "--importers", "1", "--devices", "pcie-gpu", "--exporters", "heap",
+                                 "--property", "device-reads-latest", "--workers", "1"])
+    assert sweep.exit_code == 0 and "heap on 2 configurations" not in sweep.output
+    assert "baseline on 2 configurations" in sweep.output
+    explain = runner.invoke(main, ["explain", "--config", "heap-mmap", "--workers", "1"])
+    assert explain.exit_code == 0 and "necessary: cpu-reads-latest fails in heap-mmap" in explain.output
+    allocate = runner.invoke(main, ["allocate", "camera", "display", "--workers", "1"])
+    assert allocate.exit_code == 0 and "safe without a copy: cma-heap (heap)" in allocate.output
+    unknown = runner.invoke(main, ["allocate", "toaster"])
+    assert unknown.exit_code == 2 and "unknown device 'toaster'" in unknown.output
+
+
+def test_a_sweep_counterexample_replays_by_name():
+    result = CliRunner().invoke(main, ["check", "--config", "sweep:drm-prime/driver-cached/coherent/low/display",
+                                       "--property", "device-reads-latest"])
+    assert result.exit_code == 1 and "REFUTED  device-reads-latest" in result.output
+    bad = CliRunner().invoke(main, ["check", "--config", "sweep:drm-prime/nowhere/coherent/low/display"])
+    assert bad.exit_code == 2 and "source" in bad.output
