@@ -228,3 +228,11 @@ def test_a_wrong_direction_override_is_rejected_with_the_allowed_values():
     with pytest.raises(ConfigError, match=r"test.toml:4: exporter.cpu_access_direction: expected one of as-passed"):
         config_text('\n[exporter]\nkind = "heap"\ncpu_access_direction = "TO_DEVICE"\n'
                     '[[importer]]\nname = "a"\ncoherent = false\n')
+
+
+def test_the_readme_bug_you_remember_is_refuted_before_the_swiotlb_fix_and_holds_after():
+    # README "Checking a bug you remember": ddbd89deb7d3 / aa6f8dcbab47 (CVE-2022-0854).
+    old = verdicts("swiotlb-partial-write-old")
+    new = verdicts("swiotlb-partial-write")
+    assert old["no-lost-writes"] is Verdict.REFUTED
+    assert all(v is Verdict.HOLDS for v in new.values())
