@@ -61,7 +61,7 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path):
     for args, needle in [
         (["check", "--config", str(bad)], "importer[0].coherent: expected a bool (required)"),
         (["check", "--config", "no-such"], "no-such: (file): expected a configuration file"),
-        (["check", "--policy", "nope"], "unknown policy 'nope'"),
+        (["check", "--policy", "nope"], "nope: --policy: expected a policy file or one of: baseline"),
         (["check", "--property", "fast"], "unknown property 'fast'"),
         (["check", "--without", "manners"], "unknown obligation 'manners'"),
         (["check", "--max-states", "-1"], "Invalid value"),
