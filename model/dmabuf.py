@@ -99,7 +99,8 @@ def dma_buf_detach(st: DmabufState, policy: Policy, d: str) -> Action:
 
 
 def _skip_cpu_sync(st: DmabufState, policy: Policy) -> bool:
-    return not st.cfg.exporter.kind.map_cpu_sync or policy.rule("map") == "skip-cpu-sync"
+    rule = policy.rule("map")
+    return rule == "skip-cpu-sync" or (rule != "cpu-sync" and not st.cfg.exporter.kind.map_cpu_sync)
 
 
 def dma_buf_map_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:

@@ -68,6 +68,8 @@ RULES: dict[str, Rule] = {
         Rule("map", "what the exporter's map_dma_buf does for the importer (§1.4, §3.4)", {
             "exporter-kind": "what the exporter kind does: maintenance, or DMA_ATTR_SKIP_CPU_SYNC",
             "skip-cpu-sync": "every exporter maps and unmaps with DMA_ATTR_SKIP_CPU_SYNC",
+            "cpu-sync": "every exporter maps and unmaps with cache maintenance for the importer, "
+            "PRIME and vb2-dma-contig included (R4.1 done by the DMA API at map time)",
             "requires-coherent": "P8 R8.4: DMA_ATTR_REQUIRE_COHERENT: the map fails if the importer "
             "is not dev_is_dma_coherent or would bounce through swiotlb",
         }, "exporter-kind", "skip-cpu-sync"),

@@ -50,6 +50,14 @@ class _Notes:
         return ["", *self.items] if self.items else []
 
 
+def _heading(title: str, markdown: bool, complete: bool) -> list[str]:
+    """The title, and a warning when Ctrl-C cut the batch short."""
+    out = [f"## {title}" if markdown else title, ""]
+    if not complete:
+        out.append("INTERRUPTED: the table covers only what was checked before Ctrl-C")
+    return out
+
+
 def comparison(cmp: Comparison, base_arg: str, proposal_arg: str, markdown: bool, traces: bool = False) -> str:
     """What the proposal fixes, breaks and refuses, configuration by configuration."""
     notes = _Notes(markdown, traces)
@@ -70,10 +78,8 @@ def comparison(cmp: Comparison, base_arg: str, proposal_arg: str, markdown: bool
                             reproduce(r.config, who, p))
             cells.append(f"{ch.category} {ref}")
         rows.append(cells)
-    head = f"{cmp.proposal} compared with {cmp.base} on {len(cmp.rows)} configurations"
-    out = [f"## {head}" if markdown else head, ""]
-    if not cmp.complete:
-        out.append("INTERRUPTED: only the configurations listed were checked")
+    out = _heading(f"{cmp.proposal} compared with {cmp.base} on {len(cmp.rows)} configurations", markdown,
+                   cmp.complete)
     counts = cmp.counts()
     out.append(table(["property", *CATEGORIES], [[p, *(str(counts[p][c]) for c in CATEGORIES)]
                                                  for p in cmp.properties], markdown))
@@ -98,10 +104,7 @@ def matrix(m: Matrix, policy_arg: str, markdown: bool, traces: bool = False) -> 
                 text += " " + notes.add(f"{p} in {o.config}", c, reproduce(o.config, policy_arg, p))
             cells.append(text)
         rows.append(cells)
-    head = f"{m.policy} on {len(m.outcomes)} configurations"
-    out = [f"## {head}" if markdown else head, ""]
-    if not m.complete:
-        out.append("INTERRUPTED: only the configurations listed were checked")
+    out = _heading(f"{m.policy} on {len(m.outcomes)} configurations", markdown, m.complete)
     counts = m.counts()
     verdicts = [Verdict.HOLDS, Verdict.REFUTED, Verdict.REFUSED, Verdict.UNKNOWN]
     out += [table(["property", *(v.value for v in verdicts)],
@@ -123,10 +126,7 @@ def explanation(e: Explanation, policy_arg: str, markdown: bool, traces: bool = 
             rows.append([f.kind, f.name, f.change, f"necessary: {f.prop} fails in {f.config} {ref}"])
         else:
             rows.append([f.kind, f.name, f.change, "redundant on these configurations"])
-    head = f"explain {e.policy} on {e.configs} configurations"
-    out = [f"## {head}" if markdown else head, ""]
-    if not e.complete:
-        out.append("INTERRUPTED: the findings listed are all that was checked")
+    out = _heading(f"explain {e.policy} on {e.configs} configurations", markdown, e.complete)
     out.append(f"holds everywhere: {', '.join(e.holding) or '(nothing)'}")
     out += ["", table(["kind", "name", "change", "verdict"], rows, markdown)]
     return "\n".join(out + notes.render())
@@ -144,10 +144,7 @@ def allocation(a: Allocation, policy_arg: str, markdown: bool, traces: bool = Fa
         command = reproduce(c.outcome.config, policy_arg, first)
         ref = notes.add(f"{first} with {c.label}", c.outcome.cell(first), command)
         rows.append([c.label, "UNSAFE", f"{', '.join(c.outcome.violated)} {ref}"])
-    head = f"allocation for {' + '.join(a.devices)} under {a.policy}"
-    out = [f"## {head}" if markdown else head, ""]
-    if not a.complete:
-        out.append("INTERRUPTED: only the candidates listed were checked")
+    out = _heading(f"allocation for {' + '.join(a.devices)} under {a.policy}", markdown, a.complete)
     safe = [c.label for c in a.candidates if c.safe]
     out += [table(["source", "verdict", "violated"], rows, markdown), "",
             f"safe without a copy: {', '.join(safe) if safe else 'none - every candidate needs a fallback'}"]
