@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from functools import partial
+from dataclasses import dataclass
+from functools import partial, wraps
 from pathlib import Path
 from typing import NoReturn
 
@@ -29,7 +30,7 @@ from checker.trace import Trace
 from checker.ts import TransitionSystem
 from checker.verdict import exit_code
 from model import catalog, judge, tables
-from model.build import build, configure
+from model.build import system
 from model.config import ARCHES, IOMMU, MAPPING, SOURCES, SWIOTLB, ConfigError, Configuration, builtin_names, load
 from model.exporters import EXPORTER_KINDS
 from model.policy import OBLIGATIONS, POLICIES, RULES, Policy
@@ -72,8 +73,7 @@ def _system(config_name: str, policy_name: str, rules: tuple[str, ...] = ()) -> 
         cfg = catalog.configuration(config_name)
     except ConfigError as e:
         _fail(str(e))
-    policy = _with_rules(_policy(policy_name), rules)
-    return configure(cfg, policy), build(cfg, policy)
+    return system(cfg, _with_rules(_policy(policy_name), rules))
 
 
 def system_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -315,8 +315,38 @@ def list_cmd(what: str | None) -> None:
             click.echo(f"      {' '.join(doc.split())}")
 
 
-def scope_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Which configurations a batch command covers, and how it runs and prints."""
+@dataclass(frozen=True)
+class Batch:
+    """What a batch command was asked for: which configurations, which properties, how many
+    workers, and how to print."""
+
+    configs: tuple[str, ...]
+    builtins: bool
+    importers: int
+    devices: str
+    exporters: str
+    properties: tuple[str, ...]
+    workers: int
+    markdown: bool
+    traces: bool
+
+    @property
+    def swept(self) -> bool:
+        """Whether a sweep option was given."""
+        return (self.importers, self.devices, self.exporters) != (2, ",".join(DEVICES), ",".join(SWEEP_EXPORTERS))
+
+
+def batch_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Which configurations a batch command covers, and how it runs and prints; the
+    command receives them as one `batch` value."""
+
+    @wraps(command)
+    def wrapper(**kw: object) -> None:
+        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt", "traces")
+        values = {f: kw.pop(f) for f in fields}
+        values["markdown"] = values.pop("fmt") == "markdown"
+        command(batch=Batch(**values), **kw)
+
     for option in reversed([
         click.option("--config", "configs", multiple=True, metavar="NAME",
                      help="Check these configurations (repeatable) instead of a generated sweep."),
@@ -333,8 +363,8 @@ def scope_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True),
         click.option("--traces", is_flag=True, help="Text format: print every trace, not just how to reproduce it."),
     ]):
-        command = option(command)
-    return command
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def _names(value: str, known: dict[str, object] | tuple[str, ...], option: str) -> tuple[str, ...]:
@@ -347,17 +377,16 @@ def _names(value: str, known: dict[str, object] | tuple[str, ...], option: str) 
     return names
 
 
-def _scope(configs: tuple[str, ...], builtins: bool, importers: int, devices: str, exporters: str,
-           default_builtins: bool = False) -> list[Configuration]:
+def _scope(batch: Batch, default_builtins: bool = False) -> list[Configuration]:
     try:
-        if configs:
-            return [catalog.configuration(c) for c in configs]
-        if builtins or default_builtins:
+        if batch.configs:
+            return [catalog.configuration(c) for c in batch.configs]
+        if batch.builtins or default_builtins:
             return [load(n) for n in builtin_names()]
     except ConfigError as e:
         _fail(str(e))
-    sweep = Sweep(_names(devices, DEVICES, "--devices"), importers,
-                  _names(exporters, EXPORTER_KINDS, "--exporters"))
+    sweep = Sweep(_names(batch.devices, DEVICES, "--devices"), batch.importers,
+                  _names(batch.exporters, EXPORTER_KINDS, "--exporters"))
     return list(generate(sweep))
 
 
@@ -393,46 +422,40 @@ def _emit(text: str, complete: bool, code: int) -> NoReturn:
 
 @main.command("sweep")
 @click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
-@scope_options
-def sweep_cmd(policy_name: str, configs: tuple[str, ...], builtins: bool, importers: int, devices: str,
-              exporters: str, properties: tuple[str, ...], workers: int, fmt: str, traces: bool) -> None:
+@batch_options
+def sweep_cmd(policy_name: str, batch: Batch) -> None:
     """Check one policy on many configurations: configurations x properties, with counts."""
     policy = _policy(policy_name)
-    scope = _scope(configs, builtins, importers, devices, exporters)
-    m = judge.sweep(policy, scope, _check_properties(properties), workers, _progress("sweep"))
+    m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"))
     bad = any(o.violated for o in m.outcomes)
-    _emit(tables.matrix(m, policy_name, fmt == "markdown", traces), m.complete, 1 if bad else 0)
+    _emit(tables.matrix(m, policy_name, batch.markdown, batch.traces), m.complete, 1 if bad else 0)
 
 
 @main.command("compare")
 @click.argument("base")
 @click.argument("proposal")
-@scope_options
-def compare_cmd(base: str, proposal: str, configs: tuple[str, ...], builtins: bool, importers: int, devices: str,
-                exporters: str, properties: tuple[str, ...], workers: int, fmt: str, traces: bool) -> None:
+@batch_options
+def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
     """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
     Exit 1 if it breaks or refuses anything the base served safely."""
-    scope = _scope(configs, builtins, importers, devices, exporters)
-    cmp = judge.compare(_policy(base), _policy(proposal), scope, _check_properties(properties), workers,
-                        _progress("compare"))
+    cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
+                        batch.workers, _progress("compare"))
     counts = cmp.counts()
     regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
-    _emit(tables.comparison(cmp, base, proposal, fmt == "markdown", traces), cmp.complete, 1 if regress else 0)
+    _emit(tables.comparison(cmp, base, proposal, batch.markdown, batch.traces), cmp.complete, 1 if regress else 0)
 
 
 @main.command("explain")
 @click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
-@scope_options
-def explain_cmd(policy_name: str, configs: tuple[str, ...], builtins: bool, importers: int, devices: str,
-                exporters: str, properties: tuple[str, ...], workers: int, fmt: str, traces: bool) -> None:
+@batch_options
+def explain_cmd(policy_name: str, batch: Batch) -> None:
     """Drop each client obligation and each implementation rule of a policy in turn and
     report which are necessary (with the trace that appears) and which redundant. Runs on
     the built-in configurations unless --config or sweep options say otherwise."""
     policy = _policy(policy_name)
-    swept = importers != 2 or devices != ",".join(DEVICES) or exporters != ",".join(SWEEP_EXPORTERS)
-    scope = _scope(configs, builtins, importers, devices, exporters, default_builtins=not swept)
-    e = judge.explain(policy, scope, _check_properties(properties), workers, _progress("explain"))
-    _emit(tables.explanation(e, policy_name, fmt == "markdown", traces), e.complete, 0)
+    scope = _scope(batch, default_builtins=not batch.swept)
+    e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"))
+    _emit(tables.explanation(e, policy_name, batch.markdown, batch.traces), e.complete, 0)
 
 
 @main.command("allocate")

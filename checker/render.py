@@ -41,6 +41,13 @@ def trace_text(trace: Trace, view: View) -> str:
     return "\n".join(out)
 
 
+def violation_note(r: PropertyResult) -> str:
+    """How a REFUTED or REFUSED result's trace is summarised on its verdict line."""
+    assert r.counterexample is not None
+    what = "refused after" if r.verdict is Verdict.REFUSED else "counterexample in"
+    return f"{what} {len(r.counterexample)} steps, replayed"
+
+
 def report_text(report: Report, view: View) -> str:
     """The verdict lines, warnings, then each counterexample."""
     s = report.stats
@@ -53,10 +60,8 @@ def report_text(report: Report, view: View) -> str:
     ]
     width = max(len(r.name) for r in report.results)
     for r in report.results:
-        if r.verdict is Verdict.REFUSED and r.counterexample is not None:
-            note = f"refused after {len(r.counterexample)} steps, replayed"
-        elif r.verdict is Verdict.REFUTED and r.counterexample is not None:
-            note = f"counterexample in {len(r.counterexample)} steps, replayed"
+        if r.counterexample is not None:
+            note = violation_note(r)
         elif r.verdict is Verdict.HOLDS:
             note = f"in all {s.states:,} reachable states"
             if r.vacuous:
@@ -81,7 +86,7 @@ def proof_text(system: str, engine: str, results: tuple[PropertyResult, ...], vi
     width = max(len(r.name) for r in results)
     out = [f"dmabuf-mc: {system} ({engine} engine)"]
     for r in results:
-        note = f"counterexample in {len(r.counterexample)} steps, replayed" if r.counterexample else r.note
+        note = violation_note(r) if r.counterexample else r.note
         out.append(f"  {r.verdict.value:<8} {r.name:<{width}}  {note}")
     for r in results:
         if r.counterexample is not None:

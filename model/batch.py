@@ -17,7 +17,7 @@ from checker.check import check
 from checker.engines.explicit import Limits
 from checker.render import trace_markdown, trace_text
 from checker.verdict import Verdict
-from model.build import build, configure
+from model.build import system
 from model.config import Configuration
 from model.policy import Policy
 from model.sequence import arrow, lifelines
@@ -64,10 +64,9 @@ MAX_STATES = 5_000_000
 
 def run_job(job: Job) -> Outcome:
     """Check one configuration under one policy; counterexamples are replayed by `check`."""
-    ts = build(job.config, job.policy)
+    cfg, ts = system(job.config, job.policy)
     report = check(ts, job.properties, limits=Limits(max_states=MAX_STATES))
     cells = []
-    cfg = configure(job.config, job.policy)
     cfg_view = partial(view, cfg)
     for r in report.results:
         if r.counterexample is not None:

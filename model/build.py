@@ -47,6 +47,12 @@ def configure(cfg: Configuration, policy: Policy) -> Configuration:
     return cfg
 
 
+def system(cfg: Configuration, policy: Policy) -> tuple[Configuration, TransitionSystem]:
+    """The configuration as the policy rewrites it (what traces are rendered against) and
+    its model."""
+    return configure(cfg, policy), build(cfg, policy)
+
+
 def build(cfg: Configuration, policy: Policy) -> TransitionSystem:
     """The DMA-buf model of `cfg` under `policy`: final once the buffer is released."""
     cfg = configure(cfg, policy)

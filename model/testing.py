@@ -16,17 +16,17 @@ from checker.compile import compile_system
 from checker.engines.random import fuzz
 from checker.render import trace_text
 from checker.trace import replay
-from model.build import build
-from model.config import load
-from model.policy import POLICIES
+from model import catalog
+from model.build import system
 from model.view import view
 
 
 def check_random_histories(config: str, policy: str = "baseline", properties: Sequence[str] = (),
                            examples: int = 50, seed: int = 0) -> None:
-    """Raise AssertionError with the trace if random histories violate a property."""
-    cfg = load(config)
-    ts = build(cfg, POLICIES[policy])
+    """Raise AssertionError with the trace if random histories violate a property.
+    `config` and `policy` are named as on the command line: built-ins, files, `sweep:`
+    names and policy variants."""
+    cfg, ts = system(catalog.configuration(config), catalog.policy(policy))
     result = fuzz(compile_system(ts), list(properties) or [p.name for p in ts.properties], examples, seed_value=seed)
     for trace in result.counterexamples.values():
         replay(trace)

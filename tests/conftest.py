@@ -5,7 +5,7 @@ from __future__ import annotations
 from checker.interp import evaluate, successor
 from checker.trace import Trace
 from checker.ts import TransitionSystem
-from model.build import build, configure
+from model.build import system as build_system
 from model.config import Configuration, load, parse
 from model.policy import BASELINE, Policy
 from model.view import view
@@ -13,7 +13,7 @@ from model.view import view
 
 def system(cfg: str | Configuration, policy: Policy = BASELINE) -> tuple[Configuration, TransitionSystem]:
     config = load(cfg) if isinstance(cfg, str) else cfg
-    return configure(config, policy), build(config, policy)
+    return build_system(config, policy)
 
 
 def config_text(text: str) -> Configuration:
