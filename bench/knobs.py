@@ -10,14 +10,15 @@ from dataclasses import replace
 from checker.compile import compile_system
 from checker.engines.explicit import explore
 from model.build import build
-from model.config import Configuration, Kernel, builtin_names, load
+from model.config import Configuration, builtin_names, load
+from model.kernels import ArchSync, Swiotlb
 from model.policy import BASELINE, POLICIES
 
 KNOBS = {
-    "arm64-before-c50f11c6196f": lambda c: replace(c, kernel=replace(c.kernel, arch="arm64-before-c50f11c6196f")),
-    "swiotlb before ddbd89deb7d3": lambda c: replace(c, kernel=replace(c.kernel, swiotlb="before-ddbd89deb7d3")),
+    "arm64-before-c50f11c6196f": lambda c: replace(c, kernel=replace(c.kernel, arch_sync=ArchSync.INVALIDATE)),
+    "swiotlb before ddbd89deb7d3": lambda c: replace(c, kernel=replace(c.kernel, swiotlb=Swiotlb.V5_16)),
     "lazy IOMMU, all devices behind one": lambda c: replace(
-        c, kernel=Kernel(c.kernel.arch, c.kernel.swiotlb, "lazy"),
+        c, kernel=replace(c.kernel, iommu="lazy"),
         importers=tuple(replace(i, iommu=True) for i in c.importers)),
     "map once": lambda c: replace(c, importers=tuple(replace(i, mapping="once") for i in c.importers)),
     "P4 device bracketing": None,

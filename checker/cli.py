@@ -31,12 +31,26 @@ from checker.ts import TransitionSystem
 from checker.verdict import exit_code
 from model import catalog, judge, tables
 from model.build import system
-from model.config import ARCHES, IOMMU, MAPPING, SOURCES, SWIOTLB, ConfigError, Configuration, builtin_names, load
-from model.exporters import EXPORTER_KINDS
+from model.config import (
+    ARCH_SYNC,
+    ARCHES,
+    IOMMU,
+    MAPPING,
+    PREP,
+    SOURCES,
+    SWIOTLB,
+    ConfigError,
+    Configuration,
+    builtin_names,
+    load,
+)
+from model.exporters import ALIASES, FAMILIES, STATES
 from model.policy import OBLIGATIONS, POLICIES, RULES, Policy
 from model.sequence import arrow, lifelines
 from model.sweep import DEVICES, Sweep, generate
 from model.sweep import EXPORTERS as SWEEP_EXPORTERS
+from model.sweep import KINDS as SWEEP_KINDS
+from model.versions import kernel_line, listed_versions, version_rules
 from model.view import view
 from properties import DOCS
 
@@ -155,6 +169,7 @@ def check_cmd(
     if fmt == "json":
         click.echo(json.dumps(report_json(report, cells), indent=2))
     else:
+        click.echo(kernel_line(cfg))
         click.echo(report_text(report, cells))
     traces = [r.counterexample for r in report.results if r.counterexample is not None]
     _dump(traces, cfg, config_name, policy_name, dump)
@@ -300,11 +315,18 @@ def list_cmd(what: str | None) -> None:
                           for r in RULES.values() for v, d in r.values.items()},
         "properties": lambda: DOCS,
         "obligations": lambda: OBLIGATIONS,
-        "exporters": lambda: {k.name: k.doc for k in EXPORTER_KINDS.values()},
+        "exporters": lambda: {**{f.name: "the kernel version picks one of: " + ", ".join(n for _, n in f.states)
+                                 for f in FAMILIES.values()},
+                              **{k.name: k.doc for k in STATES.values()},
+                              **{k: f"an older name of {v}" for k, v in ALIASES.items()}},
         "sources": lambda: {s.name: s.doc for s in SOURCES.values()},
-        "kernel": lambda: {**{f"arch = {k}": v for k, v in ARCHES.items()},
+        "kernel": lambda: {**{f"version = {v}": "; ".join(f"{k}: {r}" for k, r in version_rules(v).items())
+                              for v in listed_versions()},
+                           **{f"arch = {k}": v for k, v in ARCHES.items()},
+                           **{f"arch_sync = {k}": v for k, v in ARCH_SYNC.items()},
                            **{f"swiotlb = {k}": v for k, v in SWIOTLB.items()},
                            **{f"iommu = {k}": v for k, v in IOMMU.items()},
+                           **{f"[buffer] prep = {k}": v for k, v in PREP.items()},
                            **{f"[[importer]] mapping = {k}": v for k, v in MAPPING.items()}},
         "devices": lambda: {n: doc for n, (_, doc) in DEVICES.items()},
     }
@@ -386,7 +408,7 @@ def _scope(batch: Batch, default_builtins: bool = False) -> list[Configuration]:
     except ConfigError as e:
         _fail(str(e))
     sweep = Sweep(_names(batch.devices, DEVICES, "--devices"), batch.importers,
-                  _names(batch.exporters, EXPORTER_KINDS, "--exporters"))
+                  _names(batch.exporters, SWEEP_KINDS, "--exporters"))
     return list(generate(sweep))
 
 

@@ -13,7 +13,7 @@ from checker.ts import TransitionSystem
 from model.clients import client_actions
 from model.config import SOURCES, Configuration
 from model.dmabuf import api_actions
-from model.exporters import EXPORTER_KINDS
+from model.exporters import exporter_kind
 from model.platform import hardware_actions
 from model.policy import Policy
 from model.state import DmabufState
@@ -24,7 +24,7 @@ def _allocate_from_heap(cfg: Configuration, uncached: bool) -> Configuration:
     """P3 / P12: a heap that knows every importer allocates (CMA when one needs contiguous
     memory and has no IOMMU, R3.2); the former exporter writes through a bracketed vmap."""
     contiguous = any(i.needs_contiguous and not i.iommu for i in cfg.importers)
-    kind = EXPORTER_KINDS["heap-uncached" if uncached else "heap"]
+    kind = exporter_kind("heap-uncached" if uncached else "heap", cfg.kernel.version)
     source = SOURCES[("cma-heap" if contiguous else "system-heap") + ("-uncached" if uncached else "")]
     buffer = replace(cfg.buffer, source=source, contiguous=contiguous, cpu_zeroed=source.cpu_zeroed)
     vmap = cfg.vmap

@@ -45,7 +45,8 @@ def _cpu_obligation(st: DmabufState, policy: Policy, via: str, allowed: tuple[st
     if via == "exporter":
         ex = st.cfg.exporter
         own = (ex.own_access_direction,) if ex.own_access_direction != AS_PASSED else allowed
-        holds = st.cpu_access.is_in(*own) if ex.brackets_own_cpu_access else TRUE
+        # Before dma_buf_export there is no dma_buf to bracket with, and nobody to share with.
+        holds = or_(st.life.eq("allocated"), st.cpu_access.is_in(*own)) if ex.brackets_own_cpu_access else TRUE
         return policy.obligation("exporter-brackets-own-cpu-access", holds)
     return policy.obligation("cpu-access-bracketed", st.cpu_access.is_in(*allowed))
 
@@ -81,14 +82,6 @@ def cpu_write(st: DmabufState, policy: Policy, via: str, ln: int) -> Action:
     return action("cpu_write", (via, line_param(ln)), HOW_CPU[via], _cpu_guard(st, via), eff, obs)
 
 
-def slot_live(st: DmabufState, d: str) -> Expr:
-    """The device's mapping exists at the DMA-API level: the importer's own, or the one
-    the dma-buf core caches until detach (cache_sgt_mapping)."""
-    if d in st.sgt_dir:
-        return st.sgt_dir[d].ne("DMA_NONE")
-    return st.mapped[d].ne("DMA_NONE")
-
-
 def reaches_pages(st: DmabufState, imp: Importer) -> Expr:
     """Whether a DMA reaches the pages: always without an IOMMU (dma-direct addresses are
     physical); behind one only through a live translation, which a lazy IOMMU keeps after
@@ -96,7 +89,7 @@ def reaches_pages(st: DmabufState, imp: Importer) -> Expr:
     if not imp.iommu:
         return TRUE
     stale = st.iotlb_stale[imp.name].eq(True) if imp.name in st.iotlb_stale else FALSE
-    return or_(slot_live(st, imp.name), stale)
+    return or_(st.dma_mapped(imp.name), stale)
 
 
 def _dma_common(
@@ -110,7 +103,7 @@ def _dma_common(
     eff.set(st.obs_dma, reaches)
     eff.set(st.obs_dma_unmapped, not_(st.mapped[d].is_in(*dirs)))
     if st.cfg.bounces(imp):
-        eff.set(st.obs_dma_above_mask, not_(slot_live(st, d)))
+        eff.set(st.obs_dma_above_mask, not_(st.dma_mapped(d)))
     if imp.needs_contiguous and not imp.iommu and not st.cfg.buffer.contiguous:
         eff.set(st.obs_dma_noncontiguous, TRUE)
     eff.set(st.obs_ownership, and_(mapped, st.cpu_owned[d].eq(True)))
@@ -130,11 +123,11 @@ def dma_read(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action:
     d = imp.name
     eff = Effect()
     from_memory = st.memory_latest[ln].ref
-    if imp.snoops and st.cfg.cached:
+    if imp.snoops:
         from_memory = ite(st.cache[ln].eq("dirty"), st.cache_latest[ln].ref, from_memory)
     latest = from_memory
     if st.cfg.bounces(imp):
-        latest = ite(slot_live(st, d), st.bounce_latest[d][ln].ref, from_memory)
+        latest = ite(st.dma_mapped(d), st.bounce_latest[d][ln].ref, from_memory)
     guard, reaches, obligations = _dma_common(st, policy, eff, imp, DEVICE_READS)
     none = Const(OBSERVED.code("none"))
     eff.set(st.obs_device_read, ite(reaches, _observed(latest), none))
@@ -145,16 +138,16 @@ def _dma_write_memory(st: DmabufState, eff: Effect, imp: Importer, ln: int) -> N
     only_latest_in(st, eff, ln, "memory")
     eff.set(st.memory_latest[ln], TRUE)
     if imp.snoops:
-        invalidate(st, eff, ln)
+        invalidate(eff, st.line(ln))
 
 
 def _dma_write_line(st: DmabufState, eff: Effect, imp: Importer, ln: int) -> None:
     d = imp.name
     if st.cfg.bounces(imp):
-        with eff.when(slot_live(st, d)):
+        with eff.when(st.dma_mapped(d)):
             only_latest_in(st, eff, ln, d)
             eff.set(st.bounce_latest[d][ln], TRUE)
-        with eff.when(not_(slot_live(st, d))):
+        with eff.when(not_(st.dma_mapped(d))):
             _dma_write_memory(st, eff, imp, ln)
     else:
         _dma_write_memory(st, eff, imp, ln)

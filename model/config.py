@@ -14,7 +14,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from model.exporters import AS_PASSED, EXPORTER_KINDS, KIND_FIELDS, ExporterKind
+from model.exporters import AS_PASSED, KIND_FIELDS, KIND_NAMES, ExporterKind, KindUnavailable, exporter_kind
+from model.kernels import (
+    ARCH_SYNC_DOC,
+    DEFAULT,
+    DEFAULT_VERSION,
+    SWIOTLB_DOC,
+    ArchSync,
+    Swiotlb,
+    UnknownVersion,
+    Version,
+    arch_sync_rule,
+    parse_version,
+    prep_rule,
+    swiotlb_rule,
+)
 
 
 class ConfigError(Exception):
@@ -91,36 +105,50 @@ SOURCES: dict[str, Source] = {
 }
 
 ARCHES: dict[str, str] = {
-    "arm64": "arm64 after c50f11c6196f (June 2022): for-device cleans in every direction, "
-    "for-CPU invalidates unless DMA_TO_DEVICE (§3.3)",
-    "arm64-before-c50f11c6196f": "arm64 before June 2022: for-device with DMA_FROM_DEVICE "
-    "invalidates (dirty lines are dropped), other directions clean (§3.3)",
+    "arm64": "arm64: the kernel version decides for-device maintenance of DMA_FROM_DEVICE "
+    "(kernel.arch_sync); for-CPU invalidates unless DMA_TO_DEVICE (arch/arm64/mm/dma-mapping.c)",
     "arm32": "arch/arm/mm/dma-mapping.c: map with DMA_FROM_DEVICE invalidates, other "
-    "directions clean; for-CPU invalidates unless DMA_TO_DEVICE (§3.3)",
+    "directions clean; for-CPU invalidates unless DMA_TO_DEVICE",
     "x86": "dev_is_dma_coherent() is always true, so the DMA API does no cache maintenance; "
-    "a device whose traffic does not snoop (PCIe no-snoop, scan-out) reads memory (§3.1)",
+    "a device whose traffic does not snoop (PCIe no-snoop, scan-out) reads memory",
 }
-SWIOTLB: dict[str, str] = {
-    "aa6f8dcbab47": "swiotlb after aa6f8dcbab47 (Mar 2022): map and sync_for_device copy the "
-    "original into the bounce slot in every direction (§5.2)",
-    "before-ddbd89deb7d3": "swiotlb before ddbd89deb7d3: map and sync_for_device copy only for "
-    "DMA_TO_DEVICE/BIDIRECTIONAL, so a DMA_FROM_DEVICE slot holds stale data that unmap copies "
-    "back over lines the device did not write (§5.2)",
-}
+LEGACY_ARCH = "arm64-before-c50f11c6196f"
+"""An older spelling of arch = "arm64" with arch_sync = "before-c50f11c6196f"."""
+SWIOTLB: dict[str, str] = {str(k): v for k, v in SWIOTLB_DOC.items()}
+ARCH_SYNC: dict[str, str] = {str(k): v for k, v in ARCH_SYNC_DOC.items()}
 IOMMU: dict[str, str] = {
-    "strict": "iommu.strict=1: the IOTLB is invalidated at unmap; a later access faults (§6)",
+    "strict": "iommu.strict=1: the IOTLB is invalidated at unmap; a later access faults",
     "lazy": "iommu.strict=0: invalidation is deferred to a flush queue that drains at any time; "
-    "until then the old translation still reaches the pages (§6)",
+    "until then the old translation still reaches the pages",
+}
+PREP: dict[str, str] = {
+    "clean": "arch_dma_prep_coherent cleans the cacheable linear alias (arm64 since 7bd6680b47fa): "
+    "a line the pages' previous owner left stays valid, now stale",
+    "clean-invalidate": "arch_dma_prep_coherent cleans and invalidates the alias (arm64 before c44094eee32f)",
+    "none": "an allocator that does not prep: the previous owner's dirty lines stay in the cache",
 }
 
 
 @dataclass(frozen=True)
 class Kernel:
-    """Rule versions: which kernel's cache maintenance, swiotlb and IOMMU the check uses."""
+    """Which kernel the check models: its version, and the rules that version had (each
+    overridable in the file: "this kernel, but with that patch")."""
 
+    version: Version = DEFAULT_VERSION
     arch: str = "arm64"
-    swiotlb: str = "aa6f8dcbab47"
+    arch_sync: ArchSync = ArchSync.CLEAN  # v6.1's; a test checks these against the tables
+    swiotlb: Swiotlb = Swiotlb.REINSTATED
     iommu: str = "strict"
+
+    @classmethod
+    def of(cls, version: Version, **overrides: Any) -> Kernel:
+        """The kernel `version` with the rules it had, then the overrides."""
+        return replace(cls(version, arch_sync=arch_sync_rule(version), swiotlb=swiotlb_rule(version)), **overrides)
+
+    @property
+    def invalidates_from_device(self) -> bool:
+        """Whether arch_sync_dma_for_device(DMA_FROM_DEVICE) invalidates instead of cleaning."""
+        return self.arch == "arm32" or (self.arch == "arm64" and self.arch_sync is ArchSync.INVALIDATE)
 
 
 @dataclass(frozen=True)
@@ -178,6 +206,8 @@ class Buffer:
     above_4g: bool
     contiguous: bool
     cpu_zeroed: bool
+    prep: str = "clean-invalidate"
+    """PREP (v6.1's by default): what dma_alloc_coherent/_wc did to the linear alias of pages it remaps uncached."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +233,22 @@ class Configuration:
         if self.buffer.source.write_combined:
             return False
         return not (self.buffer.source.coherent_alloc and not self.dma_coherent(self.exporter.coherent))
+
+    def initial_line(self) -> tuple[str, bool, bool]:
+        """A line at allocation: (cache line, whether it holds the latest value, whether
+        memory does). Pages zeroed through a cacheable mapping start dirty (system_heap.c:
+        __GFP_ZERO). Pages dma_alloc_coherent remaps uncached are zeroed through the uncached
+        mapping after arch_dma_prep_coherent (kernel/dma/direct.c: dma_direct_alloc), so
+        what the previous owner left in the cacheable alias is stale; write-combined heap and
+        driver pages are flushed once after zeroing (§7, §9)."""
+        source = self.buffer.source
+        if self.cached:
+            dirty = self.buffer.cpu_zeroed or source.coherent_alloc
+            return ("dirty", True, False) if dirty else ("invalid", False, True)
+        if not source.coherent_alloc:
+            return ("invalid", False, True)
+        return {"clean": ("clean", False, True), "clean-invalidate": ("invalid", False, True),
+                "none": ("dirty", False, True)}[self.buffer.prep]
 
     def dma_coherent(self, coherent: bool) -> bool:
         """dev_is_dma_coherent() of a device the file says is (not) coherent: always true on x86 (§3.1)."""
@@ -317,14 +363,18 @@ def _importer(file: str, table: Any, k: int) -> Importer:
     return imp
 
 
-def _exporter_kind(r: Reader) -> ExporterKind:
-    """The named kind with any of its fields overridden by the file (issue: buggy or
-    proposed callbacks written as data)."""
-    kind = EXPORTER_KINDS[r.choice("kind", sorted(EXPORTER_KINDS))]
+def _exporter_kind(r: Reader, kernel: Kernel) -> ExporterKind:
+    """The named kind as the configured kernel has it, with any of its fields overridden by
+    the file (buggy or proposed callbacks written as data)."""
+    name = r.choice("kind", KIND_NAMES)
+    try:
+        kind = exporter_kind(name, kernel.version)
+    except KindUnavailable as e:
+        raise ConfigError(r.file, r.field("kind"), str(e)) from None
     overrides = {}
     for key, spec in KIND_FIELDS.items():
         if key in r.table:
-            overrides[key] = r.get(key, bool) if spec is bool else r.choice(key, spec)
+            overrides[key] = r.get(key, bool) if spec is bool else type(spec[0])(r.choice(key, spec))
     if not overrides:
         return kind
     changed = ", ".join(f"{k} = {v}" for k, v in overrides.items())
@@ -332,11 +382,21 @@ def _exporter_kind(r: Reader) -> ExporterKind:
 
 
 def _kernel(r: Reader) -> Kernel:
-    return Kernel(
-        arch=r.choice("arch", tuple(ARCHES), "arm64"),
-        swiotlb=r.choice("swiotlb", tuple(SWIOTLB), "aa6f8dcbab47"),
-        iommu=r.choice("iommu", tuple(IOMMU), "strict"),
-    )
+    """The `[kernel]` table: a version, and the rules it decides unless the file sets them."""
+    text = r.get("version", str, DEFAULT)
+    try:
+        version = parse_version(text)
+    except UnknownVersion as e:
+        raise ConfigError(r.file, r.field("version"), str(e)) from None
+    overrides: dict[str, Any] = {}
+    arch = r.choice("arch", (*ARCHES, LEGACY_ARCH), "arm64")
+    if arch == LEGACY_ARCH:
+        arch, overrides["arch_sync"] = "arm64", ArchSync.INVALIDATE
+    if "arch_sync" in r.table:
+        overrides["arch_sync"] = ArchSync(r.choice("arch_sync", tuple(ARCH_SYNC)))
+    if "swiotlb" in r.table:
+        overrides["swiotlb"] = Swiotlb(r.choice("swiotlb", tuple(SWIOTLB)))
+    return Kernel.of(version, arch=arch, iommu=r.choice("iommu", tuple(IOMMU), "strict"), **overrides)
 
 
 def parse(text: str, file: str) -> Configuration:
@@ -359,7 +419,7 @@ def _parse(text: str, file: str) -> Configuration:
 
     ex = top.sub("exporter")
     exporter = Exporter(
-        kind=_exporter_kind(ex),
+        kind=_exporter_kind(ex, kernel),
         coherent=ex.get("coherent", bool, False),
         cpu_writes=ex.get("cpu_writes", bool, False),
         brackets_own_cpu_access=ex.get("brackets_own_cpu_access", bool, False),
@@ -386,7 +446,10 @@ def _parse(text: str, file: str) -> Configuration:
     cpu_zeroed = bu.get("cpu_zeroed", bool, source.cpu_zeroed)
     if cpu_zeroed and (source.coherent_alloc or source.write_combined):
         raise ConfigError(file, "buffer.cpu_zeroed", f"false: {source.name} is flushed at allocation")
-    buffer = Buffer(lines, source, bu.get("above_4g", bool, False), contiguous, cpu_zeroed)
+    prep = bu.choice("prep", tuple(PREP), prep_rule(kernel.version))
+    if "prep" in bu.table and not source.coherent_alloc:
+        raise ConfigError(file, "buffer.prep", f"a dma-alloc-coherent or dma-alloc-wc source for prep = {prep!r}")
+    buffer = Buffer(lines, source, bu.get("above_4g", bool, False), contiguous, cpu_zeroed, prep)
     bu.done()
 
     cl = top.sub("clients")

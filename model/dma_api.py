@@ -3,12 +3,12 @@ with swiotlb bounce copies (DOMAIN.md §3.2, §5.2), IOTLB invalidation (§6) an
 hand-over (§0).
 
 A bounced mapping gives the device a second copy (§5.3): the device sees only the bounce
-slot, the CPU only the original. Copies follow `kernel.swiotlb`: after aa6f8dcbab47, map
-and sync_for_device copy original -> bounce in every direction; before ddbd89deb7d3 only
-for DMA_TO_DEVICE / DMA_BIDIRECTIONAL. sync_for_cpu and unmap copy back only for
+slot, the CPU only the original. The copies go through the CPU cache on both sides (the
+slot's kernel address and the original's linear alias are cacheable), so the arch syncs
+on the slot decide what a non-coherent device sees. Which copies happen follows
+`kernel.swiotlb` (docs/semantics.md): sync_for_cpu and unmap copy back only for
 DMA_FROM_DEVICE / DMA_BIDIRECTIONAL; unmap with DMA_ATTR_SKIP_CPU_SYNC copies nothing
-back. The bounce slot's own CPU cache lines are not modelled: the arch sync on the slot
-is assumed to make the CPU's copy visible to the device.
+back and skips the arch syncs.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from checker.ir import FALSE, TRUE
 from checker.ts import Effect
 from model.config import Importer
-from model.platform import arch_sync_dma_for_cpu, arch_sync_dma_for_device, cpu_store, cpu_view
-from model.state import DEVICE_READS, DEVICE_WRITES, DmabufState
+from model.kernels import Swiotlb
+from model.platform import arch_sync_dma_for_cpu, arch_sync_dma_for_device, cached_store, cached_view, invalidate
+from model.state import DEVICE_READS, DEVICE_WRITES, DmabufState, Line
 
 
 @dataclass(frozen=True)
@@ -52,24 +53,54 @@ def misc_device(st: DmabufState) -> DmaDevice:
     return DmaDevice("misc", st.cfg.dma_coherent(False), False, False, False)
 
 
-def _swiotlb_copies_to_device(st: DmabufState, direction: str) -> bool:
-    return st.cfg.kernel.swiotlb == "aa6f8dcbab47" or direction in DEVICE_READS
+def _bounce_lines(st: DmabufState, dev: DmaDevice, lines: range) -> list[Line]:
+    """The slot lines whose CPU cache lines the arch syncs on the slot reach."""
+    return [st.slot_line(dev.name, ln) for ln in lines] if dev.name in st.slot_cache else []
 
 
-def swiotlb_bounce_to_device(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str) -> None:
-    """memcpy original -> bounce slot (§5.2): the slot gets what a CPU load of the original
-    sees. Before ddbd89deb7d3 a DMA_FROM_DEVICE map or sync left the slot as it was."""
-    if _swiotlb_copies_to_device(st, direction):
-        for ln in st.lines:
-            eff.set(st.bounce_latest[dev.name][ln], cpu_view(st, eff, ln))
+def swiotlb_bounce_to_device(st: DmabufState, eff: Effect, dev: DmaDevice, lines: range) -> None:
+    """swiotlb_bounce(DMA_TO_DEVICE): memcpy from the original through its cacheable linear
+    alias (phys_to_virt, even for pages the CPU maps uncached) into the slot through its
+    cacheable kernel address: the slot's cache line is dirty, its memory unchanged."""
+    for ln in lines:
+        value = cached_view(eff, st.line(ln))
+        if dev.name in st.slot_cache:
+            cached_store(eff, st.slot_line(dev.name, ln), value)
+        else:
+            eff.set(st.bounce_latest[dev.name][ln], value)
 
 
-def swiotlb_bounce_to_cpu(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str) -> None:
-    """memcpy bounce slot -> original iff the device may have written (§5.2), a CPU store
-    through the kernel mapping of every line of the slot."""
-    if direction in DEVICE_WRITES:
-        for ln in st.lines:
-            cpu_store(st, eff, ln, eff.get(st.bounce_latest[dev.name][ln]))
+def swiotlb_bounce_to_cpu(st: DmabufState, eff: Effect, dev: DmaDevice, lines: range) -> None:
+    """swiotlb_bounce(DMA_FROM_DEVICE): memcpy from the slot through its cacheable address
+    into the original through its cacheable linear alias: the original's line is dirty."""
+    for ln in lines:
+        slot = st.bounce_latest[dev.name][ln]
+        value = cached_view(eff, st.slot_line(dev.name, ln)) if dev.name in st.slot_cache else eff.get(slot)
+        cached_store(eff, st.line(ln), value)
+
+
+def _map_copies(st: DmabufState, direction: str, skip_cpu_sync: bool) -> bool:
+    """Whether swiotlb_tbl_map_single copies the original into the slot (§5.2 table)."""
+    rule = st.cfg.kernel.swiotlb
+    if rule in (Swiotlb.AA6F, Swiotlb.REINSTATED):
+        return True
+    if rule is Swiotlb.DDBD:
+        return not skip_cpu_sync
+    return not skip_cpu_sync and direction in DEVICE_READS
+
+
+def _sync_for_device_copies(st: DmabufState, direction: str) -> bool:
+    """Whether swiotlb_sync_single_for_device copies the original into the slot."""
+    return st.cfg.kernel.swiotlb is Swiotlb.AA6F or direction in DEVICE_READS
+
+
+def swiotlb_map(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, skip_cpu_sync: bool) -> None:
+    """swiotlb_map: take a slot, copy into it as the kernel version does, then clean the slot
+    for a non-coherent device unless DMA_ATTR_SKIP_CPU_SYNC (kernel/dma/swiotlb.c)."""
+    if _map_copies(st, direction, skip_cpu_sync):
+        swiotlb_bounce_to_device(st, eff, dev, st.lines)
+    if not dev.coherent and not skip_cpu_sync:
+        arch_sync_dma_for_device(st, eff, direction, _bounce_lines(st, dev, st.lines))
 
 
 def _own(st: DmabufState, eff: Effect, dev: DmaDevice, cpu: bool) -> None:
@@ -82,31 +113,35 @@ def dma_map(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, skip_c
     else clean for a non-coherent device unless DMA_ATTR_SKIP_CPU_SYNC (§3.2). The
     device owns the buffer from here on; an IOMMU translation exists again."""
     if dev.bounces:
-        swiotlb_bounce_to_device(st, eff, dev, direction)
+        swiotlb_map(st, eff, dev, direction, skip_cpu_sync)
     elif not dev.coherent and not skip_cpu_sync:
-        arch_sync_dma_for_device(st, eff, direction, st.lines)
+        arch_sync_dma_for_device(st, eff, direction, [st.line(ln) for ln in st.lines])
     if dev.name in st.iotlb_stale:
         eff.set(st.iotlb_stale[dev.name], FALSE)
     _own(st, eff, dev, cpu=False)
 
 
 def dma_sync_for_cpu(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, lines: range) -> None:
-    """dma_sync_sgtable_for_cpu over `lines`: arch invalidate for a non-coherent device,
-    then the swiotlb copy-back (§3.2, §5.2). The CPU owns the buffer now."""
-    if dev.bounces:
-        swiotlb_bounce_to_cpu(st, eff, dev, direction)
-    elif not dev.coherent:
-        arch_sync_dma_for_cpu(st, eff, direction, lines)
+    """dma_direct_sync_single_for_cpu over `lines`: arch invalidate of what the device wrote
+    (the slot, if bounced) for a non-coherent device, then swiotlb_sync_single_for_cpu's
+    copy-back for DMA_FROM_DEVICE/BIDIRECTIONAL (kernel/dma/direct.h). The CPU owns it now."""
+    if not dev.coherent:
+        targets = _bounce_lines(st, dev, lines) if dev.bounces else [st.line(ln) for ln in lines]
+        arch_sync_dma_for_cpu(eff, direction, targets)
+    if dev.bounces and direction in DEVICE_WRITES:
+        swiotlb_bounce_to_cpu(st, eff, dev, lines)
     _own(st, eff, dev, cpu=True)
 
 
 def dma_sync_for_device(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, lines: range) -> None:
-    """dma_sync_sgtable_for_device over `lines`: swiotlb copy original -> bounce, else arch
-    clean for a non-coherent device (§3.2, §5.2). The device owns it again."""
-    if dev.bounces:
-        swiotlb_bounce_to_device(st, eff, dev, direction)
-    elif not dev.coherent:
-        arch_sync_dma_for_device(st, eff, direction, lines)
+    """dma_direct_sync_single_for_device over `lines`: swiotlb_sync_single_for_device's copy
+    into the slot as the kernel version does, then the arch clean of the slot or the pages
+    for a non-coherent device (kernel/dma/direct.h). The device owns it again."""
+    if dev.bounces and _sync_for_device_copies(st, direction):
+        swiotlb_bounce_to_device(st, eff, dev, lines)
+    if not dev.coherent:
+        targets = _bounce_lines(st, dev, lines) if dev.bounces else [st.line(ln) for ln in lines]
+        arch_sync_dma_for_device(st, eff, direction, targets)
     _own(st, eff, dev, cpu=False)
 
 
@@ -118,6 +153,8 @@ def dma_unmap(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, skip
         dma_sync_for_cpu(st, eff, dev, direction, st.lines)
     for slot in st.bounce_latest.get(dev.name, []):
         eff.set(slot, FALSE)
+    for ln in st.lines if dev.name in st.slot_cache else ():
+        invalidate(eff, st.slot_line(dev.name, ln))
     if dev.name in st.iotlb_stale:
         eff.set(st.iotlb_stale[dev.name], TRUE)
     _own(st, eff, dev, cpu=False)

@@ -9,33 +9,19 @@ device access (P4, P10).
 
 from __future__ import annotations
 
-from checker.ir import FALSE, TRUE, Const, Expr, and_, ne, not_, or_
+from checker.ir import FALSE, TRUE, and_, not_
 from checker.ts import Action, Effect, action
-from model.dma_api import (
-    DmaDevice,
-    dma_map,
-    dma_sync_for_cpu,
-    dma_sync_for_device,
-    dma_unmap,
-    exporter_device,
-    importer_device,
-    misc_device,
-)
-from model.exporters import (
-    AS_PASSED,
-    SYNC_ALL_ATTACHMENTS,
-    SYNC_EXPORTER_DEVICE,
-    SYNC_MAPPED_ATTACHMENTS,
-    SYNC_MISC_DEVICE,
-)
+from model import callbacks
+from model.callbacks import ALL_DIRECTIONS
+from model.dma_api import DmaDevice, dma_sync_for_cpu, dma_sync_for_device, importer_device
+from model.exporters import AS_PASSED, MappingCache
 from model.policy import Policy
-from model.state import DIRECTION, DmabufState
+from model.state import DmabufState
 
 IMPORTER = "importer"
 EXPORTER = "exporter"
 USERSPACE = "userspace"
 KERNEL = "kernel"
-ALL_DIRECTIONS = ("DMA_FROM_DEVICE", "DMA_TO_DEVICE", "DMA_BIDIRECTIONAL")
 
 
 def dma_buf_export(st: DmabufState) -> Action:
@@ -76,136 +62,65 @@ def dma_buf_attach(st: DmabufState, policy: Policy, d: str) -> Action:
     return action("dma_buf_attach", (d,), IMPORTER, guard, eff)
 
 
-def _unmap_cached_sgt(st: DmabufState, eff: Effect, d: str) -> None:
-    """Detach of an attachment whose mapping the core cached: the real unmap (§8)."""
-    dev = importer_device(st, st.importer(d))
-    for direction in ALL_DIRECTIONS:
-        with eff.when(st.sgt_dir[d].eq(direction)):
-            dma_unmap(st, eff, dev, direction, not st.cfg.exporter.kind.map_cpu_sync)
-    eff.set(st.sgt_dir[d], "DMA_NONE")
-
-
 def dma_buf_detach(st: DmabufState, policy: Policy, d: str) -> Action:
     """dma_buf_detach: the attachment goes; its mapping must already be gone (§1.6). A
-    mapping the core cached (cache_sgt_mapping) is unmapped now."""
+    mapping the core kept (cache_sgt_mapping) is unmapped by the core, then the exporter's
+    detach runs."""
     eff = Effect()
     eff.set(st.attached[d], FALSE)
-    if d in st.sgt_dir:
-        _unmap_cached_sgt(st, eff, d)
+    if st.cfg.exporter.kind.mapping_cache is MappingCache.CORE:
+        callbacks.unmap_kept(st, policy, eff, d)
+    callbacks.detach(st, policy, eff, d)
     if d in st.has_mapped:
         eff.set(st.has_mapped[d], FALSE)
     ob = policy.obligation("unmap-before-detach", st.mapped[d].eq("DMA_NONE"))
-    return action("dma_buf_detach", (d,), IMPORTER, st.attached[d].eq(True), eff, [ob])
-
-
-def _skip_cpu_sync(st: DmabufState, policy: Policy) -> bool:
-    rule = policy.rule("map")
-    return rule == "skip-cpu-sync" or (rule != "cpu-sync" and not st.cfg.exporter.kind.map_cpu_sync)
+    guard = and_(st.life.eq("exported"), st.attached[d].eq(True))
+    return action("dma_buf_detach", (d,), IMPORTER, guard, eff, [ob])
 
 
 def dma_buf_map_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:
     """dma_buf_map_attachment -> the exporter's map_dma_buf, which maps the pages for the
-    importer's device, with or without cache maintenance (§1.4). With cache_sgt_mapping
-    only the first call reaches the exporter; later ones get the cached table back, or
-    -EBUSY for a direction it does not cover."""
+    importer's device, with or without cache maintenance (§1.4). Under cache_sgt_mapping
+    only the first call reaches the exporter; later ones get the kept table back, or -EBUSY
+    for a direction it does not cover unless it is DMA_BIDIRECTIONAL."""
     dev = importer_device(st, st.importer(d))
     eff = Effect()
-    guard = and_(st.attached[d].eq(True), st.mapped[d].eq("DMA_NONE"))
+    guard = and_(st.life.eq("exported"), st.attached[d].eq(True), st.mapped[d].eq("DMA_NONE"))
     if d in st.has_mapped:
         guard = and_(guard, st.has_mapped[d].eq(False))
         eff.set(st.has_mapped[d], TRUE)
     if map_refused(st, policy, dev):
         eff.set(st.obs_refused, TRUE)
         return action("dma_buf_map_attachment", (d, direction), IMPORTER, guard, eff)
-    if d in st.sgt_dir:
-        cached = st.sgt_dir[d]
-        with eff.when(cached.eq("DMA_NONE")):
-            dma_map(st, eff, dev, direction, _skip_cpu_sync(st, policy))
-            eff.set(cached, direction)
-        busy = and_(cached.ne("DMA_NONE"), cached.ne(direction), cached.ne("DMA_BIDIRECTIONAL"))
-        with eff.when(busy):
-            eff.set(st.obs_refused, TRUE)
-        with eff.when(not_(busy)):
-            eff.set(st.mapped[d], direction)
+    if st.cfg.exporter.kind.mapping_cache is MappingCache.CORE:
+        kept = st.sgt_dir[d]
+        with eff.when(kept.eq("DMA_NONE")):
+            callbacks.map_dma_buf(st, policy, eff, d, direction)
+            eff.set(kept, direction)
+        busy = and_(kept.ne("DMA_NONE"), kept.ne(direction), kept.ne("DMA_BIDIRECTIONAL"))
     else:
-        dma_map(st, eff, dev, direction, _skip_cpu_sync(st, policy))
+        busy = callbacks.map_dma_buf(st, policy, eff, d, direction)
+    with eff.when(busy):
+        eff.set(st.obs_refused, TRUE)
+    with eff.when(not_(busy)):
         eff.set(st.mapped[d], direction)
     return action("dma_buf_map_attachment", (d, direction), IMPORTER, guard, eff)
 
 
 def dma_buf_unmap_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:
-    """dma_buf_unmap_attachment -> unmap_dma_buf: dma_unmap_sgtable for the device (§1.4),
-    unless the core caches the mapping until detach. Unmapping with another direction than
-    the map's is a DMA-API error (dma-debug reports it)."""
+    """dma_buf_unmap_attachment -> unmap_dma_buf (§1.4), unless the core keeps the mapping
+    until detach. Unmapping with another direction than the map's is a DMA-API error
+    (dma-debug reports it)."""
     eff = Effect()
-    if d not in st.sgt_dir:
-        dma_unmap(st, eff, importer_device(st, st.importer(d)), direction, _skip_cpu_sync(st, policy))
+    if st.cfg.exporter.kind.mapping_cache is not MappingCache.CORE:
+        callbacks.unmap_dma_buf(st, policy, eff, d, direction)
     eff.set(st.mapped[d], "DMA_NONE")
     eff.set(st.obs_misuse, st.mapped[d].ne(direction))
-    guard = and_(st.attached[d].eq(True), st.mapped[d].ne("DMA_NONE"))
+    guard = and_(st.life.eq("exported"), st.attached[d].eq(True), st.mapped[d].ne("DMA_NONE"))
     if d in st.device_access:
         guard = and_(guard, st.device_access[d].eq(False))
     ob = policy.obligation("unmap-in-mapped-direction", st.mapped[d].eq(direction))
     return action("dma_buf_unmap_attachment", (d, direction), IMPORTER, guard, eff, [ob])
-
-
-def _misuse(mapped_dir: Expr, direction: str) -> Expr:
-    """A sync whose direction differs from the mapping's is a DMA-API error, unless the
-    mapping is DMA_BIDIRECTIONAL (dma-debug check_sync)."""
-    bidirectional = Const(DIRECTION.code("DMA_BIDIRECTIONAL"))
-    return and_(ne(mapped_dir, Const(DIRECTION.code(direction))), ne(mapped_dir, bidirectional))
-
-
-def _sync(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, for_cpu: bool, live: Expr) -> Expr:
-    """One dma_sync_sgtable_for_cpu/_for_device the exporter makes when `live`, and the
-    DMA-API error it commits: passing sgt->nents over a merged IOMMU mapping syncs only
-    the first line (§3.2)."""
-    partial = st.cfg.exporter.kind.sync_nents and dev.iommu and len(st.lines) > 1
-    with eff.when(live):
-        (dma_sync_for_cpu if for_cpu else dma_sync_for_device)(st, eff, dev, direction,
-                                                               range(1) if partial else st.lines)
-    return live if partial else FALSE
-
-
-def _cpu_access_syncs(st: DmabufState, eff: Effect, access: str, direction: str, for_cpu: bool) -> None:
-    """The syncs begin/end_cpu_access make, and whether they break a DMA-API rule: a sync
-    of a table that is not mapped, in another direction, or over part of it."""
-    misuse: list[Expr] = []
-    if access in (SYNC_MAPPED_ATTACHMENTS, SYNC_ALL_ATTACHMENTS):
-        for imp in st.cfg.importers:
-            table = st.sgt_dir.get(imp.name, st.mapped[imp.name])
-            mapped = table.ne("DMA_NONE")
-            dev = importer_device(st, imp)
-            # An unmapped table has no bounce slot: syncing it reaches only the pages.
-            live = mapped if access == SYNC_MAPPED_ATTACHMENTS or dev.bounces else TRUE
-            misuse.append(_sync(st, eff, dev, direction, for_cpu, live))
-            wrong = _misuse(table.ref, direction)
-            misuse.append(and_(mapped, wrong) if access == SYNC_MAPPED_ATTACHMENTS else or_(not_(mapped), wrong))
-    elif access == SYNC_EXPORTER_DEVICE:
-        fixed = st.cfg.exporter.kind.cpu_access_direction
-        mapped_dir = Const(DIRECTION.code("DMA_BIDIRECTIONAL" if fixed == AS_PASSED else fixed))
-        misuse += [_sync(st, eff, exporter_device(st), direction, for_cpu, TRUE), _misuse(mapped_dir, direction)]
-    elif access == SYNC_MISC_DEVICE:
-        assert st.misc_dir is not None
-        mapped = st.misc_dir.ne("DMA_NONE")
-        misuse += [_sync(st, eff, misc_device(st), direction, for_cpu, mapped),
-                   and_(mapped, _misuse(st.misc_dir.ref, direction))]
-    eff.set(st.obs_misuse, or_(*misuse))
-
-
-def _kind_access(st: DmabufState, policy: Policy) -> tuple[str, str]:
-    """Whose mappings begin/end sync, and whether begin syncs for the CPU or (swapped)
-    for the device, under the policy's cpu-access rule."""
-    kind = st.cfg.exporter.kind
-    rule = policy.rule("cpu-access")
-    if rule == "mapped-attachments":
-        return SYNC_MAPPED_ATTACHMENTS, "for-cpu"
-    if rule == "nothing":
-        return "nothing", kind.begin_sync
-    if rule == "swapped":
-        access = kind.cpu_access if kind.cpu_access != "nothing" else SYNC_MAPPED_ATTACHMENTS
-        return access, "for-device"
-    return kind.cpu_access, kind.begin_sync
 
 
 def cpu_access_actor(st: DmabufState) -> str:
@@ -215,27 +130,14 @@ def cpu_access_actor(st: DmabufState) -> str:
     return KERNEL if st.cfg.vmap != "none" else EXPORTER
 
 
-def _callback_direction(st: DmabufState, direction: str) -> str:
-    fixed = st.cfg.exporter.kind.cpu_access_direction
-    return direction if fixed == AS_PASSED else fixed
-
-
 def dma_buf_begin_cpu_access(st: DmabufState, policy: Policy, direction: str) -> Action:
     """dma_buf_begin_cpu_access(dir) (DMA_BUF_IOCTL_SYNC START from userspace): the
-    exporter's begin_cpu_access prepares the CPU's view (§2.1, §2.4). udmabuf's first
-    begin creates its misc-device mapping, a for-device sync (§2.4)."""
+    exporter's begin_cpu_access prepares the CPU's view (§2.1, §2.4). There is a dma_buf
+    to call it on only once it is exported."""
     eff = Effect()
-    access, begin_sync = _kind_access(st, policy)
-    passed = _callback_direction(st, direction)
-    if access == SYNC_MISC_DEVICE:
-        misc = st.misc_dir
-        assert misc is not None
-        with eff.when(misc.eq("DMA_NONE")):
-            dma_map(st, eff, misc_device(st), passed, skip_cpu_sync=False)
-            eff.set(misc, passed)
-    _cpu_access_syncs(st, eff, access, passed, for_cpu=begin_sync == "for-cpu")
+    callbacks.begin_cpu_access(st, policy, eff, direction)
     eff.set(st.cpu_access, direction)
-    guard = and_(st.life.ne("released"), st.cpu_access.eq("DMA_NONE"))
+    guard = and_(st.life.eq("exported"), st.cpu_access.eq("DMA_NONE"))
     return action("dma_buf_begin_cpu_access", (direction,), cpu_access_actor(st), guard, eff)
 
 
@@ -243,11 +145,10 @@ def dma_buf_end_cpu_access(st: DmabufState, policy: Policy, direction: str) -> A
     """dma_buf_end_cpu_access(dir) (DMA_BUF_IOCTL_SYNC END): the exporter's
     end_cpu_access hands the buffer back to the devices (§2.1, §2.4)."""
     eff = Effect()
-    access, begin_sync = _kind_access(st, policy)
-    _cpu_access_syncs(st, eff, access, _callback_direction(st, direction), for_cpu=begin_sync != "for-cpu")
+    callbacks.end_cpu_access(st, policy, eff, direction)
     eff.set(st.cpu_access, "DMA_NONE")
     ob = policy.obligation("end-matches-begin", st.cpu_access.eq(direction))
-    guard = st.cpu_access.ne("DMA_NONE")
+    guard = and_(st.life.eq("exported"), st.cpu_access.ne("DMA_NONE"))
     return action("dma_buf_end_cpu_access", (direction,), cpu_access_actor(st), guard, eff, [ob])
 
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from checker.verdict import Verdict
 from model.batch import Cell, Job, Outcome, run
 from model.config import Configuration
-from model.exporters import EXPORTER_KINDS
+from model.exporters import exporter_kind
+from model.kernels import DEFAULT as DEFAULT_KERNEL
+from model.kernels import parse_version
 from model.policy import RULES, Policy
 from model.sweep import DEVICES, make
 from properties import DOCS, REFUSAL
@@ -215,7 +217,7 @@ def candidates(devices: Sequence[str]) -> list[tuple[str, Configuration]]:
     bounces = any(DEVICES[d][0].dma_mask == 32 and not DEVICES[d][0].iommu for d in devices)
     out = []
     for kind in ALLOCATORS:
-        for source in EXPORTER_KINDS[kind].sources:
+        for source in exporter_kind(kind, parse_version(DEFAULT_KERNEL)).sources:
             for high in (False, True) if bounces else (False,):
                 label = f"{source} ({kind}{', above 4 GiB' if high else ''})"
                 out.append((label, make(kind, source, False, high, devices)))

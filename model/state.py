@@ -1,16 +1,22 @@
 """The DMA-buf model's state variables, per configuration (DESIGN.md "Dynamic state").
 
 Data are abstracted to freshness: for each cache line, whether each copy (the CPU cache
-line, memory, each device's swiotlb bounce slot) holds the *latest* value written. A write
-makes its copy the only latest one; cache maintenance and bounce copies move freshness
-between copies. Observations (what the last step's read returned) are transient ghost
+line, memory, each device's swiotlb bounce slot in memory and the slot's own CPU cache
+line) holds the *latest* value written. A write makes its copy the only latest one; cache
+maintenance and bounce copies move freshness between copies. The buffer's cache lines
+exist for every buffer: an uncached or write-combined buffer still has its cacheable
+linear-map alias. Observations (what the last step's read returned) are transient ghost
 variables, so a stale read is a plain state predicate and a trace ends on the read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from checker.ir import Expr
 from checker.ts import BOOL, Var, enum
 from model.config import Configuration, Importer
+from model.exporters import MappingCache
 
 # enum dma_data_direction, with the kernel's values (include/linux/dma-direction.h).
 # DMA_NONE doubles as "no mapping" / "outside a CPU-access bracket".
@@ -25,6 +31,17 @@ DEVICE_WRITES = ("DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL")
 # DMA_BUF_IOCTL_SYNC flags: READ -> DMA_FROM_DEVICE, WRITE -> DMA_TO_DEVICE, RW -> BIDIRECTIONAL (§2.2).
 CPU_READS = ("DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL")
 CPU_WRITES = ("DMA_TO_DEVICE", "DMA_BIDIRECTIONAL")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One cache line of cacheable memory: the CPU's cache line in front of it, whether that
+    line holds the latest value, and whether memory does. The buffer's lines and each
+    bounce slot's lines are such lines."""
+
+    cache: Var
+    cache_latest: Var
+    memory: Var
 
 
 class DmabufState:
@@ -44,8 +61,10 @@ class DmabufState:
         self.attached: dict[str, Var] = {}
         self.mapped: dict[str, Var] = {}
         self.cpu_owned: dict[str, Var] = {}
-        self.bounce_latest: dict[str, list[Var]] = {}
-        self.sgt_dir: dict[str, Var] = {}  # the mapping the dma-buf core caches (cache_sgt_mapping)
+        self.bounce_latest: dict[str, list[Var]] = {}  # the slot's memory
+        self.slot_cache: dict[str, list[Var]] = {}  # the slot's own CPU cache line (swiotlb's mem->vaddr)
+        self.slot_cache_latest: dict[str, list[Var]] = {}
+        self.sgt_dir: dict[str, Var] = {}  # the mapping kept until detach (core, PRIME or vb2 cache)
         self.has_mapped: dict[str, Var] = {}  # a map-once importer already mapped
         self.iotlb_stale: dict[str, Var] = {}  # lazy IOMMU: an unmapped translation not yet flushed
         self.device_access: dict[str, Var] = {}  # P4/P10: inside begin/end device access
@@ -56,7 +75,10 @@ class DmabufState:
             self.cpu_owned[d] = Var(f"cpu_owned[{d}]", BOOL, d)
             if cfg.bounces(imp):
                 self.bounce_latest[d] = [Var(f"bounce_latest[{d}][{ln}]", BOOL, d) for ln in self.lines]
-            if kind.caches_mapping:
+            if self.slot_cached(imp):
+                self.slot_cache[d] = [Var(f"slot_cache[{d}][{ln}]", LINE, d) for ln in self.lines]
+                self.slot_cache_latest[d] = [Var(f"slot_cache_latest[{d}][{ln}]", BOOL, d) for ln in self.lines]
+            if kind.mapping_cache is not MappingCache.NONE:
                 self.sgt_dir[d] = Var(f"sgt_dir[{d}]", DIRECTION, d)
             if imp.mapping == "once":
                 self.has_mapped[d] = Var(f"has_mapped[{d}]", BOOL, d)
@@ -76,6 +98,28 @@ class DmabufState:
         self.obs_misuse = Var("dma_api_misuse", BOOL, obs, transient=True)
         self.obs_refused = Var("refused", BOOL, obs, transient=True)
 
+    def slot_cached(self, imp: Importer) -> bool:
+        """Whether the slot's own CPU cache line matters: the bounce copies go through the
+        slot's cacheable kernel address (swiotlb_bounce), and a device that does not snoop
+        reads and writes the slot's memory around it. For a snooping device the line and
+        the slot's memory are one coherent copy."""
+        return self.cfg.bounces(imp) and not imp.snoops
+
+    def line(self, ln: int) -> Line:
+        """The buffer's line `ln`, through its cacheable (linear-map) address."""
+        return Line(self.cache[ln], self.cache_latest[ln], self.memory_latest[ln])
+
+    def slot_line(self, d: str, ln: int) -> Line:
+        """Line `ln` of importer `d`'s bounce slot, whose CPU cache line is modelled."""
+        return Line(self.slot_cache[d][ln], self.slot_cache_latest[d][ln], self.bounce_latest[d][ln])
+
+    def dma_mapped(self, d: str) -> Expr:
+        """The device's mapping exists at the DMA-API level: the importer's own, or the one
+        its exporter or the dma-buf core keeps until detach. A bounce slot lives as long."""
+        if d in self.sgt_dir:
+            return self.sgt_dir[d].ne("DMA_NONE")
+        return self.mapped[d].ne("DMA_NONE")
+
     def importer(self, name: str) -> Importer:
         return next(i for i in self.cfg.importers if i.name == name)
 
@@ -83,6 +127,8 @@ class DmabufState:
         per_device = []
         for d in self.attached:
             per_device += [self.attached[d], self.mapped[d], self.cpu_owned[d], *self.bounce_latest.get(d, [])]
+            per_device += [v for ln in self.lines if d in self.slot_cache
+                           for v in (self.slot_cache[d][ln], self.slot_cache_latest[d][ln])]
             optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access)
             per_device += [v[d] for v in optional if d in v]
         return (
@@ -95,16 +141,15 @@ class DmabufState:
         )
 
     def initial(self) -> dict[str, int]:
-        """Allocated, not exported. Pages zeroed through a cacheable mapping start as
-        dirty lines holding the latest data (§7: __GFP_ZERO, "so dirty lines"); pages
-        flushed at allocation start with memory latest (§4: arch_dma_prep_coherent)."""
-        dirty = self.cfg.cached and self.cfg.buffer.cpu_zeroed
+        """Allocated, not exported, each line as the allocator leaves it
+        (`Configuration.initial_line`); no bounce slot is in use."""
+        line, cache_latest, memory_latest = self.cfg.initial_line()
         init = {v.name: 0 for v in self.variables()}
         init[self.cpu_access.name] = DIRECTION.code("DMA_NONE")
         for ln in self.lines:
-            init[self.cache[ln].name] = LINE.code("dirty" if dirty else "invalid")
-            init[self.cache_latest[ln].name] = int(dirty)
-            init[self.memory_latest[ln].name] = int(not dirty)
+            init[self.cache[ln].name] = LINE.code(line)
+            init[self.cache_latest[ln].name] = int(cache_latest)
+            init[self.memory_latest[ln].name] = int(memory_latest)
         for v in (*self.mapped.values(), *self.sgt_dir.values(), *([self.misc_dir] if self.misc_dir else [])):
             init[v.name] = DIRECTION.code("DMA_NONE")
         return init

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations_with_replacement
 
-from model.config import SOURCES, Buffer, ConfigError, Configuration, Exporter, Importer, natural_direction
-from model.exporters import EXPORTER_KINDS
+from model.config import SOURCES, Buffer, ConfigError, Configuration, Exporter, Importer, Kernel, natural_direction
+from model.exporters import FAMILIES, STATES, CoherentFlag, ExporterKind, exporter_kind
 
 PREFIX = "sweep:"
 
@@ -55,9 +55,17 @@ class Sweep:
     exporters: tuple[str, ...] = EXPORTERS
 
 
+KINDS = (*FAMILIES, *(n for n in STATES if "@" not in n))
+"""The kinds a sweep can name: each family as the default kernel has it, and the single-state ones."""
+
+
+def _kind(name: str) -> ExporterKind:
+    return exporter_kind(name, Kernel().version)
+
+
 def _exporter_devices(kind: str) -> tuple[bool, ...]:
     """Exporter-device coherency matters where P1's flag or dma_alloc_* cacheability reads it."""
-    return (False, True) if EXPORTER_KINDS[kind].coherent_flag == "exporter-device" else (False,)
+    return (False, True) if _kind(kind).coherent_flag is CoherentFlag.EXPORTER_DEVICE else (False,)
 
 
 def _name(kind: str, source: str, coherent: bool, above_4g: bool, devices: Sequence[str]) -> str:
@@ -68,7 +76,7 @@ def _name(kind: str, source: str, coherent: bool, above_4g: bool, devices: Seque
 def make(kind: str, source: str, coherent: bool, above_4g: bool, devices: Sequence[str]) -> Configuration:
     """One generated configuration. Heaps are written by userspace through mmap; driver
     exporters and udmabuf's creator write with their own unbracketed CPU stores."""
-    k = EXPORTER_KINDS[kind]
+    k = _kind(kind)
     src = SOURCES[source]
     heap = kind.startswith("heap")
     exporter = Exporter(k, coherent, cpu_writes=not heap, brackets_own_cpu_access=False)
@@ -88,7 +96,7 @@ def generate(sweep: Sweep) -> Iterator[Configuration]:
         for mix in combinations_with_replacement(sweep.devices, n):
             bounces = any(DEVICES[d][0].dma_mask == 32 and not DEVICES[d][0].iommu for d in mix)
             for kind in sweep.exporters:
-                for source in EXPORTER_KINDS[kind].sources:
+                for source in _kind(kind).sources:
                     for coherent in _exporter_devices(kind):
                         for above_4g in (False, True) if bounces else (False,):
                             yield make(kind, source, coherent, above_4g, mix)
@@ -102,8 +110,8 @@ def from_name(name: str) -> Configuration:
     kind, source, dev, placement, mix = parts
     devices = mix.split("+")
     checks = [
-        (kind in EXPORTER_KINDS, "kind", f"one of {', '.join(EXPORTER_KINDS)}"),
-        (kind in EXPORTER_KINDS and source in EXPORTER_KINDS[kind].sources, "source", "a source of that kind"),
+        (kind in KINDS, "kind", f"one of {', '.join(KINDS)}"),
+        (kind in KINDS and source in _kind(kind).sources, "source", "a source of that kind"),
         (dev in ("coherent", "noncoherent"), "exporter device", "coherent or noncoherent"),
         (placement in ("low", "high"), "placement", "low or high"),
         (all(d in DEVICES for d in devices) and len(devices) <= 3, "devices", f"1-3 of {', '.join(DEVICES)}"),

@@ -39,6 +39,8 @@ def properties(st: DmabufState) -> tuple[Property, ...]:
     for ln in st.lines:
         copies = [and_(st.cache[ln].ne("invalid"), st.cache_latest[ln].eq(True)), st.memory_latest[ln].eq(True)]
         copies += [slots[ln].eq(True) for slots in st.bounce_latest.values()]
+        copies += [and_(st.slot_cache[d][ln].ne("invalid"), latest[ln].eq(True))
+                   for d, latest in st.slot_cache_latest.items()]
         latest_somewhere.append(or_(*copies))
     released = st.life.eq("released")
     holders = [a.eq(True) for a in st.attached.values()] + [m.ne("DMA_NONE") for m in st.mapped.values()]

@@ -33,7 +33,7 @@ def test_good_minimal_file_parses_with_defaults():
     ("text", "field", "expected"),
     [
         ("[exporter\n", "(syntax)", "valid TOML"),
-        (GOOD.replace('kind = "heap"', 'kind = "ion"'), "exporter.kind", "one of drm-prime, heap"),
+        (GOOD.replace('kind = "heap"', 'kind = "ion"'), "exporter.kind", "one of heap, drm-prime"),
         (GOOD.replace("coherent = false", 'coherent = "no"'), "importer[0].coherent", "a bool"),
         (GOOD.replace("coherent = false", "coherent = false\ndma_mask = 48"), "importer[0].dma_mask", "32 or 64"),
         (GOOD + "[buffer]\nlines = 3\n", "buffer.lines", "1 or 2"),
