@@ -156,7 +156,8 @@ STATES: dict[str, ExporterKind] = {
               "drm_gem_map_dma_buf / drm_gem_unmap_dma_buf, with DMA_ATTR_SKIP_CPU_SYNC", DRIVER_SOURCES, **PRIME),
         _kind("vb2-dma-contig", "videobuf2-dma-contig exporter since v5.4: vb2_dc_dmabuf_ops_map maps with "
               "DMA_ATTR_SKIP_CPU_SYNC and keeps the mapping per direction; begin/end are no-ops "
-              "returning 0 (videobuf2-dma-contig.c; before v5.4 it mapped with maintenance)", DRIVER_SOURCES, map_cpu_sync=False,
+              "returning 0 (videobuf2-dma-contig.c; before v5.4 it mapped with maintenance)", DRIVER_SOURCES,
+              map_cpu_sync=False,
               mapping_cache=MappingCache.EXPORTER, cpu_access=CpuAccess.NOTHING,
               coherent_flag=CoherentFlag.EXPORTER_DEVICE),
         _kind("vb2-dma-sg", "videobuf2-dma-sg exporter: vb2_dma_sg_dmabuf_ops_map maps with maintenance "

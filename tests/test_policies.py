@@ -178,7 +178,7 @@ def test_cli_sweep_explain_allocate_exit_codes():
                                  "--property", "device-reads-latest", "--workers", "1"])
     assert sweep.exit_code == 0  # a coherent, snooping reader never reads stale data
     assert "baseline on 2 configurations" in sweep.output
-    assert "sweep:heap/cma-heap/noncoherent/low/pcie-gpu     178     ok" in sweep.output
+    assert "sweep:heap/cma-heap/noncoherent/low/pcie-gpu     169     ok" in sweep.output
     explain = runner.invoke(main, ["explain", "--config", "heap-mmap", "--workers", "1"])
     assert explain.exit_code == 0 and "necessary: cpu-reads-latest fails in heap-mmap" in explain.output
     allocate = runner.invoke(main, ["allocate", "camera", "display", "--workers", "1"])
