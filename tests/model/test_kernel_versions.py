@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from checker.check import check
-from checker.interp import evaluate
+from checker.interp import evaluate, successor
 from checker.verdict import Verdict
 from model.config import ConfigError, Kernel
 from model.exporters import STATES, exporter_kind
@@ -83,7 +83,8 @@ def test_an_unknown_version_is_an_error_naming_the_known_ones(text, message):
 
 def test_a_driver_that_did_not_exist_yet_is_an_error():
     with pytest.raises(ConfigError, match=r"exporter.kind: expected a kernel with heap \(since v5.6\)"):
-        config_text('[kernel]\nversion = "5.4"\n[exporter]\nkind = "heap"\n[[importer]]\nname = "a"\ncoherent = false\n')
+        config_text('[kernel]\nversion = "5.4"\n[exporter]\nkind = "heap"\n'
+                    '[[importer]]\nname = "a"\ncoherent = false\n')
 
 
 def test_one_rule_can_be_overridden_on_a_version():
@@ -227,7 +228,6 @@ def _lost(text: str, calls: list[str]) -> bool:
     """Whether no-lost-writes fails in the state the history ends in."""
     _, ts = system(config_text(text), POLICIES["p4-device-bracketing"])
     state = dict(ts.init)
-    from checker.interp import successor
     for call in calls:
         act = ts.actions[ts.action_index(call)]
         assert evaluate(act.enabled(), state), call
@@ -263,7 +263,8 @@ def test_before_c50f11c6196f_the_from_device_invalidate_drops_the_bounce_copy():
 def test_a_skip_cpu_sync_map_copies_into_the_slot_only_since_ddbd89deb7d3(version, slot):
     # <= v5.16: swiotlb_tbl_map_single copied only without DMA_ATTR_SKIP_CPU_SYNC; since
     # 901c7280ca0d the copy is unconditional (into the slot's cache: the slot's memory stays stale).
-    text = PRIME_READER.format(version=version, high="true").replace("dma_mask = 32", "dma_mask = 32\nsnoops = true")
+    text = PRIME_READER.format(version=version, high="true")
+    text = text.replace("dma_mask = 32", "dma_mask = 32\nsnoops = true")
     steps = history(config_text(text), ["dma_buf_export()", "dma_buf_attach(display)",
                                         "dma_buf_map_attachment(display, DMA_TO_DEVICE)"])
     assert steps[-1]["display"].endswith(f"bounce slot {slot}")

@@ -1,0 +1,45 @@
+"""The built-in configurations' state spaces as a committed manifest, so that any change
+to the model's state space shows in review: states, transitions, depth and the verdict of
+every property under the baseline, per built-in.
+
+Regenerate after an intended model change with `.venv/bin/python -m tests.manifest`, and
+say in the commit why the numbers moved.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from checker.check import check
+from checker.compile import compile_system
+from checker.engines.explicit import explore
+from model.build import build
+from model.config import builtin_names, load
+from model.policy import BASELINE
+
+MANIFEST = Path(__file__).parent / "data" / "builtins-manifest.json"
+
+
+def measure() -> dict[str, Any]:
+    """Per built-in: its kernel, state counts, depth and each property's verdict."""
+    out: dict[str, Any] = {}
+    for name in builtin_names():
+        cfg = load(name)
+        ts = build(cfg, BASELINE)
+        report = check(ts, (), ())
+        full = explore(compile_system(ts), [p.name for p in ts.properties], stop_when_refuted=False).stats
+        out[name] = {
+            "kernel": str(cfg.kernel.version),
+            "states": full.states,
+            "transitions": full.transitions,
+            "depth": full.depth,
+            "verdicts": {r.name: r.verdict.value for r in report.results},
+        }
+    return out
+
+
+if __name__ == "__main__":
+    MANIFEST.write_text(json.dumps(measure(), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {MANIFEST}")
