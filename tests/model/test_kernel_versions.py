@@ -188,7 +188,8 @@ def test_prime_before_v5_3_refuses_another_direction_even_after_bidirectional():
     # drm_prime.c drm_gem_map_dma_buf before v5.3: a different direction is -EBUSY; the core's
     # cache_sgt_mapping (v5.3-v6.15) lets a kept DMA_BIDIRECTIONAL mapping serve any.
     base = ('[kernel]\nversion = "{v}"\n[exporter]\nkind = "drm-prime"\n[[importer]]\nname = "gpu"\n'
-            'coherent = false\nreads = false\nwrites = true\nmap_directions = ["DMA_BIDIRECTIONAL", "DMA_FROM_DEVICE"]\n')
+            'coherent = false\nreads = false\nwrites = true\n'
+            'map_directions = ["DMA_BIDIRECTIONAL", "DMA_FROM_DEVICE"]\n')
     calls = ["dma_buf_export()", "dma_buf_attach(gpu)", "dma_buf_map_attachment(gpu, DMA_BIDIRECTIONAL)",
              "dma_buf_unmap_attachment(gpu, DMA_BIDIRECTIONAL)", "dma_buf_map_attachment(gpu, DMA_FROM_DEVICE)"]
     old = history(config_text(base.format(v="5.2")), calls)[-1]
