@@ -184,6 +184,44 @@ def test_vb2_remaps_on_a_direction_change_and_unmaps_at_detach():
     assert steps[-1]["encoder"] == "detached"
 
 
+def test_ddbd89deb7d3_copies_a_from_device_map_without_skip_cpu_sync():
+    # ddbd89deb7d3: "(!(attrs & DMA_ATTR_OVERWRITE) || TO/BIDI)" without SKIP: every direction.
+    text = BOUNCED_WRITER.format(version="5.19", extra='swiotlb = "{s}"').replace("cpu_writes = true", "")
+    calls = ["dma_buf_export()", "dma_buf_attach(dev32)", "dma_buf_map_attachment(dev32, DMA_FROM_DEVICE)"]
+    old = history(config_text(text.format(s="before-ddbd89deb7d3")), calls)[-1]
+    new = history(config_text(text.format(s="ddbd89deb7d3")), calls)[-1]
+    assert old["dev32"].endswith("bounce slot stale, stale")
+    assert new["dev32"].endswith("bounce slot latest, latest")  # copied, then cleaned by the map
+
+
+def test_the_core_refuses_another_direction_unless_the_kept_mapping_is_bidirectional():
+    # dma-buf.c dma_buf_map_attachment with cache_sgt_mapping: -EBUSY for a direction the
+    # kept mapping does not cover.
+    text = ('[exporter]\nkind = "udmabuf"\n[buffer]\nsource = "memfd"\n[[importer]]\nname = "gpu"\n'
+            'coherent = false\nreads = false\nwrites = true\n'
+            'map_directions = ["DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL"]\n')
+    steps = history(config_text(text), ["dma_buf_export()", "dma_buf_attach(gpu)",
+                                        "dma_buf_map_attachment(gpu, DMA_FROM_DEVICE)",
+                                        "dma_buf_unmap_attachment(gpu, DMA_FROM_DEVICE)",
+                                        "dma_buf_map_attachment(gpu, DMA_BIDIRECTIONAL)"])
+    assert "REFUSED" in steps[-1]["observed"]
+
+
+def test_vb2_unmaps_the_kept_mapping_and_maps_again_for_another_direction():
+    # vb2_dma_sg_dmabuf_ops_map: "release any previous cache", then map with the new direction.
+    text = ('[exporter]\nkind = "vb2-dma-sg"\n[buffer]\nsource = "driver-cached"\n[[importer]]\nname = "gpu"\n'
+            'coherent = false\nreads = false\nwrites = true\n'
+            'map_directions = ["DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL"]\n')
+    steps = history(config_text(text), ["dma_buf_export()", "dma_buf_attach(gpu)",
+                                        "dma_buf_map_attachment(gpu, DMA_FROM_DEVICE)",
+                                        "dma_buf_unmap_attachment(gpu, DMA_FROM_DEVICE)",
+                                        "dma_buf_map_attachment(gpu, DMA_BIDIRECTIONAL)"])
+    assert steps[4]["gpu"] == "attached, unmapped, core keeps a DMA_FROM_DEVICE mapping"
+    assert steps[-1]["gpu"].startswith("mapped DMA_BIDIRECTIONAL")
+    assert steps[-1]["gpu"].endswith("core keeps a DMA_BIDIRECTIONAL mapping")
+    assert steps[-1]["line 0"] == "cache invalid, memory latest"  # the old mapping's unmap invalidated
+
+
 def test_prime_before_v5_3_refuses_another_direction_even_after_bidirectional():
     # drm_prime.c drm_gem_map_dma_buf before v5.3: a different direction is -EBUSY; the core's
     # cache_sgt_mapping (v5.3-v6.15) lets a kept DMA_BIDIRECTIONAL mapping serve any.
@@ -260,11 +298,13 @@ def test_before_c50f11c6196f_the_from_device_invalidate_drops_the_bounce_copy():
     assert steps[-1]["line 0"].startswith("cache dirty (stale)")
 
 
-@pytest.mark.parametrize(("version", "slot"), [("5.16", "stale"), ("6.1", "latest")])
-def test_a_skip_cpu_sync_map_copies_into_the_slot_only_since_ddbd89deb7d3(version, slot):
-    # <= v5.16: swiotlb_tbl_map_single copied only without DMA_ATTR_SKIP_CPU_SYNC; since
-    # 901c7280ca0d the copy is unconditional (into the slot's cache: the slot's memory stays stale).
-    text = PRIME_READER.format(version=version, high="true")
+@pytest.mark.parametrize(("version", "swiotlb", "slot"), [
+    ("5.16", "", "stale"), ("5.16", 'swiotlb = "ddbd89deb7d3"', "stale"),
+    ("5.16", 'swiotlb = "aa6f8dcbab47"', "latest"), ("6.1", "", "latest")])
+def test_a_skip_cpu_sync_map_copies_into_the_slot_only_since_aa6f8dcbab47(version, swiotlb, slot):
+    # swiotlb_tbl_map_single: <= v5.16 and ddbd89deb7d3 copied only without
+    # DMA_ATTR_SKIP_CPU_SYNC; aa6f8dcbab47 and 901c7280ca0d copy unconditionally.
+    text = PRIME_READER.format(version=version, high="true").replace('[exporter]', f'{swiotlb}\n[exporter]')
     text = text.replace("dma_mask = 32", "dma_mask = 32\nsnoops = true")
     steps = history(config_text(text), ["dma_buf_export()", "dma_buf_attach(display)",
                                         "dma_buf_map_attachment(display, DMA_TO_DEVICE)"])
