@@ -144,13 +144,16 @@ def _observe(em: _CEmitter, model: Compiled) -> list[str]:
 
 
 def c_source(model: Compiled) -> str:
-    """The whole translation unit for `model` (its system with its obligations dropped)."""
+    """The whole translation unit for `model` (its system with its obligations dropped).
+
+    Names appear nowhere in it (variables are `x<i>`, actions their index), so systems
+    that differ only in name, e.g. a configuration a proposal leaves unchanged, share one
+    cached library."""
     ts = model.ts
     nwords = words(model)
     em = _CEmitter(model)
     initial = ", ".join(_hex(model.initial >> (w * WORD) & ALL) for w in range(nwords))
     header = [
-        f"/* {ts.name}" + (f", without {', '.join(sorted(model.dropped))}" if model.dropped else "") + " */",
         f"#define W {nwords}",
         f"#define NPROPS {len(ts.properties)}",
         f"#define NACTIONS {len(ts.actions)}",

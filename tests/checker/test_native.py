@@ -166,3 +166,11 @@ def test_libraries_are_cached_by_source(tmp_path, monkeypatch):
     toolchain.build(source)
     assert list(tmp_path.glob("*.so")) == [built] and built.stat().st_mtime_ns == stamp
     assert toolchain.library_path(c_source(compile_system(toggles(4))), toolchain.compiler()) != built
+
+
+def test_systems_differing_only_in_name_share_a_library():
+    ts = toggles(3)
+    renamed = replace(ts, name="toggles/another-policy")
+    cc = toolchain.compiler()
+    assert toolchain.library_path(c_source(compile_system(ts)), cc) == \
+        toolchain.library_path(c_source(compile_system(renamed)), cc)
