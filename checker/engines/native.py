@@ -5,9 +5,9 @@ It returns the same `Exploration`: the C search counts states, transitions, dept
 deadlocks and keeps, for every state, its parent and the action that found it. Traces are
 rebuilt here by replaying those action indices through the Python compiled successor
 function, so they are exactly the traces the Python engine returns (and are checked to
-end in the state the C search stored). The search runs in chunks of CHECK_EVERY
-expansions; between chunks Python reports progress, applies the time limit and lets
-Ctrl-C through.
+end in the state the C search stored). The C search returns to Python before every
+CHECK_EVERY-th state, where the Python engine looks at the clock: Python then reports
+progress, applies the time limit and lets Ctrl-C through.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def library(model: Compiled) -> ctypes.CDLL:
     i64, handle = ctypes.c_int64, ctypes.c_void_p
     for name, restype, argtypes in (
         ("mc_new", handle, [i64, i64, ctypes.c_int, ctypes.POINTER(ctypes.c_uint8)]),
-        ("mc_run", ctypes.c_int, [handle]),
+        ("mc_run", ctypes.c_int, [handle, ctypes.c_int]),
         ("mc_free", None, [handle]),
         ("mc_found", i64, [handle, ctypes.c_int]),
         ("mc_premise", ctypes.c_int, [handle, ctypes.c_int]),
@@ -101,8 +101,10 @@ def _search(
     n = ctypes.cast(handle, ctypes.POINTER(_Counters)).contents
     stops = {MC_DONE: None, MC_REFUTED: ALL_REFUTED, MC_DEPTH: depth_limit(limits), MC_STATES: state_limit(limits)}
     next_report = start + 1.0
+    resume = 0
     try:
-        while (status := lib.mc_run(handle)) == MC_YIELD:
+        while (status := lib.mc_run(handle, resume)) == MC_YIELD:
+            resume = 1
             now = time.perf_counter()
             if limits.timeout is not None and now - start > limits.timeout:
                 stopped: str | None = time_limit(limits)

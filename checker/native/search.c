@@ -7,7 +7,7 @@
  * step -- states kept once in BFS order with their parent and the action that found
  * them, the same level, limit and stop checks in the same order -- so both engines
  * count the same states and transitions and find the same first counterexamples.
- * mc_run() returns to Python every CHECK_EVERY expansions (progress, timeout, Ctrl-C).
+ * mc_run() returns to Python every CHECK_EVERY states (progress, time limit, Ctrl-C).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -194,9 +194,10 @@ Search *mc_new(int64_t max_states, int64_t max_depth, int stop_when_refuted, con
     return c;
 }
 
-/* Expand states until the queue is empty, a stop condition holds, or CHECK_EVERY
- * expansions have been done (MC_YIELD: call again to continue). */
-int mc_run(Search *c) {
+/* Expand states until the queue is empty or a stop condition holds, yielding to Python
+ * (MC_YIELD) before every CHECK_EVERY-th state, where the Python engine checks its time
+ * limit: call again with `resume` set to expand that state and go on. */
+int mc_run(Search *c, int resume) {
     int64_t start = c->n.next;
     while (c->n.next < c->n.states) {
         int64_t i = c->n.next;
@@ -208,7 +209,7 @@ int mc_run(Search *c) {
             return MC_REFUTED;
         if (c->max_depth >= 0 && c->n.depth >= c->max_depth)
             return MC_DEPTH;
-        if (i % CHECK_EVERY == 0 && i != start)
+        if (i % CHECK_EVERY == 0 && !(resume && i == start))
             return MC_YIELD;
         expand(c, i);
         if (c->nomem)

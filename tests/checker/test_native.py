@@ -13,6 +13,7 @@ import pytest
 
 from checker.check import PROBE_STATES, check
 from checker.compile import compile_system
+from checker.engines import native
 from checker.engines.explicit import NO_LIMITS, Exploration, Limits, explore
 from checker.engines.native import explore_native
 from checker.ir import FALSE, TRUE, Const, add, and_, lt, or_
@@ -174,3 +175,26 @@ def test_systems_differing_only_in_name_share_a_library():
     cc = toolchain.compiler()
     assert toolchain.library_path(c_source(compile_system(ts)), cc) == \
         toolchain.library_path(c_source(compile_system(renamed)), cc)
+
+
+def test_a_time_limit_stops_both_engines_at_their_first_look_at_the_clock():
+    # Both look before expanding the initial state; no machine gets there within 1 ns.
+    seen = both(toggles(12), Limits(timeout=1e-9))
+    assert seen.stopped == "time limit 1e-09s reached" and seen.stats.states == 1
+
+
+def test_ctrl_c_between_chunks_gives_a_partial_exploration(monkeypatch):
+    clock = iter(range(0, 10**6, 2))  # every look at the clock is 2 s later: progress each time
+    monkeypatch.setattr(native.time, "perf_counter", lambda: float(next(clock)))
+    reported = []
+
+    def progress(stats):
+        reported.append(stats.states)
+        if len(reported) == 3:
+            raise KeyboardInterrupt
+
+    _, ts = system("largest", BASELINE)
+    seen = explore_native(compile_system(ts), [p.name for p in ts.properties], progress=progress)
+    assert seen.stopped == "interrupted"
+    assert reported == sorted(reported) and reported[-1] <= seen.stats.states < 140802
+    assert all(replay(t) for t in seen.counterexamples.values())
