@@ -12,7 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from checker.compile import Compiled, compile_system
-from checker.engines.explicit import ALL_REFUTED, NO_LIMITS, Exploration, Limits, Stats, explore, state_limit
+from checker.engines.explicit import (
+    ALL_REFUTED,
+    INTERRUPTED,
+    NO_LIMITS,
+    Exploration,
+    Limits,
+    Stats,
+    explore,
+    state_limit,
+)
 from checker.engines.native import explore_native
 from checker.engines.random import fuzz
 from checker.native.toolchain import NativeUnavailable, compiler
@@ -90,10 +99,12 @@ def _explore(
     if seen.stopped != state_limit(probe):
         return seen, "explicit", f"done within {PROBE_STATES:,} states, sooner than compiling"
     try:
-        seen = explore_native(model, wanted, limits, progress)
+        native = explore_native(model, wanted, limits, progress)
     except NativeUnavailable as e:
         return explore(model, wanted, limits, progress), "explicit", f"over {PROBE_STATES:,} states, but {e}"
-    return seen, "native", f"over {PROBE_STATES:,} states, C compiled by {compiler()}"
+    except KeyboardInterrupt:  # while compiling: what the probe saw is the answer so far
+        return replace(seen, stopped=INTERRUPTED), "explicit", f"interrupted compiling past {PROBE_STATES:,} states"
+    return native, "native", f"over {PROBE_STATES:,} states, C compiled by {compiler()}"
 
 
 def check(
