@@ -64,6 +64,7 @@ NO_LIMITS = Limits()
 ALL_REFUTED = "every checked property was refuted"
 INTERRUPTED = "interrupted"
 CHECK_EVERY = 2048
+# The stop reasons are shared with the native engine, so both engines report the same words.
 
 
 def depth_limit(limits: Limits) -> str:
