@@ -3,13 +3,15 @@
 Libraries are cached on disk under a name derived from a hash of the source, the
 compiler and its flags, so a model is compiled once however many checks, processes or
 sweeps use it; `DMABUF_MC_CACHE` overrides the directory (default
-`$XDG_CACHE_HOME/dmabuf-mc`, else `~/.cache/dmabuf-mc`). A library is written under a
-temporary name and renamed into place, so concurrent workers never load a partial file.
+`$XDG_CACHE_HOME/dmabuf-mc`, else `~/.cache/dmabuf-mc`). Builds of one library are
+serialised by a lock file beside it, and a library is written under a temporary name and
+renamed into place, so concurrent workers compile it once and never load a partial file.
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import hashlib
 import os
 import shutil
@@ -58,21 +60,30 @@ def build(source: str) -> ctypes.CDLL:
     if path in _loaded:
         return _loaded[path]
     if not path.exists():
-        _compile(cc, source, path)
+        _compile_once(cc, source, path)
     lib = ctypes.CDLL(str(path))
     _loaded[path] = lib
     return lib
 
 
-def _compile(cc: str, source: str, path: Path) -> None:
+def _compile_once(cc: str, source: str, path: Path) -> None:
+    """Build `path` unless another process did while this one waited for the lock (the
+    workers of a sweep often meet the same model at once)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
-            src, out = Path(tmp) / "model.c", Path(tmp) / path.name
-            src.write_text(source)
-            done = subprocess.run([cc, *FLAGS, "-o", str(out), str(src)], capture_output=True, text=True)
-            if done.returncode != 0:
-                raise NativeUnavailable(f"{cc} failed on the generated C: {done.stderr.strip()[:2000]}")
-            os.replace(out, path)
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                _compile(cc, source, path)
     except OSError as e:
         raise NativeUnavailable(f"cannot build in the cache directory {path.parent}: {e}") from e
+
+
+def _compile(cc: str, source: str, path: Path) -> None:
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
+        src, out = Path(tmp) / "model.c", Path(tmp) / path.name
+        src.write_text(source)
+        done = subprocess.run([cc, *FLAGS, "-o", str(out), str(src)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise NativeUnavailable(f"{cc} failed on the generated C: {done.stderr.strip()[:2000]}")
+        os.replace(out, path)

@@ -6,6 +6,7 @@ machine word. Skipped only when there is no C compiler."""
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from itertools import combinations_with_replacement
 
@@ -198,3 +199,19 @@ def test_ctrl_c_between_chunks_gives_a_partial_exploration(monkeypatch):
     assert seen.stopped == "interrupted"
     assert reported == sorted(reported) and reported[-1] <= seen.stats.states < 140802
     assert all(replay(t) for t in seen.counterexamples.values())
+
+
+def _build(source: str) -> bool:
+    return toolchain.build(source) is not None
+
+
+def test_concurrent_builds_of_one_model_compile_it_once(tmp_path, monkeypatch):
+    log, wrapper = tmp_path / "cc.log", tmp_path / "cc"
+    wrapper.write_text(f'#!/bin/sh\necho run >> {log}\nexec {toolchain.compiler()} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CC", str(wrapper))
+    monkeypatch.setenv(toolchain.CACHE_ENV, str(tmp_path / "cache"))
+    source = c_source(compile_system(toggles(5)))
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(_build, [source] * 8))
+    assert log.read_text().splitlines() == ["run"]
