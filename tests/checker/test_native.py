@@ -215,3 +215,11 @@ def test_concurrent_builds_of_one_model_compile_it_once(tmp_path, monkeypatch):
     with ProcessPoolExecutor(max_workers=4) as pool:
         assert all(pool.map(_build, [source] * 8))
     assert log.read_text().splitlines() == ["run"]
+
+
+@pytest.mark.parametrize("limits", [Limits(max_states=30000), Limits(max_states=20000), Limits(max_depth=6)], ids=repr)
+def test_auto_under_limits_reports_what_python_reports(limits):
+    _, ts = system("largest", BASELINE)
+    python, auto = check(ts, limits=limits, engine="explicit"), check(ts, limits=limits)
+    assert replace(auto, stats=python.stats, engine="explicit", engine_reason=python.engine_reason) == python
+    assert replace(auto.stats, seconds=0) == replace(python.stats, seconds=0)
