@@ -22,8 +22,10 @@ from checker.certificate import CertificateError, recheck
 from checker.certificate import load as load_certificate
 from checker.cexfile import CounterexampleError, document, dump, file_stem, still_violates, to_trace
 from checker.cexfile import read as read_counterexample
+from checker.check import ENGINES as CHECK_ENGINES
 from checker.check import UnknownName, check, fuzz_check
 from checker.engines.explicit import Limits, Stats
+from checker.native.toolchain import NativeUnavailable
 from checker.prover import ENGINES, prove
 from checker.render import proof_text, report_json, report_text, trace_markdown, trace_text
 from checker.trace import Trace
@@ -134,6 +136,8 @@ def main() -> None:
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states.")
 @click.option("--max-depth", type=click.IntRange(min=0), help="Do not expand states deeper than this.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+@click.option("--engine", type=click.Choice(CHECK_ENGINES), default="auto", show_default=True,
+              help="native: C compiled by gcc; explicit: Python; auto: Python, then C for large models.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @dump_option
 def check_cmd(
@@ -145,6 +149,7 @@ def check_cmd(
     max_states: int | None,
     max_depth: int | None,
     timeout: float | None,
+    engine: str,
     fmt: str,
     dump: str | None,
 ) -> None:
@@ -159,9 +164,11 @@ def check_cmd(
             status.update(f"{stats.states:,} states, depth {stats.depth}, {stats.states_per_second:,.0f} states/s")
 
     try:
-        report = check(ts, properties, without, Limits(max_states, max_depth, timeout), progress)
+        report = check(ts, properties, without, Limits(max_states, max_depth, timeout), progress, engine)
     except UnknownName as e:
         _fail(str(e))
+    except NativeUnavailable as e:
+        _fail(f"--engine native: {e}")
     finally:
         if status is not None:
             status.stop()

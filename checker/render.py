@@ -53,7 +53,8 @@ def report_text(report: Report, view: View) -> str:
     s = report.stats
     coverage = "exhaustive" if report.stopped is None else f"stopped: {report.stopped}"
     out = [
-        f"dmabuf-mc: {report.system} ({report.engine} engine)"
+        f"dmabuf-mc: {report.system} ({report.engine} engine"
+        + (f": {report.engine_reason}" if report.engine_reason else "") + ")"
         + (f", without {', '.join(report.dropped)}" if report.dropped else ""),
         f"  {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}, "
         f"{s.seconds:.2f}s ({s.states_per_second:,.0f} states/s); {coverage}",
@@ -144,6 +145,7 @@ def report_json(report: Report, view: View) -> dict[str, Any]:
         "version": SCHEMA_VERSION,
         "system": report.system,
         "engine": report.engine,
+        "engine_reason": report.engine_reason,
         "without": list(report.dropped),
         "complete": report.stopped is None,
         "stopped": report.stopped,

@@ -50,6 +50,8 @@ class Report:
     deadlock: Trace | None
     deadlocks: int
     never_enabled: tuple[str, ...]
+    engine_reason: str = ""
+    """Why this engine ran (e.g. the model outgrew the Python probe)."""
 
     @property
     def exit_code(self) -> int:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
+
 from checker.interp import evaluate, successor
+from checker.native.toolchain import CACHE_ENV
 from checker.trace import Trace
 from checker.ts import TransitionSystem
 from model.build import system as build_system
@@ -35,3 +40,10 @@ def history(cfg: str | Configuration, calls: list[str], policy: Policy = BASELIN
 
 def labels(trace: Trace) -> list[str]:
     return list(trace.action_labels())
+
+
+@pytest.fixture(autouse=True, scope="session")
+def native_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Build the native engine's libraries in a directory of this test session, not in
+    the user's cache (workers and subprocesses inherit it)."""
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("native-cache"))

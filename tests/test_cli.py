@@ -78,3 +78,17 @@ def test_list_shows_every_section():
     for word in ("configs:", "seed", "policies:", "baseline", "properties:", "no-lost-writes",
                  "obligations:", "cpu-access-bracketed", "exporters:", "drm-prime"):
         assert word in r.output
+
+
+def test_check_says_which_engine_ran_and_why():
+    r = run("check", "--engine", "explicit")
+    assert r.output.startswith("dmabuf-mc: seed/baseline (explicit engine: --engine explicit)")
+    r = run("check")
+    assert r.output.startswith("dmabuf-mc: seed/baseline (explicit engine: done within 20,000 states")
+
+
+def test_native_engine_without_a_compiler_is_bad_input(monkeypatch):
+    monkeypatch.setenv("CC", "no-such-compiler")
+    r = run("check", "--engine", "native")
+    assert r.exit_code == 2
+    assert "--engine native: no C compiler found" in r.output

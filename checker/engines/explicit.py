@@ -62,7 +62,32 @@ class Exploration:
 
 NO_LIMITS = Limits()
 ALL_REFUTED = "every checked property was refuted"
+INTERRUPTED = "interrupted"
 CHECK_EVERY = 2048
+# The stop reasons are shared with the native engine, so both engines report the same words.
+
+
+def depth_limit(limits: Limits) -> str:
+    return f"depth limit {limits.max_depth} reached"
+
+
+def state_limit(limits: Limits) -> str:
+    return f"state limit {limits.max_states} reached"
+
+
+def time_limit(limits: Limits) -> str:
+    return f"time limit {limits.timeout:g}s reached"
+
+
+def path_trace(model: Compiled, path: Sequence[int], actions: Sequence[int], violates: str) -> Trace:
+    """The trace through the packed states `path`, joined by `actions`."""
+    return Trace(
+        ts=model.ts,
+        states=tuple(tuple(model.unpack(s).values()) for s in path),
+        actions=tuple(actions),
+        violates=violates,
+        dropped=model.dropped,
+    )
 
 
 def explore(
@@ -120,12 +145,12 @@ def explore(
                 stopped = ALL_REFUTED
                 break
             if limits.max_depth is not None and depth >= limits.max_depth:
-                stopped = f"depth limit {limits.max_depth} reached"
+                stopped = depth_limit(limits)
                 break
             if i % CHECK_EVERY == 0:
                 now = time.perf_counter()
                 if limits.timeout is not None and now - start > limits.timeout:
-                    stopped = f"time limit {limits.timeout:g}s reached"
+                    stopped = time_limit(limits)
                     break
                 if progress is not None and now >= next_report:
                     progress(Stats(len(states), transitions, depth, now - start))
@@ -152,10 +177,10 @@ def explore(
                         record(len(states) - 1, bits)
             i += 1
             if limits.max_states is not None and len(states) >= limits.max_states and i < len(states):
-                stopped = f"state limit {limits.max_states} reached"
+                stopped = state_limit(limits)
                 break
     except KeyboardInterrupt:
-        stopped = "interrupted"
+        stopped = INTERRUPTED
 
     def trace_to(idx: int, violates: str) -> Trace:
         path = []
@@ -167,13 +192,7 @@ def explore(
         for a, b in pairwise(path):
             acts, outs = successors(states[a])
             actions.append(acts[outs.index(states[b])])
-        return Trace(
-            ts=ts,
-            states=tuple(tuple(model.unpack(states[k]).values()) for k in path),
-            actions=tuple(actions),
-            violates=violates,
-            dropped=model.dropped,
-        )
+        return path_trace(model, [states[k] for k in path], actions, violates)
 
     deepest = depth + 1 if len(states) > level_end else depth
     stats = Stats(len(states), transitions, deepest, time.perf_counter() - start)

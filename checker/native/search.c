@@ -1,0 +1,229 @@
+/* The native engine's breadth-first search, linked with one generated model.
+ *
+ * `checker.native.csource` puts this text after the model's constants (W words per
+ * packed state, NPROPS properties, NACTIONS actions, CHECK_EVERY, INITIAL) and before
+ * its three functions: expand() (successors in action order), observe() (properties
+ * and premises) and is_final(). The loop mirrors checker/engines/explicit.py step by
+ * step -- states kept once in BFS order with their parent and the action that found
+ * them, the same level, limit and stop checks in the same order -- so both engines
+ * count the same states and transitions and find the same first counterexamples.
+ * mc_run() returns to Python every CHECK_EVERY states (progress, time limit, Ctrl-C).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { MC_YIELD, MC_DONE, MC_REFUTED, MC_DEPTH, MC_STATES, MC_NOMEM };
+
+/* The counters Python reads after each run (a ctypes Structure mirrors this). */
+typedef struct {
+    int64_t states;         /* stored states, in BFS order */
+    int64_t next;           /* the next state to expand */
+    int64_t transitions;
+    int64_t depth;
+    int64_t level_end;      /* the first state of the next BFS level */
+    int64_t deadlocks;
+    int64_t first_deadlock; /* -1: none */
+    int64_t pending;        /* checked properties not refuted yet */
+    int64_t unseen;         /* properties whose premise has not held yet */
+    int64_t unfired;        /* actions never fired */
+} Counters;
+
+typedef struct {
+    Counters n;             /* first: Python casts the handle to Counters * */
+    int64_t max_states;     /* -1: no limit */
+    int64_t max_depth;      /* -1: no limit */
+    int stop_when_refuted;
+    int wanted;             /* whether any property is checked */
+    int nomem;
+    int64_t cap;            /* room in states/parent/action */
+    uint64_t *states;       /* W words per state */
+    int32_t *parent;
+    int32_t *action;
+    uint32_t *slots;        /* open addressing: state index + 1, 0 empty */
+    uint64_t mask;          /* slot count - 1 (a power of two) */
+    int64_t found[NPROPS + 1];
+    uint8_t want[NPROPS + 1];
+    uint8_t premise[NPROPS + 1];
+    uint8_t fired[NACTIONS + 1];
+} Search;
+
+static void expand(Search *c, int64_t i);
+static void observe(Search *c, const uint64_t *s, int64_t idx);
+static int is_final(const uint64_t *s);
+
+static uint64_t hash(const uint64_t *s) {
+    uint64_t h = 0x9E3779B97F4A7C15u;
+    for (int k = 0; k < W; k++) {
+        h ^= s[k];
+        h ^= h >> 33;
+        h *= 0xFF51AFD7ED558CCDu;
+        h ^= h >> 33;
+        h *= 0xC4CEB9FE1A85EC53u;
+        h ^= h >> 33;
+    }
+    return h;
+}
+
+/* Double the slot table and re-insert every stored state. */
+static int rehash(Search *c) {
+    uint64_t mask = c->mask * 2 + 1;
+    uint32_t *slots = calloc(mask + 1, sizeof *slots);
+    if (!slots)
+        return 0;
+    for (int64_t i = 0; i < c->n.states; i++) {
+        uint64_t h = hash(c->states + i * W) & mask;
+        while (slots[h])
+            h = (h + 1) & mask;
+        slots[h] = (uint32_t)(i + 1);
+    }
+    free(c->slots);
+    c->slots = slots;
+    c->mask = mask;
+    return 1;
+}
+
+static int grow(Search *c) {
+    int64_t cap = c->cap * 2;
+    uint64_t *states = realloc(c->states, (size_t)cap * W * sizeof *states);
+    if (!states)
+        return 0;
+    c->states = states;
+    int32_t *parent = realloc(c->parent, (size_t)cap * sizeof *parent);
+    if (!parent)
+        return 0;
+    c->parent = parent;
+    int32_t *action = realloc(c->action, (size_t)cap * sizeof *action);
+    if (!action)
+        return 0;
+    c->action = action;
+    c->cap = cap;
+    return 1;
+}
+
+/* Store `t` if it is new: its index, or -1 if it was seen (or memory ran out). */
+static int64_t insert(Search *c, const uint64_t *t, int64_t from, int act) {
+    uint64_t h = hash(t) & c->mask;
+    for (uint32_t slot; (slot = c->slots[h]); h = (h + 1) & c->mask)
+        if (memcmp(c->states + (int64_t)(slot - 1) * W, t, W * sizeof *t) == 0)
+            return -1;
+    int64_t idx = c->n.states;
+    if (idx >= INT32_MAX - 1 || (idx == c->cap && !grow(c))) {
+        c->nomem = 1;
+        return -1;
+    }
+    memcpy(c->states + idx * W, t, W * sizeof *t);
+    c->parent[idx] = (int32_t)from;
+    c->action[idx] = act;
+    c->slots[h] = (uint32_t)(idx + 1);
+    c->n.states = idx + 1;
+    if ((uint64_t)c->n.states * 2 > c->mask && !rehash(c))
+        c->nomem = 1;
+    return idx;
+}
+
+/* The first (so shortest) violation of a checked property. */
+static void refute(Search *c, int k, int64_t idx) {
+    c->want[k] = 0;
+    c->found[k] = idx;
+    c->n.pending--;
+}
+
+static void premise_holds(Search *c, int k) {
+    c->premise[k] = 1;
+    c->n.unseen--;
+}
+
+/* One transition of state `from` by action `act` to `t`. */
+static inline void visit(Search *c, int64_t from, int act, const uint64_t *t) {
+    c->n.transitions++;
+    if (!c->fired[act]) {
+        c->fired[act] = 1;
+        c->n.unfired--;
+    }
+    int64_t idx = insert(c, t, from, act);
+    if (idx >= 0 && (c->n.pending || c->n.unseen))
+        observe(c, t, idx);
+}
+
+static void deadlock(Search *c, int64_t i) {
+    if (c->n.deadlocks++ == 0)
+        c->n.first_deadlock = i;
+}
+
+void mc_free(Search *c) {
+    if (!c)
+        return;
+    free(c->states);
+    free(c->parent);
+    free(c->action);
+    free(c->slots);
+    free(c);
+}
+
+/* A search holding the initial state, observed; NULL if memory ran out. */
+Search *mc_new(int64_t max_states, int64_t max_depth, int stop_when_refuted, const uint8_t *want) {
+    Search *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->max_states = max_states;
+    c->max_depth = max_depth;
+    c->stop_when_refuted = stop_when_refuted;
+    c->cap = 1024;
+    c->mask = 2047;
+    c->states = malloc((size_t)c->cap * W * sizeof *c->states);
+    c->parent = malloc((size_t)c->cap * sizeof *c->parent);
+    c->action = malloc((size_t)c->cap * sizeof *c->action);
+    c->slots = calloc(c->mask + 1, sizeof *c->slots);
+    if (!c->states || !c->parent || !c->action || !c->slots) {
+        mc_free(c);
+        return NULL;
+    }
+    for (int k = 0; k < NPROPS; k++) {
+        c->found[k] = -1;
+        c->want[k] = want[k];
+        c->wanted |= want[k];
+        c->n.pending += want[k];
+    }
+    c->n.unseen = NPROPS;
+    c->n.unfired = NACTIONS;
+    c->n.first_deadlock = -1;
+    c->n.level_end = 1;
+    insert(c, INITIAL, -1, -1);
+    observe(c, INITIAL, 0);
+    return c;
+}
+
+/* Expand states until the queue is empty or a stop condition holds, yielding to Python
+ * (MC_YIELD) before every CHECK_EVERY-th state, where the Python engine checks its time
+ * limit: call again with `resume` set to expand that state and go on. */
+int mc_run(Search *c, int resume) {
+    int64_t start = c->n.next;
+    while (c->n.next < c->n.states) {
+        int64_t i = c->n.next;
+        if (i == c->n.level_end) {
+            c->n.depth++;
+            c->n.level_end = c->n.states;
+        }
+        if (c->stop_when_refuted && c->wanted && !c->n.pending)
+            return MC_REFUTED;
+        if (c->max_depth >= 0 && c->n.depth >= c->max_depth)
+            return MC_DEPTH;
+        if (i % CHECK_EVERY == 0 && !(resume && i == start))
+            return MC_YIELD;
+        expand(c, i);
+        if (c->nomem)
+            return MC_NOMEM;
+        c->n.next = i + 1;
+        if (c->max_states >= 0 && c->n.states >= c->max_states && c->n.next < c->n.states)
+            return MC_STATES;
+    }
+    return MC_DONE;
+}
+
+int64_t mc_found(const Search *c, int k) { return c->found[k]; }
+int mc_premise(const Search *c, int k) { return c->premise[k]; }
+int mc_fired(const Search *c, int a) { return c->fired[a]; }
+int64_t mc_parent(const Search *c, int64_t i) { return c->parent[i]; }
+int mc_action(const Search *c, int64_t i) { return c->action[i]; }
+void mc_state(const Search *c, int64_t i, uint64_t *out) { memcpy(out, c->states + i * W, W * sizeof *out); }

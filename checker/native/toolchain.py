@@ -1,0 +1,89 @@
+"""Build generated C into a shared library with the system C compiler, and load it.
+
+Libraries are cached on disk under a name derived from a hash of the source, the
+compiler and its flags, so a model is compiled once however many checks, processes or
+sweeps use it; `DMABUF_MC_CACHE` overrides the directory (default
+`$XDG_CACHE_HOME/dmabuf-mc`, else `~/.cache/dmabuf-mc`). Builds of one library are
+serialised by a lock file beside it, and a library is written under a temporary name and
+renamed into place, so concurrent workers compile it once and never load a partial file.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+FLAGS = ("-O2", "-shared", "-fPIC", "-std=gnu11", "-w")
+CACHE_ENV = "DMABUF_MC_CACHE"
+_loaded: dict[Path, ctypes.CDLL] = {}
+
+
+class NativeUnavailable(Exception):
+    """The native engine cannot run here: the message says why."""
+
+
+def compiler() -> str | None:
+    """The C compiler to use: $CC if set, else gcc, else cc; None if none is found."""
+    for name in ([os.environ["CC"]] if os.environ.get("CC") else ["gcc", "cc"]):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def cache_dir() -> Path:
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "dmabuf-mc"
+
+
+def library_path(source: str, cc: str) -> Path:
+    """Where the library built from `source` by `cc` is cached."""
+    key = hashlib.sha256("\0".join([cc, *FLAGS, source]).encode()).hexdigest()[:24]
+    return cache_dir() / f"model-{key}.so"
+
+
+def build(source: str) -> ctypes.CDLL:
+    """The loaded library for `source`, compiled unless cached; NativeUnavailable if
+    there is no compiler or it fails."""
+    cc = compiler()
+    if cc is None:
+        raise NativeUnavailable("no C compiler found (install gcc or set CC)")
+    path = library_path(source, cc)
+    if path in _loaded:
+        return _loaded[path]
+    if not path.exists():
+        _compile_once(cc, source, path)
+    lib = ctypes.CDLL(str(path))
+    _loaded[path] = lib
+    return lib
+
+
+def _compile_once(cc: str, source: str, path: Path) -> None:
+    """Build `path` unless another process did while this one waited for the lock (the
+    workers of a sweep often meet the same model at once)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                _compile(cc, source, path)
+    except OSError as e:
+        raise NativeUnavailable(f"cannot build in the cache directory {path.parent}: {e}") from e
+
+
+def _compile(cc: str, source: str, path: Path) -> None:
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".build-") as tmp:
+        src, out = Path(tmp) / "model.c", Path(tmp) / path.name
+        src.write_text(source)
+        done = subprocess.run([cc, *FLAGS, "-o", str(out), str(src)], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise NativeUnavailable(f"{cc} failed on the generated C: {done.stderr.strip()[:2000]}")
+        os.replace(out, path)

@@ -1,0 +1,225 @@
+"""The native (C) engine agrees exactly with the Python explicit engine: the same
+states, transitions, depth, deadlocks, premises, fired actions, and the same shortest
+counterexamples step for step, on every built-in configuration under the baseline and
+two proposals, on the classic toy systems, under limits, and on a state wider than one
+machine word. Skipped only when there is no C compiler."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from itertools import combinations_with_replacement
+
+import pytest
+
+from checker.check import PROBE_STATES, check
+from checker.compile import compile_system
+from checker.engines import native
+from checker.engines.explicit import NO_LIMITS, Exploration, Limits, explore
+from checker.engines.native import explore_native
+from checker.ir import FALSE, TRUE, Const, add, and_, lt, or_
+from checker.native import toolchain
+from checker.native.csource import c_source, words
+from checker.native.toolchain import NativeUnavailable
+from checker.trace import replay
+from checker.ts import BOOL, Effect, Property, TransitionSystem, Var, action, bounded
+from model.config import builtin_names
+from model.policy import BASELINE, POLICIES
+from tests.checker.test_explicit import peterson, philosophers, toggles, triangle
+from tests.conftest import system
+
+pytestmark = pytest.mark.skipif(toolchain.compiler() is None, reason="no C compiler found (gcc, cc or $CC)")
+
+
+def same(a: Exploration, b: Exploration) -> None:
+    """Everything but the time taken."""
+    assert replace(a.stats, seconds=0) == replace(b.stats, seconds=0)
+    assert a.stopped == b.stopped
+    assert a.counterexamples == b.counterexamples  # the same action sequences and states
+    assert a.deadlock == b.deadlock
+    assert a.deadlocks == b.deadlocks
+    assert a.premises_seen == b.premises_seen
+    assert a.actions_fired == b.actions_fired
+
+
+def both(ts: TransitionSystem, limits: Limits = NO_LIMITS, stop_when_refuted: bool = True,
+         dropped: frozenset[str] = frozenset()) -> Exploration:
+    model = compile_system(ts, dropped)
+    props = [p.name for p in ts.properties]
+    python = explore(model, props, limits, stop_when_refuted=stop_when_refuted)
+    native = explore_native(model, props, limits, stop_when_refuted=stop_when_refuted)
+    same(python, native)
+    return native
+
+
+@pytest.mark.parametrize("policy", ["baseline", "p1-coherent-flag", "p11-sync-all-attachments"])
+@pytest.mark.parametrize("name", builtin_names())
+def test_agrees_with_python_on_every_builtin(name, policy):
+    _, ts = system(name, POLICIES[policy])
+    both(ts)  # stops when every property is refuted, as `check` does
+    both(ts, stop_when_refuted=False)
+
+
+def test_agrees_with_an_obligation_dropped():
+    _, ts = system("heap-mmap", BASELINE)
+    seen = both(ts, dropped=frozenset({"cpu-access-bracketed"}))
+    assert "cpu-reads-latest" in seen.counterexamples
+
+
+@pytest.mark.parametrize("ts", [toggles(7), triangle(9), philosophers(4), peterson(False), peterson(True)],
+                         ids=lambda ts: ts.name)
+def test_agrees_on_toy_systems(ts):
+    both(ts)
+
+
+def test_agrees_on_deadlocks():
+    seen = both(philosophers(5))
+    assert seen.deadlocks == 1 and len(seen.deadlock) == 5
+
+
+@pytest.mark.parametrize("limits", [Limits(max_states=5), Limits(max_states=2049), Limits(max_depth=0),
+                                    Limits(max_depth=2), Limits(max_depth=4, max_states=300)],
+                         ids=repr)
+def test_limits_stop_both_engines_at_the_same_place(limits):
+    _, ts = system("bounce-32bit", BASELINE)
+    both(ts, limits, stop_when_refuted=False)
+    both(toggles(12), limits)
+
+
+def staircase(n: int) -> TransitionSystem:
+    """n counters 0..4 (3 bits each), counter i rising only while below counter i-1:
+    the reachable states are the non-increasing sequences, C(n+4, 4) of them. With n = 30
+    the state is 90 bits, two words, and counter 21 straddles them. A transient flag
+    records a rise of an odd counter; the top state is a deadlock 4n steps deep."""
+    v = [Var(f"v{i}", bounded("0..4", 4)) for i in range(n)]
+    odd = Var("odd", BOOL, transient=True)
+    acts = []
+    for i in range(n):
+        e = Effect()
+        e.set(v[i], add(v[i].ref, Const(1)))
+        if i % 2:
+            e.set(odd, TRUE)
+        guard = and_(lt(v[i].ref, Const(4)), lt(v[i].ref, v[i - 1].ref) if i else TRUE)
+        acts.append(action("up", (str(i),), "t", guard, e))
+    props = (
+        Property("last-below-3", "the last counter stays below 3", lt(v[-1].ref, Const(3))),
+        Property("never-odd-at-4", "no odd rise once the first is 4", or_(v[0].ne(4), odd.eq(False)),
+                 premise=odd.eq(True)),
+        Property("holds", "the counters stay in range", TRUE, premise=FALSE),
+    )
+    init = {x.name: 0 for x in (*v, odd)}
+    return TransitionSystem("staircase", (*v, odd), init, tuple(acts), props)
+
+
+def staircase_states(n: int) -> int:
+    """Reachable states by counting: a non-increasing sequence with the odd flag set (or
+    clear) is reached when some odd (or even) counter can have risen last."""
+    count = 0
+    for ascending in combinations_with_replacement(range(5), n):
+        v = ascending[::-1]
+        last = {i % 2 for i in range(n) if v[i] and (i == n - 1 or v[i] - 1 >= v[i + 1])}
+        count += len(last) + (not any(v))
+    return count
+
+
+def test_multi_word_states():
+    ts = staircase(30)
+    model = compile_system(ts)
+    assert words(model) == 2
+    seen = both(ts, stop_when_refuted=False)
+    assert seen.stats.states == staircase_states(30)
+    assert len(seen.counterexamples["last-below-3"]) == 3 * 30
+    assert seen.deadlocks == 1 and len(seen.deadlock) == 4 * 30
+    assert replay(seen.deadlock) == 120
+
+
+def test_check_reports_are_identical_whatever_the_engine():
+    _, ts = system("largest", BASELINE)
+    python, native, auto = (check(ts, engine=e) for e in ("explicit", "native", "auto"))
+    assert (python.engine, native.engine, auto.engine) == ("explicit", "native", "native")
+    assert f"over {PROBE_STATES:,} states" in auto.engine_reason
+    for r in (native, auto):
+        assert replace(r, stats=python.stats, engine="explicit", engine_reason=python.engine_reason) == python
+
+
+def test_auto_stays_in_python_for_small_models():
+    _, ts = system("seed", BASELINE)
+    report = check(ts)
+    assert report.engine == "explicit" and "done within" in report.engine_reason
+
+
+def test_without_a_compiler_native_fails_and_auto_falls_back(monkeypatch):
+    monkeypatch.setenv("CC", "no-such-compiler")
+    _, ts = system("largest", BASELINE)
+    with pytest.raises(NativeUnavailable, match="no C compiler"):
+        check(ts, engine="native")
+    report = check(ts, ["no-refusal"])
+    assert report.engine == "explicit" and "no C compiler" in report.engine_reason
+    assert report.stats.states == 140802
+
+
+def test_libraries_are_cached_by_source(tmp_path, monkeypatch):
+    monkeypatch.setenv(toolchain.CACHE_ENV, str(tmp_path))
+    source = c_source(compile_system(toggles(3)))
+    toolchain.build(source)
+    [built] = tmp_path.glob("*.so")
+    assert built == toolchain.library_path(source, toolchain.compiler())
+    stamp = built.stat().st_mtime_ns
+    toolchain.build(source)
+    assert list(tmp_path.glob("*.so")) == [built] and built.stat().st_mtime_ns == stamp
+    assert toolchain.library_path(c_source(compile_system(toggles(4))), toolchain.compiler()) != built
+
+
+def test_systems_differing_only_in_name_share_a_library():
+    ts = toggles(3)
+    renamed = replace(ts, name="toggles/another-policy")
+    cc = toolchain.compiler()
+    assert toolchain.library_path(c_source(compile_system(ts)), cc) == \
+        toolchain.library_path(c_source(compile_system(renamed)), cc)
+
+
+def test_a_time_limit_stops_both_engines_at_their_first_look_at_the_clock():
+    # Both look before expanding the initial state; no machine gets there within 1 ns.
+    seen = both(toggles(12), Limits(timeout=1e-9))
+    assert seen.stopped == "time limit 1e-09s reached" and seen.stats.states == 1
+
+
+def test_ctrl_c_between_chunks_gives_a_partial_exploration(monkeypatch):
+    clock = iter(range(0, 10**6, 2))  # every look at the clock is 2 s later: progress each time
+    monkeypatch.setattr(native.time, "perf_counter", lambda: float(next(clock)))
+    reported = []
+
+    def progress(stats):
+        reported.append(stats.states)
+        if len(reported) == 3:
+            raise KeyboardInterrupt
+
+    _, ts = system("largest", BASELINE)
+    seen = explore_native(compile_system(ts), [p.name for p in ts.properties], progress=progress)
+    assert seen.stopped == "interrupted"
+    assert reported == sorted(reported) and reported[-1] <= seen.stats.states < 140802
+    assert all(replay(t) for t in seen.counterexamples.values())
+
+
+def _build(source: str) -> bool:
+    return toolchain.build(source) is not None
+
+
+def test_concurrent_builds_of_one_model_compile_it_once(tmp_path, monkeypatch):
+    log, wrapper = tmp_path / "cc.log", tmp_path / "cc"
+    wrapper.write_text(f'#!/bin/sh\necho run >> {log}\nexec {toolchain.compiler()} "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("CC", str(wrapper))
+    monkeypatch.setenv(toolchain.CACHE_ENV, str(tmp_path / "cache"))
+    source = c_source(compile_system(toggles(5)))
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(_build, [source] * 8))
+    assert log.read_text().splitlines() == ["run"]
+
+
+@pytest.mark.parametrize("limits", [Limits(max_states=30000), Limits(max_states=20000), Limits(max_depth=6)], ids=repr)
+def test_auto_under_limits_reports_what_python_reports(limits):
+    _, ts = system("largest", BASELINE)
+    python, auto = check(ts, limits=limits, engine="explicit"), check(ts, limits=limits)
+    assert replace(auto, stats=python.stats, engine="explicit", engine_reason=python.engine_reason) == python
+    assert replace(auto.stats, seconds=0) == replace(python.stats, seconds=0)
