@@ -82,9 +82,11 @@ def test_list_shows_every_section():
 
 def test_check_says_which_engine_ran_and_why():
     r = run("check", "--engine", "explicit")
-    assert r.output.startswith("dmabuf-mc: seed/baseline (explicit engine: --engine explicit)")
+    kernel, header = r.output.splitlines()[:2]
+    assert kernel.startswith("kernel v6.1: arm64 c50f11c6196f, swiotlb 901c7280ca0d")
+    assert header.startswith("dmabuf-mc: seed/baseline (explicit engine: --engine explicit)")
     r = run("check")
-    assert r.output.startswith("dmabuf-mc: seed/baseline (explicit engine: done within 20,000 states")
+    assert r.output.splitlines()[1].startswith("dmabuf-mc: seed/baseline (explicit engine: done within 20,000 states")
 
 
 def test_native_engine_without_a_compiler_is_bad_input(monkeypatch):
