@@ -194,28 +194,26 @@ def test_ddbd89deb7d3_copies_a_from_device_map_without_skip_cpu_sync():
     assert new["dev32"].endswith("bounce slot latest, latest")  # copied, then cleaned by the map
 
 
+def _remap(kind: str, source: str) -> list[dict[str, str]]:
+    """A writer maps DMA_FROM_DEVICE, unmaps, then asks for DMA_BIDIRECTIONAL."""
+    text = (f'[exporter]\nkind = "{kind}"\n[buffer]\nsource = "{source}"\n[[importer]]\nname = "gpu"\n'
+            'coherent = false\nreads = false\nwrites = true\n'
+            'map_directions = ["DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL"]\n')
+    return history(config_text(text), ["dma_buf_export()", "dma_buf_attach(gpu)",
+                                       "dma_buf_map_attachment(gpu, DMA_FROM_DEVICE)",
+                                       "dma_buf_unmap_attachment(gpu, DMA_FROM_DEVICE)",
+                                       "dma_buf_map_attachment(gpu, DMA_BIDIRECTIONAL)"])
+
+
 def test_the_core_refuses_another_direction_unless_the_kept_mapping_is_bidirectional():
     # dma-buf.c dma_buf_map_attachment with cache_sgt_mapping: -EBUSY for a direction the
     # kept mapping does not cover.
-    text = ('[exporter]\nkind = "udmabuf"\n[buffer]\nsource = "memfd"\n[[importer]]\nname = "gpu"\n'
-            'coherent = false\nreads = false\nwrites = true\n'
-            'map_directions = ["DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL"]\n')
-    steps = history(config_text(text), ["dma_buf_export()", "dma_buf_attach(gpu)",
-                                        "dma_buf_map_attachment(gpu, DMA_FROM_DEVICE)",
-                                        "dma_buf_unmap_attachment(gpu, DMA_FROM_DEVICE)",
-                                        "dma_buf_map_attachment(gpu, DMA_BIDIRECTIONAL)"])
-    assert "REFUSED" in steps[-1]["observed"]
+    assert "REFUSED" in _remap("udmabuf", "memfd")[-1]["observed"]
 
 
 def test_vb2_unmaps_the_kept_mapping_and_maps_again_for_another_direction():
     # vb2_dma_sg_dmabuf_ops_map: "release any previous cache", then map with the new direction.
-    text = ('[exporter]\nkind = "vb2-dma-sg"\n[buffer]\nsource = "driver-cached"\n[[importer]]\nname = "gpu"\n'
-            'coherent = false\nreads = false\nwrites = true\n'
-            'map_directions = ["DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL"]\n')
-    steps = history(config_text(text), ["dma_buf_export()", "dma_buf_attach(gpu)",
-                                        "dma_buf_map_attachment(gpu, DMA_FROM_DEVICE)",
-                                        "dma_buf_unmap_attachment(gpu, DMA_FROM_DEVICE)",
-                                        "dma_buf_map_attachment(gpu, DMA_BIDIRECTIONAL)"])
+    steps = _remap("vb2-dma-sg", "driver-cached")
     assert steps[4]["gpu"] == "attached, unmapped, core keeps a DMA_FROM_DEVICE mapping"
     assert steps[-1]["gpu"].startswith("mapped DMA_BIDIRECTIONAL")
     assert steps[-1]["gpu"].endswith("core keeps a DMA_BIDIRECTIONAL mapping")
