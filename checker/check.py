@@ -43,13 +43,14 @@ def fuzz_check(
     nothing); also the number of distinct states the histories visited."""
     wanted = validate_names(ts, properties, without)
     found = fuzz(compile_system(ts, frozenset(without)), wanted, examples, steps, seed)
+    tried = f"{examples} histories of up to {steps} steps (seed {seed})"
+    note = f"interrupted before {tried} were run" if found.interrupted else f"no violation in {tried}"
     results = []
     for name in wanted:
         doc = ts.property(name).doc
         if name in found.counterexamples:
             results.append(refuted(name, doc, found.counterexamples[name]))
         else:
-            note = f"no violation in {examples} histories of up to {steps} steps (seed {seed})"
             results.append(PropertyResult(name, doc, Verdict.UNKNOWN, note=note))
     return tuple(results), len(found.states_seen)
 

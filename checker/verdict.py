@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from checker.engines.explicit import Stats
 from checker.trace import Trace, replay
@@ -15,6 +15,16 @@ class Verdict(StrEnum):
     REFUTED = "REFUTED"  # a replayed counterexample
     REFUSED = "REFUSED"  # a replayed trace on which the system refuses service (a refusal property)
     UNKNOWN = "UNKNOWN"  # a limit or an interrupt ended the search first
+
+
+class Exit(IntEnum):
+    """Every command's exit codes (README "Using it")."""
+
+    HOLDS = 0  # every property holds or is proved; certify: the certificate is valid
+    VIOLATED = 1  # a violation, a refusal or a deadlock; certify: the certificate is rejected
+    BAD_INPUT = 2  # a file or an option is wrong: the message names it
+    UNKNOWN = 3  # a limit, a solver giving up or Ctrl-C ended the run before an answer
+    INTERNAL_ERROR = 4  # a bug in the tool: its answer cannot be trusted
 
 
 @dataclass(frozen=True)
@@ -52,14 +62,15 @@ class Report:
     never_enabled: tuple[str, ...]
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> Exit:
         return exit_code(self.results, self.deadlock is not None)
 
 
-def exit_code(results: tuple[PropertyResult, ...], deadlock: bool = False) -> int:
-    """0 all hold, 1 a violation, a refusal or a deadlock, 3 a limit reached before an answer."""
+def exit_code(results: tuple[PropertyResult, ...], deadlock: bool = False) -> Exit:
+    """VIOLATED for a violation, a refusal or a deadlock, else UNKNOWN if any property was
+    left undecided (a limit or an interrupt), else HOLDS."""
     if deadlock or any(r.verdict in (Verdict.REFUTED, Verdict.REFUSED) for r in results):
-        return 1
+        return Exit.VIOLATED
     if any(r.verdict is Verdict.UNKNOWN for r in results):
-        return 3
-    return 0
+        return Exit.UNKNOWN
+    return Exit.HOLDS

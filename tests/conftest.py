@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
+import pytest
+import z3
+
 from checker.interp import evaluate, successor
 from checker.trace import Trace
 from checker.ts import TransitionSystem
@@ -35,3 +40,11 @@ def history(cfg: str | Configuration, calls: list[str], policy: Policy = BASELIN
 
 def labels(trace: Trace) -> list[str]:
     return list(trace.action_labels())
+
+
+@pytest.fixture
+def solver_rlimit() -> Iterator[Callable[[int], None]]:
+    """Set Z3's resource limit for every query made during the test: a work limit, so a
+    solver gives up at the same point on every machine, unlike a time limit."""
+    yield lambda n: z3.set_param("rlimit", n)
+    z3.set_param("rlimit", 0)
