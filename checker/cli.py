@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial, wraps
 from pathlib import Path
 from typing import NoReturn
@@ -25,10 +25,19 @@ from checker.certificate import load as load_certificate
 from checker.cexfile import CounterexampleError, document, dump, file_stem, still_violates, to_trace
 from checker.cexfile import read as read_counterexample
 from checker.check import UnknownName, check, fuzz_check
+from checker.crosscheck import cross_check
 from checker.engines.bmc import SolverGaveUp
 from checker.engines.explicit import Limits, Stats
 from checker.prover import ENGINES, prove
-from checker.render import proof_text, report_json, report_text, trace_markdown, trace_text
+from checker.render import (
+    cross_check_json,
+    cross_check_text,
+    proof_text,
+    report_json,
+    report_text,
+    trace_markdown,
+    trace_text,
+)
 from checker.trace import Trace
 from checker.ts import TransitionSystem
 from checker.verdict import Exit, exit_code
@@ -147,6 +156,9 @@ def main() -> None:
 @click.option("--max-depth", type=click.IntRange(min=0), help="Do not expand states deeper than this.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="A VACUOUS pass or a never-enabled action fails the run (exit 1).")
+@click.option("--cross-check", "cross", is_flag=True,
+              help="Re-derive every verdict with BMC to the BFS depth; a disagreement fails the run (exit 1).")
 @dump_option
 def check_cmd(
     config_name: str,
@@ -158,6 +170,8 @@ def check_cmd(
     max_depth: int | None,
     timeout: float | None,
     fmt: str,
+    strict: bool,
+    cross: bool,
     dump: str | None,
 ) -> None:
     """Explore every reachable state of a configuration and check the properties."""
@@ -172,20 +186,26 @@ def check_cmd(
             status.update(f"{stats.states:,} states, depth {stats.depth}, {stats.states_per_second:,.0f} states/s")
 
     try:
-        report = check(ts, properties, without, Limits(max_states, max_depth, timeout), progress)
+        report = replace(check(ts, properties, without, Limits(max_states, max_depth, timeout), progress),
+                         strict=strict)
     except UnknownName as e:
         _fail(str(e))
     finally:
         if status is not None:
             status.stop()
     cells = partial(view, cfg)
+    cc = cross_check(ts, report) if cross else None
+    code = cc.exit_code(report) if cc is not None else report.exit_code
     if fmt == "json":
-        click.echo(json.dumps(report_json(report, cells), indent=2))
+        doc = report_json(report, cells)
+        if cc is not None:
+            doc.update(cross_check=cross_check_json(cc, cells), exit_code=code)
+        click.echo(json.dumps(doc, indent=2))
     else:
-        click.echo(report_text(report, cells))
+        click.echo(report_text(report, cells) + (f"\n{cross_check_text(cc, cells)}" if cc is not None else ""))
     traces = [r.counterexample for r in report.results if r.counterexample is not None]
     _dump(traces, cfg, prov, dump)
-    sys.exit(report.exit_code)
+    sys.exit(code)
 
 
 @main.command("prove")
@@ -264,7 +284,7 @@ def _rebuilt(origin: Mapping[str, object], fingerprint: str | None, file: str) -
     cfg, ts = prov.system()
     warning = model_changed(fingerprint, ts)
     if warning is not None:
-        click.echo(f"{file}: {warning}")
+        click.echo(f"{file}: {warning}", err=True)  # stderr: `show --format json` stays JSON
     return prov, cfg, ts
 
 

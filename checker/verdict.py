@@ -60,9 +60,21 @@ class Report:
     deadlock: Trace | None
     deadlocks: int
     never_enabled: tuple[str, ...]
+    strict: bool = False
+    """`--strict`: a vacuous pass or a never-enabled action fails the run."""
+
+    @property
+    def strict_failures(self) -> tuple[str, ...]:
+        """What fails a strict run: properties that hold only vacuously, actions never enabled."""
+        if not self.strict:
+            return ()
+        vacuous = tuple(f"{r.name} holds vacuously" for r in self.results if r.vacuous)
+        return vacuous + tuple(f"{label} is never enabled" for label in self.never_enabled)
 
     @property
     def exit_code(self) -> Exit:
+        if self.strict_failures:
+            return Exit.VIOLATED
         return exit_code(self.results, self.deadlock is not None)
 
 
