@@ -28,8 +28,9 @@ from checker.check import UnknownName, check, fuzz_check
 from checker.crosscheck import cross_check
 from checker.engines.bmc import SolverGaveUp
 from checker.engines.explicit import Limits, Stats
-from checker.prover import ENGINES, prove
+from checker.prover import ENGINES, coverage, prove
 from checker.render import (
+    coverage_lines,
     cross_check_json,
     cross_check_text,
     proof_text,
@@ -40,7 +41,7 @@ from checker.render import (
 )
 from checker.trace import Trace
 from checker.ts import TransitionSystem
-from checker.verdict import Exit, exit_code
+from checker.verdict import Coverage, Exit, exit_code
 from model import catalog, judge, tables
 from model.config import ARCHES, IOMMU, MAPPING, SOURCES, SWIOTLB, ConfigError, Configuration, builtin_names, load
 from model.exporters import EXPORTER_KINDS
@@ -104,6 +105,10 @@ def system_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+strict_option = click.option(
+    "--strict", is_flag=True, help="A VACUOUS property or a never-enabled action fails the run (exit 1).",
+)
+
 dump_option = click.option(
     "--dump", type=click.Path(file_okay=False), is_flag=False, flag_value="counterexamples", default=None,
     help="Write each counterexample as JSON and Markdown under DIR (default: counterexamples/).",
@@ -156,7 +161,7 @@ def main() -> None:
 @click.option("--max-depth", type=click.IntRange(min=0), help="Do not expand states deeper than this.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--strict", is_flag=True, help="A VACUOUS pass or a never-enabled action fails the run (exit 1).")
+@strict_option
 @click.option("--cross-check", "cross", is_flag=True,
               help="Re-derive every verdict with BMC to the BFS depth; a disagreement fails the run (exit 1).")
 @dump_option
@@ -217,6 +222,7 @@ def check_cmd(
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per property.")
 @click.option("--certificates", type=click.Path(file_okay=False), default="certificates", show_default=True,
               help="Where proof certificates are written.")
+@strict_option
 @dump_option
 def prove_cmd(
     config_name: str,
@@ -228,9 +234,11 @@ def prove_cmd(
     depth: int,
     timeout: float | None,
     certificates: str,
+    strict: bool,
     dump: str | None,
 ) -> None:
-    """Prove the properties for every reachable state, or refute them with a trace."""
+    """Prove the properties for every reachable state, or refute them with a trace.
+    --strict: the engine also shows every premise occurs and every action is enabled."""
     prov = _provenance(config_name, policy_name, rules)
     cfg, ts = prov.system()
     try:
@@ -239,7 +247,7 @@ def prove_cmd(
         _fail(str(e))
     click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
     _dump([r.counterexample for r in results if r.counterexample], cfg, prov, dump)
-    sys.exit(exit_code(results))
+    _exit(exit_code(results), coverage(ts, engine, properties, without, depth, timeout) if strict else None)
 
 
 @main.command("fuzz")
@@ -248,6 +256,7 @@ def prove_cmd(
               help="Random histories to run.")
 @click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True, help="Longest history.")
 @click.option("--seed", "seed_value", type=click.IntRange(min=0), default=0, show_default=True)
+@strict_option
 @dump_option
 def fuzz_cmd(
     config_name: str,
@@ -258,19 +267,31 @@ def fuzz_cmd(
     examples: int,
     steps: int,
     seed_value: int,
+    strict: bool,
     dump: str | None,
 ) -> None:
-    """Run random driver histories (Hypothesis) and report shrunk violations."""
+    """Run random driver histories (Hypothesis) and report shrunk violations. --strict:
+    a premise that never held or an action never enabled in the histories fails the run."""
     prov = _provenance(config_name, policy_name, rules)
     cfg, ts = prov.system()
     try:
-        results, visited = fuzz_check(ts, properties, without, examples, steps, seed_value)
+        fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value)
     except UnknownName as e:
         _fail(str(e))
-    click.echo(proof_text(ts.name, "random", results, partial(view, cfg)))
-    click.echo(f"  {visited:,} distinct states visited")
-    _dump([r.counterexample for r in results if r.counterexample], cfg, prov, dump)
-    sys.exit(exit_code(results))
+    click.echo(proof_text(ts.name, "random", fuzzed.results, partial(view, cfg)))
+    click.echo(f"  {fuzzed.visited:,} distinct states visited")
+    _dump([r.counterexample for r in fuzzed.results if r.counterexample], cfg, prov, dump)
+    _exit(exit_code(fuzzed.results), fuzzed.coverage if strict else None)
+
+
+def _exit(code: Exit, coverage: Coverage | None) -> NoReturn:
+    """Exit with `code`, or as `--strict` judges the run's coverage when it was asked for."""
+    if coverage is None:
+        sys.exit(code)
+    lines = coverage_lines(coverage)
+    if lines:
+        click.echo("\n".join(lines))
+    sys.exit(coverage.exit_code(code))
 
 
 def _rebuilt(origin: Mapping[str, object], fingerprint: str | None, file: str) -> tuple[Provenance, Configuration,

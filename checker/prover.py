@@ -4,6 +4,7 @@ saving a certificate for every proof."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,10 @@ from checker.certificate import Certificate, invariant_to_smt2, save
 from checker.check import validate_names
 from checker.engines.bmc import bmc
 from checker.engines.prove import ProofResult, kinduction, pdr
-from checker.ts import TransitionSystem
-from checker.verdict import PropertyResult, Verdict, refuted
+from checker.ir import TRUE, not_
+from checker.trace import replay
+from checker.ts import Property, TransitionSystem
+from checker.verdict import Coverage, PropertyResult, Verdict, refuted
 
 ENGINES = ("pdr", "kind", "bmc")
 
@@ -58,13 +61,7 @@ def _prove_one(
 ) -> PropertyResult:
     """One property through one engine: REFUTED, PROVED with its certificate saved, or UNKNOWN."""
     doc = ts.property(name).doc
-    if engine == "bmc":
-        found = bmc(ts, name, depth, dropped, timeout)
-        res = ProofResult(False, found.trace, "bmc", found.depth, None, found.stopped, found.seconds)
-    elif engine == "kind":
-        res = kinduction(ts, name, depth, dropped, timeout)
-    else:
-        res = pdr(ts, name, depth, dropped, timeout)
+    res = _run(ts, engine, name, dropped, depth, timeout)
     if res.trace is not None:
         return refuted(name, doc, res.trace)
     if not res.proved:
@@ -77,3 +74,37 @@ def _prove_one(
     path = save(cert, ts, certificates)
     how = "inductive invariant" if res.engine == "pdr" else f"{res.k}-induction"
     return PropertyResult(name, doc, Verdict.PROVED, note=f"{how}, re-checked; {path}")
+
+
+def _run(ts: TransitionSystem, engine: str, name: str, dropped: frozenset[str], depth: int,
+         timeout: float | None) -> ProofResult:
+    """The engine's answer for one property, as a ProofResult whatever the engine."""
+    if engine == "bmc":
+        found = bmc(ts, name, depth, dropped, timeout)
+        return ProofResult(False, found.trace, "bmc", found.depth, None, found.stopped, found.seconds)
+    if engine == "kind":
+        return kinduction(ts, name, depth, dropped, timeout)
+    return pdr(ts, name, depth, dropped, timeout)
+
+
+def coverage(ts: TransitionSystem, engine: str, properties: Sequence[str], without: Sequence[str], depth: int,
+             timeout: float | None) -> Coverage:
+    """`--strict` for a symbolic run: for every checked property's premise and every action,
+    a witness (a replayed trace to a state where the premise holds or the action is
+    enabled) or a proof that there is none; what the engine cannot settle is undecided."""
+    dropped = frozenset(without)
+    wanted = validate_names(ts, properties, without)
+    goals = {f"premise of {p.name}": (p.name, not_(p.premise)) for p in ts.properties
+             if p.name in wanted and p.premise != TRUE}
+    goals |= {f"enabled {a.label}": (a.label, not_(a.enabled(dropped))) for a in ts.actions}
+    witnesses = replace(ts, properties=tuple(Property(name, "", never) for name, (_, never) in goals.items()))
+    vacuous, never_enabled, undecided = [], [], []
+    for name, (subject, _) in goals.items():
+        res = _run(witnesses, engine, name, dropped, depth, timeout)
+        if res.trace is not None:
+            replay(res.trace)
+        elif res.proved:
+            (vacuous if name.startswith("premise") else never_enabled).append(subject)
+        else:
+            undecided.append(f"{name}: {res.stopped}")
+    return Coverage(tuple(vacuous), tuple(never_enabled), tuple(undecided))

@@ -12,7 +12,7 @@ from typing import Any
 from checker.crosscheck import CrossCheck
 from checker.trace import DEADLOCK, Trace
 from checker.ts import Action
-from checker.verdict import PropertyResult, Report, Verdict
+from checker.verdict import Coverage, PropertyResult, Report, Verdict
 
 View = Callable[[Mapping[str, str]], Mapping[str, str]]
 REPORT_SCHEMA = "dmabuf-mc.report"
@@ -74,14 +74,22 @@ def report_text(report: Report, view: View) -> str:
         out.append(f"  DEADLOCK {report.deadlocks} state(s) where nothing is enabled; first one below")
     if report.never_enabled:
         out.append(f"  warning: never enabled: {', '.join(report.never_enabled)}")
-    if report.strict_failures:
-        out.append(f"  STRICT   the run fails: {'; '.join(report.strict_failures)}")
+    if report.coverage is not None:
+        out += coverage_lines(report.coverage)
     for r in report.results:
         if r.counterexample is not None:
             out += ["", f"{r.name}: {r.doc}", trace_text(r.counterexample, view)]
     if report.deadlock is not None:
         out += ["", "deadlock:", trace_text(report.deadlock, view)]
     return "\n".join(out)
+
+
+def coverage_lines(cov: Coverage) -> list[str]:
+    """`--strict`'s lines: what fails the run, what could not be decided."""
+    out = [f"  STRICT   the run fails: {'; '.join(cov.failures)}"] if cov.failures else []
+    if cov.undecided:
+        out.append(f"  STRICT   not decided: {'; '.join(cov.undecided)}")
+    return out
 
 
 def proof_text(system: str, engine: str, results: tuple[PropertyResult, ...], view: View) -> str:

@@ -64,18 +64,46 @@ class Report:
     """`--strict`: a vacuous pass or a never-enabled action fails the run."""
 
     @property
-    def strict_failures(self) -> tuple[str, ...]:
-        """What fails a strict run: properties that hold only vacuously, actions never enabled."""
+    def coverage(self) -> Coverage | None:
+        """What `--strict` judges (None without it)."""
         if not self.strict:
-            return ()
-        vacuous = tuple(f"{r.name} holds vacuously" for r in self.results if r.vacuous)
-        return vacuous + tuple(f"{label} is never enabled" for label in self.never_enabled)
+            return None
+        return Coverage(tuple(r.name for r in self.results if r.vacuous), self.never_enabled)
+
+    @property
+    def strict_failures(self) -> tuple[str, ...]:
+        return self.coverage.failures if self.coverage is not None else ()
 
     @property
     def exit_code(self) -> Exit:
-        if self.strict_failures:
+        code = exit_code(self.results, self.deadlock is not None)
+        return self.coverage.exit_code(code) if self.coverage is not None else code
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What `--strict` asks of a run that passes: every checked property's premise occurs
+    and every action is enabled somewhere, else the run checked less than it claims."""
+
+    vacuous: tuple[str, ...]
+    """Properties whose premise never occurs."""
+    never_enabled: tuple[str, ...]
+    """Labels of actions that are never enabled."""
+    undecided: tuple[str, ...] = ()
+    """What a symbolic engine could not settle either way (a limit, a solver giving up)."""
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        return (tuple(f"{name}: its premise never occurs" for name in self.vacuous)
+                + tuple(f"{label} is never enabled" for label in self.never_enabled))
+
+    def exit_code(self, code: Exit) -> Exit:
+        """VIOLATED on a failure; UNKNOWN instead of HOLDS when something was left undecided."""
+        if self.failures:
             return Exit.VIOLATED
-        return exit_code(self.results, self.deadlock is not None)
+        if self.undecided and code is Exit.HOLDS:
+            return Exit.UNKNOWN
+        return code
 
 
 def exit_code(results: tuple[PropertyResult, ...], deadlock: bool = False) -> Exit:

@@ -23,7 +23,7 @@ def test_strict_fails_a_vacuous_pass():
     assert run(*args).exit_code == Exit.HOLDS
     r = run(*args, "--strict")
     assert r.exit_code == Exit.VIOLATED, r.output
-    assert "STRICT   the run fails: cpu-reads-latest holds vacuously" in r.output
+    assert "STRICT   the run fails: cpu-reads-latest: its premise never occurs" in r.output
 
 
 def test_strict_fails_a_never_enabled_action_and_says_so_in_json():
@@ -66,3 +66,39 @@ def test_a_cross_check_bmc_cannot_finish_is_unknown(solver_rlimit):
     r = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest", "--cross-check")
     assert r.exit_code == Exit.UNKNOWN, r.output
     assert "UNKNOWN  device-reads-latest: explicit HOLDS, bmc solver gave up" in r.output
+
+
+def test_prove_strict_proves_a_premise_never_occurs(tmp_path):
+    args = ["prove", "--property", "cpu-reads-latest", "--certificates", str(tmp_path)]
+    assert run(*args).exit_code == Exit.HOLDS
+    r = run(*args, "--strict")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    assert "STRICT   the run fails: cpu-reads-latest: its premise never occurs" in r.output
+
+
+def test_prove_strict_proves_an_action_is_never_enabled(tmp_path):
+    r = run("prove", "--config", "uncached-wc", "--property", "no-lost-writes", "--strict", "--certificates",
+            str(tmp_path))
+    assert r.exit_code == Exit.VIOLATED, r.output
+    assert "STRICT   the run fails: cache_evict(line0) is never enabled" in r.output
+
+
+def test_prove_strict_passes_when_every_premise_and_action_has_a_witness(tmp_path):
+    r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--strict", "--certificates",
+            str(tmp_path))
+    assert r.exit_code == Exit.HOLDS, r.output
+    assert "STRICT" not in r.output
+
+
+def test_prove_strict_with_bmc_cannot_show_an_action_is_never_enabled(tmp_path):
+    r = run("prove", "--config", "uncached-wc", "--engine", "bmc", "--depth", "6", "--property", "no-lost-writes",
+            "--strict", "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "STRICT   not decided: enabled cache_evict(line0): depth bound 6 reached" in r.output
+
+
+def test_fuzz_strict_fails_when_the_histories_never_meet_a_premise():
+    r = run("fuzz", "--config", "heap-bracketed", "--property", "cpu-reads-latest", "--examples", "10", "--steps",
+            "30", "--strict")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    assert "STRICT   the run fails: cpu-reads-latest: its premise never occurs" in r.output
