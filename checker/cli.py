@@ -294,8 +294,10 @@ def _exit(code: Exit, coverage: Coverage | None) -> NoReturn:
     sys.exit(coverage.exit_code(code))
 
 
-def _rebuilt(origin: Mapping[str, object], fingerprint: str | None, file: str) -> tuple[Provenance, Configuration,
-                                                                                     TransitionSystem]:
+Rebuilt = tuple[Provenance, Configuration, TransitionSystem]
+
+
+def _rebuilt(origin: Mapping[str, object], fingerprint: str | None, file: str) -> Rebuilt:
     """The system an artefact records, rebuilt from its own data; says first when the
     model is no longer the one the artefact was written against."""
     try:

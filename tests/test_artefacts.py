@@ -134,3 +134,16 @@ def test_version_1_files_still_replay_by_name():
     corpus = sorted(Path(__file__).parent.parent.joinpath("counterexamples").glob("seed-*.json"))
     assert json.loads(corpus[0].read_text())["version"] == 1
     assert run("replay", str(corpus[0])).exit_code == Exit.VIOLATED
+
+
+def test_version_1_certificates_still_certify_by_name(tmp_path):
+    assert run("prove", "--config", "heap-bracketed", "--property", "no-lost-writes", "--certificates",
+               str(tmp_path)).exit_code == Exit.HOLDS
+    (cert,) = tmp_path.glob("*.cert.json")
+    doc = json.loads(cert.read_text())
+    for key in ("tool", "model_fingerprint"):
+        del doc[key]
+    doc.update(version=1, config="heap-bracketed", policy="baseline")
+    cert.write_text(json.dumps(doc))
+    r = run("certify", str(cert))
+    assert r.exit_code == Exit.HOLDS and r.output.startswith("VALID"), r.output
