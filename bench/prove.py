@@ -2,13 +2,15 @@
 
 Run: .venv/bin/python bench/prove.py [--timeout S] [CONFIG ...]. Columns: explicit BFS
 (full exploration), BMC to the BFS depth, k-induction (k <= 8) and PDR (Spacer), each the
-total over the eight properties, with how many were decided. Tells which engine to pick
-as models grow.
+total over the eight properties, with how many were decided (a solver that gives up, at
+the time limit or otherwise, leaves its property undecided). Tells which engine to pick
+as models grow. Ctrl-C keeps the rows printed so far and exits 3.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from checker.compile import compile_system
@@ -16,6 +18,7 @@ from checker.engines.bmc import bmc
 from checker.engines.explicit import explore
 from checker.engines.prove import kinduction, pdr
 from checker.ts import TransitionSystem
+from checker.verdict import Exit
 from model.build import build
 from model.config import builtin_names, load
 from model.policy import BASELINE
@@ -52,4 +55,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("interrupted: the rows above are complete", file=sys.stderr)
+        sys.exit(Exit.UNKNOWN)

@@ -10,17 +10,25 @@ first k states satisfy P (loop-free) ends in a state that satisfies P.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import z3
 
-from checker.engines.bmc import bmc, solver
+from checker.artefact import tool_version, write_atomic
+from checker.engines.bmc import SolverGaveUp, bmc, solver
 from checker.symbolic import Encoding, differ
 from checker.ts import TransitionSystem
 
 SCHEMA = "dmabuf-mc.certificate"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
+"""Version 1 named the configuration and policy only, and recorded no fingerprint."""
+ORIGIN = ("config", "policy")
+"""The fields the application fills with what the proof ran on (`model.provenance`)."""
+ENGINES = ("pdr", "kind")
 
 
 class CertificateError(Exception):
@@ -29,15 +37,18 @@ class CertificateError(Exception):
 
 @dataclass(frozen=True)
 class Certificate:
+    """A proof's claim, in a form independent queries re-check (`recheck`)."""
+
     system: str
-    config: str
-    policy: str
+    origin: Mapping[str, Any]
+    """The `config` and `policy` fields, for the application to rebuild the system from."""
     without: tuple[str, ...]
     property: str
     engine: str  # "pdr" (inductive invariant) or "kind" (k-inductive property)
     k: int
-    invariant_smt2: str  # over the state variables; "true" for k-induction
-    invariant_text: str
+    invariant_smt2: str  # over the state variables; "" for k-induction
+    fingerprint: str | None
+    """The model's when it was proved (None in version 1)."""
 
 
 def invariant_to_smt2(inv: z3.BoolRef) -> str:
@@ -69,11 +80,12 @@ def _constants(e: z3.ExprRef) -> set[z3.ExprRef]:
 
 
 def _unsat(formula: z3.BoolRef, timeout: float | None) -> bool:
+    """Whether `formula` is unsatisfiable; SolverGaveUp when Z3 cannot tell."""
     s = solver(timeout)
     s.add(formula)
     r = s.check()
     if r == z3.unknown:
-        raise CertificateError(f"solver gave up ({s.reason_unknown()})")
+        raise SolverGaveUp(f"solver gave up re-checking the certificate ({s.reason_unknown()})")
     return r == z3.unsat
 
 
@@ -94,8 +106,12 @@ def check_invariant(enc: Encoding, prop: str, smt2: str, timeout: float | None =
 def check_k_induction(enc: Encoding, prop: str, k: int, timeout: float | None = None) -> list[str]:
     """The failed obligations of a k-induction certificate (empty: it checks)."""
     failures = []
-    if k > 1 and bmc(enc.ts, prop, k - 1, enc.dropped, timeout).trace is not None:
-        failures.append(f"{prop} is violated within {k - 1} steps")
+    if k > 1:
+        base = bmc(enc.ts, prop, k - 1, enc.dropped, timeout)
+        if base.trace is not None:
+            failures.append(f"{prop} is violated within {k - 1} steps")
+        elif base.depth < k - 1:
+            raise SolverGaveUp(f"base case: {base.stopped}")
     path = [enc.state(f"k{i}") for i in range(k + 1)]
     names = [v.name for v in enc.ts.variables]
     step = [enc.typed(p) for p in path]
@@ -108,37 +124,78 @@ def check_k_induction(enc: Encoding, prop: str, k: int, timeout: float | None = 
 
 
 def recheck(cert: Certificate, ts: TransitionSystem, timeout: float | None = None) -> list[str]:
+    """The certificate's failed obligations on `ts` (empty: it checks); CertificateError if
+    it names a property or obligation `ts` does not have, SolverGaveUp if Z3 cannot tell."""
+    if cert.property not in [p.name for p in ts.properties]:
+        raise CertificateError(f"property: {ts.name} has no property {cert.property!r}")
+    unknown = sorted(set(cert.without) - set(ts.obligation_names()))
+    if unknown:
+        raise CertificateError(f"without: {ts.name} has no obligation {unknown[0]!r}")
     enc = Encoding(ts, frozenset(cert.without))
     if cert.engine == "kind":
         return check_k_induction(enc, cert.property, cert.k, timeout)
     return check_invariant(enc, cert.property, cert.invariant_smt2, timeout)
 
 
-def save(cert: Certificate, directory: Path) -> Path:
-    """Write the certificate under a name derived from what it proves (stable)."""
+def claim(cert: Certificate, ts: TransitionSystem) -> str:
+    """What the certificate proves, in model terms, rendered from the formula it carries
+    (never from the text stored beside it, which nothing checks)."""
+    if cert.engine == "kind":
+        return f"{cert.property} is {cert.k}-inductive"
+    bare = {v.name: z3.Int(v.name) for v in ts.variables}
+    return describe(invariant_from_smt2(cert.invariant_smt2, bare), ts)
+
+
+def save(cert: Certificate, ts: TransitionSystem, directory: Path) -> Path:
+    """Write the certificate atomically, under a name derived from what it proves and by
+    which engine (stable: a PDR and a k-induction proof of one property are two files)."""
     directory.mkdir(parents=True, exist_ok=True)
     slug = "-".join([cert.system.replace("/", "-"), cert.property, *cert.without]).replace(".", "_")
-    path = directory / f"{slug}.cert.json"
-    path.write_text(json.dumps({"schema": SCHEMA, "version": VERSION, **asdict(cert)}, indent=2) + "\n")
+    path = directory / f"{slug}.{cert.engine}.cert.json"
+    doc = {"schema": SCHEMA, "version": VERSION, "tool": f"dmabuf-mc {tool_version()}",
+           "model_fingerprint": cert.fingerprint, "system": cert.system, **cert.origin,
+           "without": list(cert.without), "property": cert.property, "engine": cert.engine, "k": cert.k,
+           "invariant_smt2": cert.invariant_smt2,
+           "invariant_text": claim(cert, ts)}  # for people reading the file; certify renders its own
+    write_atomic(path, json.dumps(doc, indent=2) + "\n")
     return path
 
 
+def _get(doc: Mapping[str, Any], key: str, kind: type, path: str) -> Any:
+    if key not in doc:
+        raise CertificateError(f"{path}: field {key} missing")
+    if not isinstance(doc[key], kind) or isinstance(doc[key], bool):
+        raise CertificateError(f"{path}: {key}: expected a {kind.__name__}, got {json.dumps(doc[key])[:40]}")
+    return doc[key]
+
+
 def load(path: str) -> Certificate:
+    """Parse and validate a certificate file; CertificateError names the field."""
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CertificateError(f"{path}: not a readable JSON certificate ({e})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("version") != VERSION:
-        raise CertificateError(f"{path}: expected schema {SCHEMA} version {VERSION}")
-    fields = Certificate.__dataclass_fields__
-    try:
-        values = {name: doc[name] for name in fields}
-    except KeyError as e:
-        raise CertificateError(f"{path}: field {e.args[0]} missing") from None
-    values["without"] = tuple(values["without"])
-    if values["engine"] not in ("pdr", "kind") or not isinstance(values["k"], int):
-        raise CertificateError(f"{path}: engine must be pdr or kind, k an integer")
-    return Certificate(**values)
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("version") not in READABLE:
+        raise CertificateError(f"{path}: expected schema {SCHEMA} version {' or '.join(map(str, READABLE))}")
+    without = _get(doc, "without", list, path)
+    if not all(isinstance(o, str) for o in without):
+        raise CertificateError(f"{path}: without: expected a list of obligation names")
+    engine = _get(doc, "engine", str, path)
+    if engine not in ENGINES:
+        raise CertificateError(f"{path}: engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+    for key in ORIGIN:
+        if key not in doc:
+            raise CertificateError(f"{path}: field {key} missing")
+    return Certificate(
+        system=_get(doc, "system", str, path),
+        origin={key: doc[key] for key in ORIGIN},
+        without=tuple(without),
+        property=_get(doc, "property", str, path),
+        engine=engine,
+        k=_get(doc, "k", int, path),
+        invariant_smt2=_get(doc, "invariant_smt2", str, path),
+        fingerprint=_get(doc, "model_fingerprint", str, path) if doc["version"] >= 2 else None,
+    )
 
 
 def describe(inv: z3.BoolRef, ts: TransitionSystem) -> str:
@@ -164,9 +221,13 @@ def describe(inv: z3.BoolRef, ts: TransitionSystem) -> str:
                 return f"{_side(a, b, domains)}{text}{_side(b, a, domains)}"
         return str(e)
 
-    conjuncts = inv.children() if z3.is_and(inv) else [inv]
-    shown = [term(c) for c in conjuncts if not _domain_fact(c, domains)]
+    shown = [term(c) for c in _conjuncts(inv) if not _domain_fact(c, domains)]
     return "\n".join(shown) or "true (the property holds in every well-typed state)"
+
+
+def _conjuncts(e: z3.BoolRef) -> list[z3.BoolRef]:
+    """The conjuncts of `e`, nested conjunctions flattened (a parsed invariant is one)."""
+    return [c for child in e.children() for c in _conjuncts(child)] if z3.is_and(e) else [e]
 
 
 def _domain_fact(e: z3.BoolRef, domains: dict) -> bool:

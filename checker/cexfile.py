@@ -1,27 +1,35 @@
 """Counterexample files: a versioned JSON record of a trace with its provenance, and
 their replay against the current model (schema: counterexamples/schema.json).
 
-A file names the configuration and policy it was found under, the property, the dropped
-obligations, and the steps as kernel calls with parameters and the state after each.
-Replay re-executes the calls with the IR interpreter and says where the violation shows,
-or which step no longer applies and why.
+A file records where it was found (the application's `config` and `policy` fields), the
+tool's version and the model's fingerprint, the property, the dropped obligations, and
+the steps as kernel calls with parameters and the state after each. Replay re-executes
+the calls with the IR interpreter and checks every claim the file makes that the current
+model can check: it says where the violation shows, or which step or field no longer
+applies and why. It never says "fixed" about a file that does not describe a violation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from checker.artefact import fingerprint, stamp, write_atomic
 from checker.interp import evaluate, successor
 from checker.render import View, trace_json
 from checker.trace import Trace
 from checker.ts import TransitionSystem
 
 SCHEMA = "dmabuf-mc.counterexample"
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)
+"""Version 1 named the configuration and policy only, and recorded no fingerprint."""
+ORIGIN = ("config", "policy")
+"""The fields the application fills with what the check ran on (`model.provenance`)."""
 
 
 class CounterexampleError(Exception):
@@ -34,19 +42,24 @@ class CounterexampleError(Exception):
 
 @dataclass(frozen=True)
 class Recorded:
-    """What a file says: where it came from and the calls, by label."""
+    """What a file says: where it came from, the calls by label and the states it claims
+    they lead to (the initial one first); the violation is claimed at the last call."""
 
     file: str
-    config: str
-    policy: str
+    origin: Mapping[str, Any]
+    """The `config` and `policy` fields as written, for the application to resolve."""
+    fingerprint: str | None
+    """The model's when the file was written (None in version 1)."""
     property: str
     without: tuple[str, ...]
     calls: tuple[str, ...]
+    states: tuple[Mapping[str, str], ...]
 
 
-def document(trace: Trace, view: View, config: str, policy: str) -> dict[str, Any]:
+def document(trace: Trace, view: View, origin: Mapping[str, Any]) -> dict[str, Any]:
+    """The file's content: the trace, what wrote it and what it ran on."""
     doc = trace_json(trace, view)
-    doc.update(schema=SCHEMA, version=VERSION, config=config, policy=policy, violated_at=len(trace))
+    doc.update(schema=SCHEMA, version=VERSION, **stamp(trace.ts), **origin, violated_at=len(trace))
     return doc
 
 
@@ -57,8 +70,34 @@ def file_stem(trace: Trace) -> str:
     return f"{trace.ts.name.replace('/', '-')}-{trace.violates}-{digest}"
 
 
-def read(path: str) -> Recorded:
-    """Parse and validate a counterexample file (nothing is written)."""
+KINDS: dict[type, str] = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type, path: str, step: int | None = None) -> Any:
+    """`table[key]`, which must be there and be a `kind`."""
+    if key not in table:
+        raise CounterexampleError(path, f"{key}: missing", step)
+    value = table[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise CounterexampleError(path, f"{key}: expected {KINDS[kind]}, got {json.dumps(value)[:40]}", step)
+    return value
+
+
+def _strings(values: list[Any], key: str, path: str, step: int | None = None) -> tuple[str, ...]:
+    if not all(isinstance(v, str) for v in values):
+        raise CounterexampleError(path, f"{key}: expected a list of strings", step)
+    return tuple(values)
+
+
+def _state(table: Mapping[str, Any], key: str, path: str, step: int | None = None) -> dict[str, str]:
+    state = _get(table, key, dict, path, step)
+    if not all(isinstance(v, str) for v in state.values()):
+        raise CounterexampleError(path, f"{key}: expected an object of variable -> value label", step)
+    return state
+
+
+def _load(path: str) -> dict[str, Any]:
+    """The JSON object of a counterexample file in a version this code reads."""
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError) as e:
@@ -67,50 +106,101 @@ def read(path: str) -> Recorded:
         raise CounterexampleError(path, f"not valid JSON ({e})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise CounterexampleError(path, f"expected \"schema\": \"{SCHEMA}\"")
-    if doc.get("version") != VERSION:
-        raise CounterexampleError(path, f"schema version {doc.get('version')!r} is not supported (expected {VERSION})")
-    try:
-        calls = []
-        for k, step in enumerate(doc["steps"], start=1):
-            if not isinstance(step.get("call"), str) or not isinstance(step.get("params"), list):
-                raise CounterexampleError(path, "expected a call name and a params list", k)
-            calls.append(f"{step['call']}({', '.join(map(str, step['params']))})")
-        return Recorded(path, str(doc["config"]), str(doc["policy"]), str(doc["violates"]),
-                        tuple(doc.get("without", [])), tuple(calls))
-    except (KeyError, TypeError, AttributeError) as e:
-        raise CounterexampleError(path, f"missing or malformed field {e}") from None
+    if doc.get("version") not in READABLE:
+        raise CounterexampleError(path, f"schema version {doc.get('version')!r} is not supported "
+                                  f"(expected one of {', '.join(map(str, READABLE))})")
+    return doc
+
+
+def read(path: str) -> Recorded:
+    """Parse and validate a counterexample file (nothing is written); CounterexampleError
+    names the field (and step) that is missing or has the wrong type."""
+    doc = _load(path)
+    calls = []
+    states = [_state(_get(doc, "initial", dict, path), "state", path)]
+    for k, step in enumerate(_get(doc, "steps", list, path), start=1):
+        if not isinstance(step, dict):
+            raise CounterexampleError(path, "expected an object with call, params and state", k)
+        params = _strings(_get(step, "params", list, path, k), "params", path, k)
+        calls.append(f"{_get(step, 'call', str, path, k)}({', '.join(params)})")
+        states.append(_state(step, "state", path, k))
+    violated_at = _get(doc, "violated_at", int, path)
+    if violated_at != len(calls):
+        raise CounterexampleError(path, f"violated_at: expected the number of steps, {len(calls)}, got {violated_at}")
+    for key in ORIGIN:
+        if key not in doc:
+            raise CounterexampleError(path, f"{key}: missing")
+    return Recorded(
+        file=path,
+        origin={key: doc[key] for key in ORIGIN},
+        fingerprint=_get(doc, "model_fingerprint", str, path) if doc["version"] >= 2 else None,
+        property=_get(doc, "violates", str, path),
+        without=_strings(_get(doc, "without", list, path), "without", path),
+        calls=tuple(calls),
+        states=tuple(states),
+    )
+
+
+def _difference(rec: Recorded, ts: TransitionSystem, state: Mapping[str, int], k: int) -> str | None:
+    """How the state the model reaches after step `k` differs from the recorded one (None:
+    it does not)."""
+    computed = {v.name: v.domain.labels[state[v.name]] for v in ts.variables}
+    recorded = rec.states[k]
+    for name in sorted(set(computed) | set(recorded)):
+        if computed.get(name) != recorded.get(name):
+            where = "initial.state" if k == 0 else "state"
+            return f"{where}: {name} is {recorded.get(name)!r} in the file, {computed.get(name)!r} in the model"
+    return None
 
 
 def to_trace(rec: Recorded, ts: TransitionSystem) -> Trace:
-    """Re-execute the recorded calls; stop at the first state violating the property.
+    """Re-execute the recorded calls and check the file's claims; the trace the model runs.
 
-    Raises CounterexampleError naming the step whose call is unknown or not enabled.
+    Every call must be an action of `ts` and enabled, and the property may not fail before
+    the last step. The model may say the violation is gone only if it has changed since the
+    file was written: if `ts` has the recorded fingerprint, every state must be the recorded
+    one and the property must fail at the last step; so must it in a version 1 file (no
+    fingerprint) whose states are all the model's. CounterexampleError names the step and
+    the field otherwise.
     """
     names = [p.name for p in ts.properties]
     if rec.property not in names:
-        raise CounterexampleError(rec.file, f"unknown property {rec.property!r}")
+        raise CounterexampleError(rec.file, f"violates: unknown property {rec.property!r}")
     unknown = sorted(set(rec.without) - set(ts.obligation_names()))
     if unknown:
-        raise CounterexampleError(rec.file, f"unknown obligation {unknown[0]!r}")
+        raise CounterexampleError(rec.file, f"without: unknown obligation {unknown[0]!r}")
+    same_model = rec.fingerprint == fingerprint(ts)
     prop = ts.property(rec.property)
     dropped = frozenset(rec.without)
     labels = {a.label: i for i, a in enumerate(ts.actions)}
     state = dict(ts.init)
     states = [tuple(state.values())]
     actions = []
-    for k, call in enumerate(rec.calls, start=1):
+    differences = []
+    last = len(rec.calls)
+    for k, call in enumerate([*rec.calls, None]):
+        differences.append(_difference(rec, ts, state, k))
+        if same_model and differences[-1] is not None:
+            raise CounterexampleError(rec.file, f"{differences[-1]} it was written against", k or None)
+        if call is None:
+            break
+        if not evaluate(prop.holds, state):
+            raise CounterexampleError(rec.file, f"violated_at: {prop.name} already fails at step {k}, not at step "
+                                      f"{last} as recorded")
         if call not in labels:
-            raise CounterexampleError(rec.file, f"{call} is not an action of {ts.name}", k)
+            raise CounterexampleError(rec.file, f"{call} is not an action of {ts.name}", k + 1)
         act = ts.actions[labels[call]]
         if not evaluate(act.enabled(dropped), state):
             failed = [o.name for o in act.obligations if o.name not in dropped and not evaluate(o.holds, state)]
             why = f"obligation {', '.join(failed)} does not hold" if failed else "its guard does not hold"
-            raise CounterexampleError(rec.file, f"{call} is no longer enabled: {why}", k)
+            raise CounterexampleError(rec.file, f"{call} is no longer enabled: {why}", k + 1)
         state = successor(ts, act, state)
         states.append(tuple(state[v.name] for v in ts.variables))
         actions.append(labels[call])
-        if not evaluate(prop.holds, state):
-            break
+    checkable = same_model or (rec.fingerprint is None and not any(differences))
+    if checkable and evaluate(prop.holds, state):
+        raise CounterexampleError(rec.file, f"violated_at: {prop.name} holds after step {last}: the file records no "
+                                  "violation of the model it was written against")
     return Trace(ts, tuple(states), tuple(actions), rec.property, dropped)
 
 
@@ -120,9 +210,9 @@ def still_violates(trace: Trace) -> bool:
 
 
 def dump(doc: dict[str, Any], markdown: str, stem: str, directory: Path) -> Path:
-    """Write STEM.json and STEM.md under `directory`; returns the JSON path."""
+    """Write STEM.json and STEM.md under `directory`, each atomically; returns the JSON path."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{stem}.json"
-    path.write_text(json.dumps(doc, indent=2) + "\n")
-    (directory / f"{stem}.md").write_text(markdown)
+    write_atomic(path, json.dumps(doc, indent=2) + "\n")
+    write_atomic(directory / f"{stem}.md", markdown)
     return path

@@ -8,8 +8,8 @@ small models of a sweep are never compiled and a large one is searched at C spee
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from checker.compile import Compiled, compile_system
 from checker.engines.explicit import (
@@ -27,7 +27,7 @@ from checker.engines.random import fuzz
 from checker.native.toolchain import NativeUnavailable, compiler
 from checker.trace import replay
 from checker.ts import TransitionSystem
-from checker.verdict import PropertyResult, Report, Verdict, refuted
+from checker.verdict import Coverage, PropertyResult, Report, Verdict, refuted
 
 
 class UnknownName(Exception):
@@ -49,6 +49,16 @@ def validate_names(ts: TransitionSystem, properties: Sequence[str], without: Seq
     return list(properties) or known
 
 
+@dataclass(frozen=True)
+class Fuzzed:
+    """What random histories found, how many distinct states they visited, and what they
+    exercised there (for `--strict`)."""
+
+    results: tuple[PropertyResult, ...]
+    visited: int
+    coverage: Coverage
+
+
 def fuzz_check(
     ts: TransitionSystem,
     properties: Sequence[str] = (),
@@ -56,20 +66,34 @@ def fuzz_check(
     examples: int = 100,
     steps: int = 200,
     seed: int = 0,
-) -> tuple[tuple[PropertyResult, ...], int]:
+) -> Fuzzed:
     """Random histories: REFUTED with a replayed trace, or UNKNOWN (random testing proves
-    nothing); also the number of distinct states the histories visited."""
+    nothing)."""
     wanted = validate_names(ts, properties, without)
-    found = fuzz(compile_system(ts, frozenset(without)), wanted, examples, steps, seed)
+    model = compile_system(ts, frozenset(without))
+    found = fuzz(model, wanted, examples, steps, seed)
+    tried = f"{examples} histories of up to {steps} steps (seed {seed})"
+    note = f"interrupted before {tried} were run" if found.interrupted else f"no violation in {tried}"
     results = []
     for name in wanted:
         doc = ts.property(name).doc
         if name in found.counterexamples:
             results.append(refuted(name, doc, found.counterexamples[name]))
         else:
-            note = f"no violation in {examples} histories of up to {steps} steps (seed {seed})"
             results.append(PropertyResult(name, doc, Verdict.UNKNOWN, note=note))
-    return tuple(results), len(found.states_seen)
+    return Fuzzed(tuple(results), len(found.states_seen), visited_coverage(model, found.states_seen, wanted))
+
+
+def visited_coverage(model: Compiled, states: Iterable[int], properties: Sequence[str]) -> Coverage:
+    """Which premises never held and which actions were never enabled in `states`."""
+    names = [p.name for p in model.ts.properties]
+    seen = 0
+    enabled: set[int] = set()
+    for s in states:
+        seen |= model.observe(s)
+        enabled.update(model.successors(s)[0])
+    vacuous = tuple(p for p in properties if not seen >> (len(names) + names.index(p)) & 1)
+    return Coverage(vacuous, tuple(a.label for i, a in enumerate(model.ts.actions) if i not in enabled))
 
 
 ENGINES = ("auto", "native", "explicit")

@@ -1,16 +1,17 @@
 """The `dmabuf-mc` command: a thin dispatcher over the library (DESIGN.md "Engines").
 
-Exit codes: 0 every property holds (or is proved; certify: the certificate is valid), 1
-a property is violated or a deadlock found (certify: rejected), 2 bad input, 3 a limit
-or Ctrl-C ended the run before an answer.
+Exit codes (`checker.verdict.Exit`): 0 every property holds (or is proved; certify: the
+certificate is valid), 1 a property is violated or a deadlock found (certify: rejected),
+2 bad input, 3 a limit, a solver giving up or Ctrl-C ended the run before an answer, 4 an
+internal error (a bug: one line on stderr, never a traceback).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import partial, wraps
 from pathlib import Path
 from typing import NoReturn
@@ -18,21 +19,32 @@ from typing import NoReturn
 import click
 from rich.console import Console
 
-from checker.certificate import CertificateError, recheck
+from checker.artefact import model_changed
+from checker.certificate import CertificateError, claim, recheck
 from checker.certificate import load as load_certificate
 from checker.cexfile import CounterexampleError, document, dump, file_stem, still_violates, to_trace
 from checker.cexfile import read as read_counterexample
 from checker.check import ENGINES as CHECK_ENGINES
 from checker.check import UnknownName, check, fuzz_check
+from checker.crosscheck import cross_check
+from checker.engines.bmc import SolverGaveUp
 from checker.engines.explicit import Limits, Stats
 from checker.native.toolchain import NativeUnavailable
-from checker.prover import ENGINES, prove
-from checker.render import proof_text, report_json, report_text, trace_markdown, trace_text
+from checker.prover import ENGINES, coverage, prove
+from checker.render import (
+    coverage_lines,
+    cross_check_json,
+    cross_check_text,
+    proof_text,
+    report_json,
+    report_text,
+    trace_markdown,
+    trace_text,
+)
 from checker.trace import Trace
 from checker.ts import TransitionSystem
-from checker.verdict import exit_code
+from checker.verdict import Coverage, Exit, exit_code
 from model import catalog, judge, tables
-from model.build import system
 from model.config import (
     ARCH_SYNC,
     ARCHES,
@@ -48,6 +60,7 @@ from model.config import (
 )
 from model.exporters import ALIASES, FAMILIES, STATES
 from model.policy import OBLIGATIONS, POLICIES, RULES, Policy
+from model.provenance import Provenance, from_record, resolve
 from model.sequence import arrow, lifelines
 from model.sweep import DEVICES, Sweep, generate
 from model.sweep import EXPORTERS as SWEEP_EXPORTERS
@@ -57,12 +70,11 @@ from model.view import view
 from properties import DOCS
 
 DEFAULT_CONFIG = "seed"
-EXIT_BAD_INPUT = 2
 
 
 def _fail(message: str) -> NoReturn:
     click.echo(f"dmabuf-mc: error: {message}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+    sys.exit(Exit.BAD_INPUT)
 
 
 def _policy(name: str) -> Policy:
@@ -84,12 +96,13 @@ def _with_rules(policy: Policy, rules: tuple[str, ...]) -> Policy:
     return policy
 
 
-def _system(config_name: str, policy_name: str, rules: tuple[str, ...] = ()) -> tuple[Configuration, TransitionSystem]:
+def _provenance(config_name: str, policy_name: str, rules: tuple[str, ...]) -> Provenance:
+    """The configuration and policy the options name, resolved in full."""
+    policy = _with_rules(_policy(policy_name), rules)
     try:
-        cfg = catalog.configuration(config_name)
+        return resolve(config_name, policy)
     except ConfigError as e:
         _fail(str(e))
-    return system(cfg, _with_rules(_policy(policy_name), rules))
 
 
 def system_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -108,25 +121,52 @@ def system_options(command: Callable[..., None]) -> Callable[..., None]:
     return command
 
 
+strict_option = click.option(
+    "--strict", is_flag=True, help="A VACUOUS property or a never-enabled action fails the run (exit 1).",
+)
+
 dump_option = click.option(
     "--dump", type=click.Path(file_okay=False), is_flag=False, flag_value="counterexamples", default=None,
     help="Write each counterexample as JSON and Markdown under DIR (default: counterexamples/).",
 )
 
 
-def _dump(traces: list[Trace], cfg: Configuration, config_name: str, policy_name: str, directory: str | None) -> None:
-    """Write the counterexamples, named so that the same trace gets the same file."""
+def _markdown(trace: Trace, cfg: Configuration, prov: Provenance) -> str:
+    return trace_markdown(trace, partial(view, cfg), lifelines(cfg), partial(arrow, cfg),
+                          f"{trace.violates} in {prov.title}")
+
+
+def _dump(traces: list[Trace], cfg: Configuration, prov: Provenance, directory: str | None) -> None:
+    """Write the counterexamples, named so that the same trace gets the same file, each
+    with what it takes to replay it anywhere (`model.provenance`)."""
     if directory is None:
         return
     for trace in traces:
-        cells = partial(view, cfg)
-        markdown = trace_markdown(trace, cells, lifelines(cfg), partial(arrow, cfg),
-                                  f"{trace.violates} in {config_name} under {policy_name}")
-        path = dump(document(trace, cells, config_name, policy_name), markdown, file_stem(trace), Path(directory))
+        doc = document(trace, partial(view, cfg), prov.record())
+        path = dump(doc, _markdown(trace, cfg, prov), file_stem(trace), Path(directory))
         click.echo(f"wrote {path} (and .md)")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group with the last-resort handlers: Ctrl-C where no command caught it
+    is UNKNOWN (exit 3), and an exception nobody expected is an internal error in one line
+    (exit 4): a traceback would read like an answer, and exit 1 like a violation."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("dmabuf-mc: interrupted before an answer", err=True)
+            sys.exit(Exit.UNKNOWN)
+        except Exception as e:
+            click.echo(f"dmabuf-mc: internal error: {type(e).__name__}: {e} (please report it with the command line)",
+                       err=True)
+            sys.exit(Exit.INTERNAL_ERROR)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """A model checker for the Linux DMA-buf sharing protocol."""
 
@@ -139,6 +179,9 @@ def main() -> None:
 @click.option("--engine", type=click.Choice(CHECK_ENGINES), default="auto", show_default=True,
               help="native: C compiled by gcc; explicit: Python; auto: Python, then C for large models.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@strict_option
+@click.option("--cross-check", "cross", is_flag=True,
+              help="Re-derive every verdict with BMC to the BFS depth; a disagreement fails the run (exit 1).")
 @dump_option
 def check_cmd(
     config_name: str,
@@ -151,10 +194,13 @@ def check_cmd(
     timeout: float | None,
     engine: str,
     fmt: str,
+    strict: bool,
+    cross: bool,
     dump: str | None,
 ) -> None:
     """Explore every reachable state of a configuration and check the properties."""
-    cfg, ts = _system(config_name, policy_name, rules)
+    prov = _provenance(config_name, policy_name, rules)
+    cfg, ts = prov.system()
     console = Console(stderr=True)
     status = console.status("exploring", spinner="dots") if console.is_terminal else None
 
@@ -164,7 +210,8 @@ def check_cmd(
             status.update(f"{stats.states:,} states, depth {stats.depth}, {stats.states_per_second:,.0f} states/s")
 
     try:
-        report = check(ts, properties, without, Limits(max_states, max_depth, timeout), progress, engine)
+        report = replace(check(ts, properties, without, Limits(max_states, max_depth, timeout), progress,
+                               engine), strict=strict)
     except UnknownName as e:
         _fail(str(e))
     except NativeUnavailable as e:
@@ -173,14 +220,19 @@ def check_cmd(
         if status is not None:
             status.stop()
     cells = partial(view, cfg)
+    cc = cross_check(ts, report) if cross else None
+    code = cc.exit_code(report) if cc is not None else report.exit_code
     if fmt == "json":
-        click.echo(json.dumps(report_json(report, cells), indent=2))
+        doc = report_json(report, cells)
+        if cc is not None:
+            doc.update(cross_check=cross_check_json(cc, cells), exit_code=code)
+        click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(kernel_line(cfg))
-        click.echo(report_text(report, cells))
+        click.echo(report_text(report, cells) + (f"\n{cross_check_text(cc, cells)}" if cc is not None else ""))
     traces = [r.counterexample for r in report.results if r.counterexample is not None]
-    _dump(traces, cfg, config_name, policy_name, dump)
-    sys.exit(report.exit_code)
+    _dump(traces, cfg, prov, dump)
+    sys.exit(code)
 
 
 @main.command("prove")
@@ -192,6 +244,7 @@ def check_cmd(
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per property.")
 @click.option("--certificates", type=click.Path(file_okay=False), default="certificates", show_default=True,
               help="Where proof certificates are written.")
+@strict_option
 @dump_option
 def prove_cmd(
     config_name: str,
@@ -203,18 +256,20 @@ def prove_cmd(
     depth: int,
     timeout: float | None,
     certificates: str,
+    strict: bool,
     dump: str | None,
 ) -> None:
-    """Prove the properties for every reachable state, or refute them with a trace."""
-    cfg, ts = _system(config_name, policy_name, rules)
+    """Prove the properties for every reachable state, or refute them with a trace.
+    --strict: the engine also shows every premise occurs and every action is enabled."""
+    prov = _provenance(config_name, policy_name, rules)
+    cfg, ts = prov.system()
     try:
-        results = prove(ts, engine, properties, without, depth, timeout, Path(certificates),
-                        (config_name, policy_name))
+        results = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
     except UnknownName as e:
         _fail(str(e))
     click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
-    _dump([r.counterexample for r in results if r.counterexample], cfg, config_name, policy_name, dump)
-    sys.exit(exit_code(results))
+    _dump([r.counterexample for r in results if r.counterexample], cfg, prov, dump)
+    _exit(exit_code(results), coverage(ts, engine, properties, without, depth, timeout) if strict else None)
 
 
 @main.command("fuzz")
@@ -223,6 +278,7 @@ def prove_cmd(
               help="Random histories to run.")
 @click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True, help="Longest history.")
 @click.option("--seed", "seed_value", type=click.IntRange(min=0), default=0, show_default=True)
+@strict_option
 @dump_option
 def fuzz_cmd(
     config_name: str,
@@ -233,26 +289,56 @@ def fuzz_cmd(
     examples: int,
     steps: int,
     seed_value: int,
+    strict: bool,
     dump: str | None,
 ) -> None:
-    """Run random driver histories (Hypothesis) and report shrunk violations."""
-    cfg, ts = _system(config_name, policy_name, rules)
+    """Run random driver histories (Hypothesis) and report shrunk violations. --strict:
+    a premise that never held or an action never enabled in the histories fails the run."""
+    prov = _provenance(config_name, policy_name, rules)
+    cfg, ts = prov.system()
     try:
-        results, visited = fuzz_check(ts, properties, without, examples, steps, seed_value)
+        fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value)
     except UnknownName as e:
         _fail(str(e))
-    click.echo(proof_text(ts.name, "random", results, partial(view, cfg)))
-    click.echo(f"  {visited:,} distinct states visited")
-    _dump([r.counterexample for r in results if r.counterexample], cfg, config_name, policy_name, dump)
-    sys.exit(1 if any(r.counterexample for r in results) else 0)
+    click.echo(proof_text(ts.name, "random", fuzzed.results, partial(view, cfg)))
+    click.echo(f"  {fuzzed.visited:,} distinct states visited")
+    _dump([r.counterexample for r in fuzzed.results if r.counterexample], cfg, prov, dump)
+    _exit(exit_code(fuzzed.results), fuzzed.coverage if strict else None)
 
 
-def _recorded(file: str) -> tuple[Configuration, Trace]:
+def _exit(code: Exit, coverage: Coverage | None) -> NoReturn:
+    """Exit with `code`, or as `--strict` judges the run's coverage when it was asked for."""
+    if coverage is None:
+        sys.exit(code)
+    lines = coverage_lines(coverage)
+    if lines:
+        click.echo("\n".join(lines))
+    sys.exit(coverage.exit_code(code))
+
+
+Rebuilt = tuple[Provenance, Configuration, TransitionSystem]
+
+
+def _rebuilt(origin: Mapping[str, object], fingerprint: str | None, file: str) -> Rebuilt:
+    """The system an artefact records, rebuilt from its own data; says first when the
+    model is no longer the one the artefact was written against."""
+    try:
+        prov = from_record(origin, file)
+    except ConfigError as e:
+        _fail(str(e))
+    cfg, ts = prov.system()
+    warning = model_changed(fingerprint, ts)
+    if warning is not None:
+        click.echo(f"{file}: {warning}", err=True)  # stderr: `show --format json` stays JSON
+    return prov, cfg, ts
+
+
+def _recorded(file: str) -> tuple[Provenance, Configuration, Trace]:
     """A counterexample file re-executed against the current model."""
     try:
         rec = read_counterexample(file)
-        cfg, ts = _system(rec.config, rec.policy)
-        return cfg, to_trace(rec, ts)
+        prov, cfg, ts = _rebuilt(rec.origin, rec.fingerprint, file)
+        return prov, cfg, to_trace(rec, ts)
     except CounterexampleError as e:
         _fail(str(e))
 
@@ -262,14 +348,12 @@ def _recorded(file: str) -> tuple[Configuration, Trace]:
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 def show_cmd(file: str, fmt: str) -> None:
     """Render a counterexample file as text, Markdown (with a Mermaid diagram) or JSON."""
-    cfg, trace = _recorded(file)
-    rec = read_counterexample(file)
+    prov, cfg, trace = _recorded(file)
     cells = partial(view, cfg)
     if fmt == "json":
-        click.echo(json.dumps(document(trace, cells, rec.config, rec.policy), indent=2))
+        click.echo(json.dumps(document(trace, cells, prov.record()), indent=2))
     elif fmt == "markdown":
-        title = f"{trace.violates} in {rec.config} under {rec.policy}"
-        click.echo(trace_markdown(trace, cells, lifelines(cfg), partial(arrow, cfg), title))
+        click.echo(_markdown(trace, cfg, prov))
     else:
         click.echo(trace_text(trace, cells))
 
@@ -277,12 +361,13 @@ def show_cmd(file: str, fmt: str) -> None:
 @main.command("replay")
 @click.argument("file")
 def replay_cmd(file: str) -> None:
-    """Re-execute a counterexample against the current model: exit 1 if the violation
-    still happens, 0 if it no longer does, 2 if the trace no longer applies."""
-    _, trace = _recorded(file)
+    """Re-execute a counterexample against the model it records, rebuilt from the file:
+    exit 1 if the violation still happens, 0 if it no longer does (only possible when the
+    model has changed), 2 if the trace no longer applies or the file contradicts itself."""
+    _, _, trace = _recorded(file)
     if still_violates(trace):
         click.echo(f"{file}: {trace.violates} is still violated, at step {len(trace)}")
-        sys.exit(1)
+        sys.exit(Exit.VIOLATED)
     click.echo(f"{file}: all {len(trace)} steps run and {trace.violates} holds: the violation no longer happens")
 
 
@@ -290,20 +375,28 @@ def replay_cmd(file: str) -> None:
 @click.argument("file")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds for the re-check.")
 def certify_cmd(file: str, timeout: float | None) -> None:
-    """Re-check a proof certificate against the current model (exit 0 valid, 1 rejected)."""
+    """Re-check a proof certificate against the model it records, rebuilt from the file
+    (exit 0 valid, 1 rejected, 3 the solver gave up)."""
     try:
         cert = load_certificate(file)
-        _, ts = _system(cert.config, cert.policy)
-        failures = recheck(cert, ts, timeout)
     except CertificateError as e:
         _fail(str(e))
+    _, _, ts = _rebuilt(cert.origin, cert.fingerprint, file)
+    try:
+        failures = recheck(cert, ts, timeout)
+        proved = claim(cert, ts)
+    except CertificateError as e:
+        _fail(f"{file}: {e}")
+    except SolverGaveUp as e:
+        click.echo(f"UNKNOWN {file}: {cert.property} in {ts.name}: {e}; the certificate was not re-checked")
+        sys.exit(Exit.UNKNOWN)
     if failures:
         click.echo(f"REJECTED {file}: {cert.property} in {ts.name}")
         for f in failures:
             click.echo(f"  - {f}")
-        sys.exit(1)
+        sys.exit(Exit.VIOLATED)
     click.echo(f"VALID {file}: {cert.property} holds in every reachable state of {ts.name} ({cert.engine})")
-    click.echo("\n".join(f"  {line}" for line in cert.invariant_text.splitlines()))
+    click.echo("\n".join(f"  {line}" for line in proved.splitlines()))
 
 
 LISTS = ["configs", "policies", "rules", "properties", "obligations", "exporters", "sources", "kernel", "devices"]
@@ -441,11 +534,11 @@ def _progress(what: str) -> Callable[[int, int], None]:
     return show
 
 
-def _emit(text: str, complete: bool, code: int) -> NoReturn:
+def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
     click.echo(text)
     if not complete:
         click.echo("dmabuf-mc: interrupted; the table covers what was checked", err=True)
-        sys.exit(3)
+        sys.exit(Exit.UNKNOWN)
     sys.exit(code)
 
 
@@ -457,7 +550,7 @@ def sweep_cmd(policy_name: str, batch: Batch) -> None:
     policy = _policy(policy_name)
     m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"))
     bad = any(o.violated for o in m.outcomes)
-    _emit(tables.matrix(m, policy_name, batch.markdown, batch.traces), m.complete, 1 if bad else 0)
+    _emit(tables.matrix(m, policy_name, batch.markdown, batch.traces), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
 
 
 @main.command("compare")
@@ -471,7 +564,8 @@ def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
                         batch.workers, _progress("compare"))
     counts = cmp.counts()
     regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
-    _emit(tables.comparison(cmp, base, proposal, batch.markdown, batch.traces), cmp.complete, 1 if regress else 0)
+    _emit(tables.comparison(cmp, base, proposal, batch.markdown, batch.traces), cmp.complete,
+          Exit.VIOLATED if regress else Exit.HOLDS)
 
 
 @main.command("explain")
@@ -484,7 +578,7 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
     e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"))
-    _emit(tables.explanation(e, policy_name, batch.markdown, batch.traces), e.complete, 0)
+    _emit(tables.explanation(e, policy_name, batch.markdown, batch.traces), e.complete, Exit.HOLDS)
 
 
 @main.command("allocate")
@@ -506,4 +600,4 @@ def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[s
         _fail("DEVICES: at most 3 devices")
     a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"))
     _emit(tables.allocation(a, policy_name, fmt == "markdown", traces), a.complete,
-          0 if any(c.safe for c in a.candidates) else 1)
+          Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)

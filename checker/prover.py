@@ -3,15 +3,20 @@ saving a certificate for every proof."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from checker.certificate import Certificate, describe, invariant_to_smt2, save
+from checker.artefact import fingerprint
+from checker.certificate import Certificate, invariant_to_smt2, save
 from checker.check import validate_names
 from checker.engines.bmc import bmc
 from checker.engines.prove import ProofResult, kinduction, pdr
-from checker.ts import TransitionSystem
-from checker.verdict import PropertyResult, Verdict, refuted
+from checker.ir import TRUE, not_
+from checker.trace import replay
+from checker.ts import Property, TransitionSystem
+from checker.verdict import Coverage, PropertyResult, Verdict, refuted
 
 ENGINES = ("pdr", "kind", "bmc")
 
@@ -24,38 +29,82 @@ def prove(
     depth: int,
     timeout: float | None,
     certificates: Path,
-    provenance: tuple[str, str],
+    origin: Mapping[str, Any],
 ) -> tuple[PropertyResult, ...]:
-    """Each property PROVED (certificate saved), REFUTED (replayed trace) or UNKNOWN.
+    """Each property PROVED (certificate saved), REFUTED (replayed trace) or UNKNOWN; on
+    Ctrl-C, the answers so far and UNKNOWN for the rest.
 
-    `provenance` is (configuration, policy) as the user named them, written into the
-    certificate so that `certify` can rebuild the same system.
+    `origin` is what the application records about the configuration and policy (the
+    `config` and `policy` fields), written into the certificate so that `certify` can
+    rebuild the same system.
     """
     wanted = validate_names(ts, properties, without)
-    dropped = frozenset(without)
-    results = []
-    for name in wanted:
-        doc = ts.property(name).doc
-        if engine == "bmc":
-            found = bmc(ts, name, depth, dropped, timeout)
-            res = ProofResult(False, found.trace, "bmc", found.depth, None, found.stopped, found.seconds)
-        elif engine == "kind":
-            res = kinduction(ts, name, depth, dropped, timeout)
-        else:
-            res = pdr(ts, name, depth, dropped, timeout)
-        if res.trace is not None:
-            results.append(refuted(name, doc, res.trace))
-        elif res.proved:
-            cert = Certificate(
-                system=ts.name, config=provenance[0], policy=provenance[1], without=tuple(sorted(without)),
-                property=name, engine=res.engine, k=res.k,
-                invariant_smt2=invariant_to_smt2(res.invariant) if res.invariant is not None else "",
-                invariant_text=describe(res.invariant, ts) if res.invariant is not None
-                else f"{name} is {res.k}-inductive",
-            )
-            path = save(cert, certificates)
-            how = "inductive invariant" if res.engine == "pdr" else f"{res.k}-induction"
-            results.append(PropertyResult(name, doc, Verdict.PROVED, note=f"{how}, re-checked; {path}"))
-        else:
-            results.append(PropertyResult(name, doc, Verdict.UNKNOWN, note=f"{res.stopped} ({res.seconds:.1f}s)"))
+    results: list[PropertyResult] = []
+    try:
+        for name in wanted:
+            results.append(_prove_one(ts, engine, name, frozenset(without), depth, timeout, certificates, origin))
+    except KeyboardInterrupt:
+        note = "interrupted before an answer"
+        results += [PropertyResult(n, ts.property(n).doc, Verdict.UNKNOWN, note=note) for n in wanted[len(results):]]
     return tuple(results)
+
+
+def _prove_one(
+    ts: TransitionSystem,
+    engine: str,
+    name: str,
+    dropped: frozenset[str],
+    depth: int,
+    timeout: float | None,
+    certificates: Path,
+    origin: Mapping[str, Any],
+) -> PropertyResult:
+    """One property through one engine: REFUTED, PROVED with its certificate saved, or UNKNOWN."""
+    doc = ts.property(name).doc
+    res = _run(ts, engine, name, dropped, depth, timeout)
+    if res.trace is not None:
+        return refuted(name, doc, res.trace)
+    if not res.proved:
+        return PropertyResult(name, doc, Verdict.UNKNOWN, note=f"{res.stopped} ({res.seconds:.1f}s)")
+    cert = Certificate(
+        system=ts.name, origin=origin, without=tuple(sorted(dropped)), property=name, engine=res.engine, k=res.k,
+        invariant_smt2=invariant_to_smt2(res.invariant) if res.invariant is not None else "",
+        fingerprint=fingerprint(ts),
+    )
+    path = save(cert, ts, certificates)
+    how = "inductive invariant" if res.engine == "pdr" else f"{res.k}-induction"
+    return PropertyResult(name, doc, Verdict.PROVED, note=f"{how}, re-checked; {path}")
+
+
+def _run(ts: TransitionSystem, engine: str, name: str, dropped: frozenset[str], depth: int,
+         timeout: float | None) -> ProofResult:
+    """The engine's answer for one property, as a ProofResult whatever the engine."""
+    if engine == "bmc":
+        found = bmc(ts, name, depth, dropped, timeout)
+        return ProofResult(False, found.trace, "bmc", found.depth, None, found.stopped, found.seconds)
+    if engine == "kind":
+        return kinduction(ts, name, depth, dropped, timeout)
+    return pdr(ts, name, depth, dropped, timeout)
+
+
+def coverage(ts: TransitionSystem, engine: str, properties: Sequence[str], without: Sequence[str], depth: int,
+             timeout: float | None) -> Coverage:
+    """`--strict` for a symbolic run: for every checked property's premise and every action,
+    a witness (a replayed trace to a state where the premise holds or the action is
+    enabled) or a proof that there is none; what the engine cannot settle is undecided."""
+    dropped = frozenset(without)
+    wanted = validate_names(ts, properties, without)
+    goals = {f"premise of {p.name}": (p.name, not_(p.premise)) for p in ts.properties
+             if p.name in wanted and p.premise != TRUE}
+    goals |= {f"enabled {a.label}": (a.label, not_(a.enabled(dropped))) for a in ts.actions}
+    witnesses = replace(ts, properties=tuple(Property(name, "", never) for name, (_, never) in goals.items()))
+    vacuous, never_enabled, undecided = [], [], []
+    for name, (subject, _) in goals.items():
+        res = _run(witnesses, engine, name, dropped, depth, timeout)
+        if res.trace is not None:
+            replay(res.trace)
+        elif res.proved:
+            (vacuous if name.startswith("premise") else never_enabled).append(subject)
+        else:
+            undecided.append(f"{name}: {res.stopped}")
+    return Coverage(tuple(vacuous), tuple(never_enabled), tuple(undecided))

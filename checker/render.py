@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from checker.crosscheck import CrossCheck
 from checker.trace import DEADLOCK, Trace
 from checker.ts import Action
-from checker.verdict import PropertyResult, Report, Verdict
+from checker.verdict import Coverage, PropertyResult, Report, Verdict
 
 View = Callable[[Mapping[str, str]], Mapping[str, str]]
 REPORT_SCHEMA = "dmabuf-mc.report"
@@ -74,12 +75,22 @@ def report_text(report: Report, view: View) -> str:
         out.append(f"  DEADLOCK {report.deadlocks} state(s) where nothing is enabled; first one below")
     if report.never_enabled:
         out.append(f"  warning: never enabled: {', '.join(report.never_enabled)}")
+    if report.coverage is not None:
+        out += coverage_lines(report.coverage)
     for r in report.results:
         if r.counterexample is not None:
             out += ["", f"{r.name}: {r.doc}", trace_text(r.counterexample, view)]
     if report.deadlock is not None:
         out += ["", "deadlock:", trace_text(report.deadlock, view)]
     return "\n".join(out)
+
+
+def coverage_lines(cov: Coverage) -> list[str]:
+    """`--strict`'s lines: what fails the run, what could not be decided."""
+    out = [f"  STRICT   the run fails: {'; '.join(cov.failures)}"] if cov.failures else []
+    if cov.undecided:
+        out.append(f"  STRICT   not decided: {'; '.join(cov.undecided)}")
+    return out
 
 
 def proof_text(system: str, engine: str, results: tuple[PropertyResult, ...], view: View) -> str:
@@ -162,5 +173,36 @@ def report_json(report: Report, view: View) -> dict[str, Any]:
         "deadlocks": report.deadlocks,
         "deadlock": trace_json(report.deadlock, view) if report.deadlock else None,
         "never_enabled": list(report.never_enabled),
+        "strict_failures": list(report.strict_failures),
         "exit_code": report.exit_code,
+    }
+
+
+def cross_check_text(cc: CrossCheck, view: View) -> str:
+    """The cross-check's lines, then each disagreement with both engines' traces."""
+    agreeing = len(cc.comparisons) - len(cc.disagreements) - len(cc.undecided)
+    out = [f"  cross-check with bmc to depth {cc.depth}: agrees on {agreeing} of {len(cc.comparisons)} properties"]
+    out += [f"  UNKNOWN  {c.explicit.name}: {c.summary}" for c in cc.undecided]
+    out += [f"  DISAGREE {c.explicit.name}: {c.summary}" for c in cc.disagreements]
+    for c in cc.disagreements:
+        for engine, trace in (("explicit", c.explicit.counterexample), ("bmc", c.bmc.trace)):
+            if trace is not None:
+                out += ["", f"{c.explicit.name}, {engine} engine:", trace_text(trace, view)]
+    return "\n".join(out)
+
+
+def cross_check_json(cc: CrossCheck, view: View) -> dict[str, Any]:
+    """The cross-check as data: per property both answers, and BMC's trace where it differs."""
+    return {
+        "depth": cc.depth,
+        "comparisons": [
+            {
+                "property": c.explicit.name,
+                "summary": c.summary,
+                "decided": c.decided,
+                "agrees": c.agrees if c.decided else None,
+                "bmc_counterexample": trace_json(c.bmc.trace, view) if c.bmc.trace and not c.agrees else None,
+            }
+            for c in cc.comparisons
+        ],
     }

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import re
+from importlib import resources
+from pathlib import Path
 
-from model.config import ConfigError, Configuration, load
+from model.config import ConfigError, Configuration, builtin_names, load, read_file
 from model.policy import RULES, Policy
 from model.policyfile import load_policy
 from model.sweep import PREFIX, from_name
@@ -14,6 +16,19 @@ from model.sweep import PREFIX, from_name
 def configuration(name: str) -> Configuration:
     """A built-in configuration, a TOML file, or a generated `sweep:` configuration."""
     return from_name(name) if name.startswith(PREFIX) else load(name)
+
+
+def configuration_text(name: str) -> tuple[str, str] | None:
+    """(the file name its errors cite, the TOML text) of a built-in or file configuration;
+    None for a generated `sweep:` configuration, which its name describes in full. With
+    the text, a configuration is rebuilt anywhere: `model.config.parse(text, file)`."""
+    if name.startswith(PREFIX):
+        return None
+    if name in builtin_names():
+        return f"model/configs/{name}.toml", (resources.files("model.configs") / f"{name}.toml").read_text()
+    if not Path(name).is_file():
+        raise ConfigError(name, "(file)", f"a configuration file or one of: {', '.join(builtin_names())}")
+    return name, read_file(name)
 
 
 VARIANT = re.compile(r"\[(-?)([a-z0-9-]+)(?:=([a-z0-9-]+))?\]$")

@@ -322,13 +322,15 @@ def read_file(path: str) -> str:
 
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+RESERVED = ("dma_buf", "cpu", "observed", "exporter", "hardware", "kernel", "userspace")  # the model's own trace rows
 
 
 def _importer(file: str, table: Any, k: int) -> Importer:
     r = Reader(file, table, f"importer[{k}]")
     name = r.get("name", str, required=True)
-    if not NAME.match(name):
-        raise ConfigError(file, r.field("name"), f"a short lower-case name like 'isp' or 'gpu0', got {name!r}")
+    if not NAME.match(name) or name in RESERVED:
+        raise ConfigError(file, r.field("name"), f"a short lower-case name like 'isp' or 'gpu0', not one of "
+                          f"the model's own ({', '.join(RESERVED)}); got {name!r}")
     coherent = r.get("coherent", bool, required=True)
     dma_mask = r.get("dma_mask", int, 64)
     if dma_mask not in (32, 64):

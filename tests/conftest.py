@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 
 import pytest
+import z3
 
 from checker.interp import evaluate, successor
 from checker.native.toolchain import CACHE_ENV
@@ -47,3 +49,10 @@ def native_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Build the native engine's libraries in a directory of this test session, not in
     the user's cache (workers and subprocesses inherit it)."""
     os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("native-cache"))
+
+@pytest.fixture
+def solver_rlimit() -> Iterator[Callable[[int], None]]:
+    """Set Z3's resource limit for every query made during the test: a work limit, so a
+    solver gives up at the same point on every machine, unlike a time limit."""
+    yield lambda n: z3.set_param("rlimit", n)
+    z3.set_param("rlimit", 0)

@@ -40,6 +40,8 @@ def test_good_minimal_file_parses_with_defaults():
         (GOOD + "[buffer]\nsource = \"memfd\"\n", "buffer.source", "one of system-heap, cma-heap"),
         (GOOD + "[buffer]\ncolour = 1\n", "buffer.colour", "no such field"),
         (GOOD.replace('name = "isp"', 'name = "ISP 1"'), "importer[0].name", "short lower-case name"),
+        (GOOD.replace('name = "isp"', 'name = "observed"'), "importer[0].name", "not one of the model's own"),
+        (GOOD.replace('name = "isp"', 'name = "dma_buf"'), "importer[0].name", "not one of the model's own"),
         (GOOD + '[[importer]]\nname = "isp"\ncoherent = true\n', "importer.name", "distinct names"),
         ('[exporter]\nkind = "heap"\n', "importer", "1 to 3 [[importer]] tables"),
         (GOOD + "[clients]\nmmap = true\n", "clients.mmap", "a str"),

@@ -14,6 +14,7 @@ from checker.cli import main
 from checker.compile import compile_system
 from checker.engines.explicit import explore
 from checker.engines.random import fuzz
+from model.provenance import from_record
 from model.testing import check_random_histories, random_histories
 from tests.conftest import system
 
@@ -29,7 +30,7 @@ def test_corpus_is_not_empty():
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
 def test_every_kept_counterexample_still_violates_at_its_recorded_step(path):
     rec = read(str(path))
-    _, ts = system(rec.config)
+    _, ts = from_record(rec.origin, str(path)).system()
     trace = to_trace(rec, ts)
     assert still_violates(trace)
     assert len(trace) == json.loads(path.read_text())["violated_at"]
@@ -86,17 +87,30 @@ def test_show_renders_text_markdown_and_json():
     assert doc["schema"] == "dmabuf-mc.counterexample"
 
 
-def test_replay_reports_a_fixed_violation_with_exit_0(tmp_path):
-    doc = json.loads(SEED.read_text())
-    doc["steps"] = doc["steps"][:1]  # export only: nothing goes wrong
-    path = tmp_path / "short.json"
+def test_replay_reports_a_fixed_violation_with_exit_0_after_a_model_change(tmp_path):
+    (path,) = _dumped(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["config"]["text"] = doc["config"]["text"].replace("coherent = false", "coherent = true")  # the display snoops
     path.write_text(json.dumps(doc))
     r = CliRunner().invoke(main, ["replay", str(path)])
-    assert r.exit_code == 0 and "no longer happens" in r.output
+    assert r.exit_code == 0, r.output
+    warning, answer = r.output.splitlines()
+    assert "warning: the model of seed/baseline has changed since this file was written" in warning
+    assert answer.endswith("all 5 steps run and device-reads-latest holds: the violation no longer happens")
+
+
+def _dumped(directory: Path, *args: str) -> list[Path]:
+    """The JSON files `check --dump` writes for the seed stale read (or `args`)."""
+    r = CliRunner().invoke(main, ["check", *(args or ("--property", "device-reads-latest")), "--dump",
+                                  str(directory)])
+    assert r.exit_code == 1, r.output
+    return sorted(directory.glob("*.json"))
 
 
 def _corrupt(tmp_path: Path, edit) -> tuple[Path, str]:
-    doc = json.loads(SEED.read_text())
+    """A freshly dumped seed stale read, edited: every claim in it is checkable."""
+    (fresh,) = _dumped(tmp_path / "fresh")
+    doc = json.loads(fresh.read_text())
     text = edit(doc)
     path = tmp_path / "bad.json"
     path.write_text(text if isinstance(text, str) else json.dumps(doc))
@@ -110,8 +124,22 @@ def _corrupt(tmp_path: Path, edit) -> tuple[Path, str]:
         (lambda d: d.update(version=7), "schema version 7 is not supported"),
         (lambda d: d.update(schema="other"), 'expected "schema": "dmabuf-mc.counterexample"'),
         (lambda d: d["steps"][1].update(call="dma_buf_frobnicate"), "step 2: dma_buf_frobnicate(display)"),
-        (lambda d: d["steps"].pop(1), "step 2: dma_buf_map_attachment(display, DMA_TO_DEVICE) is no longer enabled"),
-        (lambda d: d.pop("steps"), "missing or malformed field 'steps'"),
+        (lambda d: d["steps"].pop(1) and d.update(violated_at=4),
+         "step 2: dma_buf_map_attachment(display, DMA_TO_DEVICE) is no longer enabled"),
+        (lambda d: d.pop("steps"), "steps: missing"),
+        (lambda d: d.update(steps={}), "steps: expected a list"),
+        (lambda d: d.update(steps=[], violated_at=0), "violated_at: device-reads-latest holds after step 0"),
+        (lambda d: d.update(violated_at=4), "violated_at: expected the number of steps, 5, got 4"),
+        (lambda d: d.update(violated_at="5"), 'violated_at: expected an integer, got "5"'),
+        (lambda d: d["steps"][0].update(params="display"), "step 1: params: expected a list"),
+        (lambda d: d["steps"][2].update(state=None), "step 3: state: expected an object"),
+        (lambda d: d.update(violates=["device-reads-latest"]), "violates: expected a string"),
+        (lambda d: d["steps"][3]["state"].update({"cache[0]": "clean"}),
+         "step 4: state: cache[0] is 'clean' in the file, 'dirty' in the model it was written against"),
+        (lambda d: d["steps"].append(d["steps"][-1]) or d.update(violated_at=6),
+         "violated_at: device-reads-latest already fails at step 5, not at step 6 as recorded"),
+        (lambda d: d["policy"]["rules"].update(map="magic"), "policy: expected known rules"),
+        (lambda d: d["config"].update(text=7), "config.text: expected a string or null, got 7"),
     ],
 )
 def test_corrupted_file_gets_a_clear_error_and_is_not_touched(tmp_path, edit, needle):

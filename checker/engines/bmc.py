@@ -19,6 +19,19 @@ from checker.trace import Trace
 from checker.ts import TransitionSystem
 
 SEED = 0  # fixed solver seed: same inputs, same counterexample
+GIVING_UP = ("canceled", "max. resource limit exceeded", "max. memory exceeded", "timeout")
+"""What Z3 raises when a time, resource or memory limit or Ctrl-C stops it: no answer, not a bug."""
+
+
+class SolverGaveUp(Exception):
+    """Z3 answered unknown or was stopped by a limit or Ctrl-C: the question is undecided
+    (UNKNOWN), which is neither a proof nor a refutation nor an error of the tool."""
+
+
+def gave_up(e: z3.Z3Exception) -> SolverGaveUp | None:
+    """The SolverGaveUp a Z3 exception means, or None for any other error (a bug)."""
+    reason = e.value.decode() if isinstance(e.value, bytes) else str(e.value)
+    return SolverGaveUp(f"solver gave up ({reason})") if reason in GIVING_UP else None
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class BmcResult:
 
     trace: Trace | None
     depth: int
+    """With no trace: every depth up to this one is free of violations (-1: none checked)."""
     stopped: str | None
     seconds: float
 

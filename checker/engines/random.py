@@ -31,6 +31,8 @@ class FuzzResult:
     steps: int
     seed: int
     states_seen: frozenset[int]
+    interrupted: bool = False
+    """Ctrl-C ended the run: the properties without a trace were not fully tried."""
 
 
 def run_history(model: Compiled, actions: Sequence[int], wanted: int) -> tuple[list[int], int] | None:
@@ -104,20 +106,35 @@ def fuzz(model: Compiled, properties: Sequence[str], examples: int = 100, steps:
     config = settings(max_examples=examples, stateful_step_count=steps, database=None, deadline=None,
                       suppress_health_check=list(HealthCheck), print_blob=False,
                       report_multiple_bugs=False)
-    while True:  # once with no property too: the walk alone is worth its states_seen
-        wanted = sum(1 << k for k in pending)
-        found: list[list[int]] = []
-        machine = seed(seed_value)(_machine(model, wanted, found, seen))
-        with suppress(PropertyViolated):  # the history it found is in `found`
-            run_state_machine_as_test(machine, settings=config)
-        if not found:
-            break
-        history = minimise(model, found[-1], wanted)
-        states, bits = run_history(model, history, wanted)  # type: ignore[misc]
-        k = (bits & -bits).bit_length() - 1
-        traces[names[k]] = Trace(model.ts, tuple(tuple(model.unpack(s).values()) for s in states),
-                                 tuple(history), names[k], model.dropped)
-        pending.discard(k)
-        if not pending:
-            break
-    return FuzzResult(dict(sorted(traces.items())), examples, steps, seed_value, frozenset(seen))
+    interrupted = False
+    try:
+        while True:  # once with no property too: the walk alone is worth its states_seen
+            k, trace = _one_violation(model, pending, names, config, seed_value, seen)
+            if trace is None:
+                break
+            traces[names[k]] = trace
+            pending.discard(k)
+            if not pending:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    return FuzzResult(dict(sorted(traces.items())), examples, steps, seed_value, frozenset(seen), interrupted)
+
+
+def _one_violation(model: Compiled, pending: set[int], names: list[str], config: settings, seed_value: int,
+                   seen: set[int]) -> tuple[int, Trace | None]:
+    """One run of the state machine over the pending properties: the first one it violates
+    and its minimised trace, or (-1, None) when every history keeps them all."""
+    wanted = sum(1 << k for k in pending)
+    found: list[list[int]] = []
+    machine = seed(seed_value)(_machine(model, wanted, found, seen))
+    with suppress(PropertyViolated):  # the history it found is in `found`
+        run_state_machine_as_test(machine, settings=config)
+    if not found:
+        return -1, None
+    history = minimise(model, found[-1], wanted)
+    states, bits = run_history(model, history, wanted)  # type: ignore[misc]
+    k = (bits & -bits).bit_length() - 1
+    trace = Trace(model.ts, tuple(tuple(model.unpack(s).values()) for s in states), tuple(history), names[k],
+                  model.dropped)
+    return k, trace

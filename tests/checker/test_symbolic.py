@@ -28,7 +28,7 @@ def test_pdr_and_bmc_agree_with_explicit_search(name):
     _, ts = system(name)
     explicit = {r.name: r for r in check(ts).results}
     for prop, r in explicit.items():
-        proof = pdr(ts, prop, 30, timeout=120)
+        proof = pdr(ts, prop, 30)
         if r.verdict is Verdict.REFUTED:
             assert proof.trace is not None, (name, prop)
             assert len(proof.trace) == len(r.counterexample), (name, prop)  # PDR's trace comes from BMC
@@ -43,7 +43,7 @@ def test_pdr_and_bmc_agree_with_explicit_search(name):
 def test_k_induction_never_contradicts_explicit_search(name):
     _, ts = system(name)
     for r in check(ts).results:
-        proof = kinduction(ts, r.name, 6, timeout=60)
+        proof = kinduction(ts, r.name, 6)
         if proof.proved:
             assert r.verdict is Verdict.HOLDS, r.name
         if proof.trace is not None:

@@ -1,0 +1,82 @@
+"""`check --cross-check`: the explicit engine's verdicts re-derived by BMC, an engine that
+shares nothing with it but the IR (DESIGN.md "Engines must agree").
+
+A property BFS refutes in n steps must be violated first at BMC depth n; a property that
+holds in every reachable state must have no violation within the BFS depth, the distance
+of the farthest reachable state, which BMC to that depth covers completely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from checker.engines.bmc import BmcResult, bmc
+from checker.ts import TransitionSystem
+from checker.verdict import Exit, PropertyResult, Report, Verdict
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One property's explicit verdict and what BMC found up to the same bound."""
+
+    explicit: PropertyResult
+    bmc: BmcResult
+    bound: int
+
+    @property
+    def decided(self) -> bool:
+        """Whether BMC answered: a trace, or no violation up to the whole bound."""
+        return self.bmc.trace is not None or self.bmc.depth == self.bound
+
+    @property
+    def agrees(self) -> bool:
+        """Same verdict and, for a violation, the same shortest length (when decided)."""
+        mine = self.explicit.counterexample
+        theirs = self.bmc.trace
+        if mine is None or theirs is None:
+            return mine is None and theirs is None
+        return len(mine) == len(theirs)
+
+    @property
+    def summary(self) -> str:
+        """The two answers side by side."""
+        mine = self.explicit.counterexample
+        explicit = f"{self.explicit.verdict.value} in {len(mine)} steps" if mine else self.explicit.verdict.value
+        theirs = self.bmc.trace
+        found = f"a violation in {len(theirs)} steps" if theirs else f"no violation within {self.bound} steps"
+        return f"explicit {explicit}, bmc {found if self.decided else self.bmc.stopped}"
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    depth: int
+    comparisons: tuple[Comparison, ...]
+
+    @property
+    def disagreements(self) -> tuple[Comparison, ...]:
+        return tuple(c for c in self.comparisons if c.decided and not c.agrees)
+
+    @property
+    def undecided(self) -> tuple[Comparison, ...]:
+        return tuple(c for c in self.comparisons if not c.decided)
+
+    def exit_code(self, report: Report) -> Exit:
+        """The report's exit code unless the engines disagree (1) or BMC could not answer
+        where the report says everything holds (3)."""
+        if self.disagreements:
+            return Exit.VIOLATED
+        if self.undecided and report.exit_code is Exit.HOLDS:
+            return Exit.UNKNOWN
+        return report.exit_code
+
+
+def cross_check(ts: TransitionSystem, report: Report) -> CrossCheck:
+    """BMC on every property the explicit run decided (UNKNOWN ones are left out)."""
+    dropped = frozenset(report.dropped)
+    comparisons = []
+    for r in report.results:
+        if r.verdict is Verdict.UNKNOWN:
+            continue
+        bound = len(r.counterexample) if r.counterexample is not None else report.stats.depth
+        comparisons.append(Comparison(r, bmc(ts, r.name, bound, dropped), bound))
+    return CrossCheck(report.stats.depth, tuple(comparisons))

@@ -1,0 +1,144 @@
+"""Every command's exit code (README "Using it"): 3 whenever the run ends before an answer
+(a limit, a solver giving up, Ctrl-C), 4 with one line for an internal error. Ctrl-C is
+simulated by an engine function that raises KeyboardInterrupt; solvers are stopped by a
+resource limit (work), never by seconds."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import checker.check
+import checker.cli
+import checker.engines.random
+import checker.prover
+from checker.cli import main
+from checker.verdict import Exit
+from tests.conftest import system
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def interrupt(*_args: object, **_kw: object) -> None:
+    raise KeyboardInterrupt
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_4(monkeypatch):
+    def broken(*_args: object, **_kw: object) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(checker.cli, "check", broken)
+    r = run("check")
+    assert r.exit_code == Exit.INTERNAL_ERROR == 4
+    assert r.output.strip() == ("dmabuf-mc: internal error: ValueError: boom "
+                                "(please report it with the command line)")
+
+
+def test_check_interrupted_mid_search_reports_the_states_covered_and_exit_3(monkeypatch):
+    real = checker.check.compile_system
+
+    def compiled(*args: object):
+        model = real(*args)
+        calls = iter(range(40))
+
+        def successors(s: int):  # Ctrl-C once, at the 20th expansion
+            if next(calls, None) == 20:
+                raise KeyboardInterrupt
+            return model.successors(s)
+
+        return replace(model, successors=successors)
+
+    monkeypatch.setattr(checker.check, "compile_system", compiled)
+    r = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "stopped: interrupted" in r.output
+    assert "UNKNOWN  device-reads-latest  no violation in the" in r.output
+
+
+def test_prove_interrupted_keeps_the_answers_so_far_and_exits_3(monkeypatch, tmp_path):
+    real = checker.prover.bmc
+    calls = iter(range(1))
+
+    def bmc_then_interrupt(*args: object, **kw: object):
+        if next(calls, None) is None:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(checker.prover, "bmc", bmc_then_interrupt)
+    r = run("prove", "--engine", "bmc", "--depth", "3", "--property", "device-reads-latest",
+            "--property", "no-lost-writes", "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "UNKNOWN  device-reads-latest  depth bound 3 reached" in r.output
+    assert "UNKNOWN  no-lost-writes       interrupted before an answer" in r.output
+
+
+def test_fuzz_interrupted_exits_3(monkeypatch):
+    monkeypatch.setattr(checker.engines.random, "run_state_machine_as_test", interrupt)
+    r = run("fuzz", "--property", "device-reads-latest")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "UNKNOWN  device-reads-latest  interrupted before 100 histories" in r.output
+
+
+def test_fuzz_that_finds_nothing_is_unknown_not_a_pass():
+    r = run("fuzz", "--config", "heap-bracketed", "--property", "device-reads-latest", "--examples", "5",
+            "--steps", "20")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "UNKNOWN  device-reads-latest  no violation in 5 histories" in r.output
+
+
+@pytest.mark.parametrize(("command", "target"), [
+    (["certify", "x.cert.json"], (checker.cli, "load_certificate")),
+    (["replay", "x.json"], (checker.cli, "read_counterexample")),
+    (["sweep", "--config", "seed", "--workers", "1"], (checker.cli.judge, "sweep")),
+])
+def test_ctrl_c_anywhere_else_is_exit_3_not_a_traceback(monkeypatch, command, target):
+    monkeypatch.setattr(*target, interrupt)
+    r = run(*command)
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "dmabuf-mc: interrupted before an answer" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("engine", ["pdr", "kind", "bmc"])
+def test_a_solver_stopped_by_its_resource_limit_is_unknown_exit_3(solver_rlimit, engine, tmp_path):
+    solver_rlimit(20_000)
+    r = run("prove", "--config", "heap-mmap", "--property", "cpu-reads-latest", "--engine", engine,
+            "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "UNKNOWN  cpu-reads-latest" in r.output and "solver gave up" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_pdr_says_how_deep_its_probe_got_before_the_solver_gave_up(solver_rlimit):
+    from checker.engines.prove import pdr
+
+    _, ts = system("heap-mmap")
+    solver_rlimit(100_000)
+    result = pdr(ts, "cpu-reads-latest", 10)
+    assert not result.proved and result.trace is None
+    assert "no violation within" in result.stopped and "steps (BMC)" in result.stopped
+
+
+def test_certify_whose_solver_gives_up_is_unknown_exit_3(solver_rlimit, tmp_path):
+    proved = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest",
+                 "--certificates", str(tmp_path))
+    assert proved.exit_code == Exit.HOLDS, proved.output
+    (cert,) = tmp_path.glob("*.cert.json")
+    solver_rlimit(1)
+    r = run("certify", str(cert))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert r.output.startswith(f"UNKNOWN {cert}") and "not re-checked" in r.output
+
+
+def test_bench_counts_a_solver_that_gives_up_as_undecided(solver_rlimit):
+    spec = importlib.util.spec_from_file_location("bench_prove", Path(__file__).parent.parent / "bench" / "prove.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    _, ts = system("heap-mmap")
+    solver_rlimit(20_000)
+    assert not bench.decided("pdr", ts, "cpu-reads-latest", 7, timeout=None)

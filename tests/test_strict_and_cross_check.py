@@ -1,0 +1,106 @@
+"""`check --strict` fails a run that passes only vacuously or never enables an action;
+`check --cross-check` re-derives every verdict with BMC and fails on a disagreement."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+import checker.crosscheck
+from checker.cli import main
+from checker.engines.bmc import BmcResult, bmc
+from checker.verdict import Exit
+from tests.conftest import system
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_strict_fails_a_vacuous_pass():
+    args = ["check", "--property", "cpu-reads-latest"]
+    assert run(*args).exit_code == Exit.HOLDS
+    r = run(*args, "--strict")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    assert "STRICT   the run fails: cpu-reads-latest: its premise never occurs" in r.output
+
+
+def test_strict_fails_a_never_enabled_action_and_says_so_in_json():
+    # Under DMA_ATTR_REQUIRE_COHERENT the display's map always fails: it never unmaps or reads.
+    r = run("check", "--rule", "map=requires-coherent", "--property", "no-lost-writes", "--strict", "--format", "json")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    doc = json.loads(r.output)
+    assert doc["strict_failures"] == ["dma_buf_unmap_attachment(display, DMA_TO_DEVICE) is never enabled",
+                                      "dma_read(display, line0) is never enabled"] and doc["exit_code"] == 1
+
+
+def test_strict_passes_a_run_with_nothing_vacuous():
+    r = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest", "--strict")
+    assert r.exit_code == Exit.HOLDS, r.output
+
+
+def test_cross_check_agrees_with_bfs_and_keeps_the_exit_code():
+    violated = run("check", "--cross-check")
+    assert violated.exit_code == Exit.VIOLATED
+    assert "cross-check with bmc to depth 5: agrees on 10 of 10 properties" in violated.output
+    holds = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest", "--cross-check")
+    assert holds.exit_code == Exit.HOLDS and "agrees on 1 of 1 properties" in holds.output
+
+
+def test_a_disagreement_fails_the_run_and_prints_both_traces(monkeypatch):
+    _, ts = system("seed")
+    five_steps = bmc(ts, "device-reads-latest", 5)
+
+    def always_five(*_args: object) -> BmcResult:
+        return five_steps
+
+    monkeypatch.setattr(checker.crosscheck, "bmc", always_five)
+    r = run("check", "--property", "dma-api-ownership", "--property", "no-lost-writes", "--cross-check")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    assert "DISAGREE dma-api-ownership: explicit REFUTED in 4 steps, bmc a violation in 5 steps" in r.output
+    assert "DISAGREE no-lost-writes: explicit HOLDS, bmc a violation in 5 steps" in r.output
+    assert "dma-api-ownership, explicit engine:" in r.output and "dma-api-ownership, bmc engine:" in r.output
+
+
+def test_a_cross_check_bmc_cannot_finish_is_unknown(solver_rlimit):
+    solver_rlimit(1)
+    r = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest", "--cross-check")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "UNKNOWN  device-reads-latest: explicit HOLDS, bmc solver gave up" in r.output
+
+
+def test_prove_strict_proves_a_premise_never_occurs(tmp_path):
+    args = ["prove", "--property", "cpu-reads-latest", "--certificates", str(tmp_path)]
+    assert run(*args).exit_code == Exit.HOLDS
+    r = run(*args, "--strict")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    assert "STRICT   the run fails: cpu-reads-latest: its premise never occurs" in r.output
+
+
+def test_prove_strict_proves_an_action_is_never_enabled(tmp_path):
+    r = run("prove", "--rule", "map=requires-coherent", "--property", "no-lost-writes", "--strict",
+            "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.VIOLATED, r.output
+    assert "dma_read(display, line0) is never enabled" in r.output
+
+
+def test_prove_strict_passes_when_every_premise_and_action_has_a_witness(tmp_path):
+    r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--strict", "--certificates",
+            str(tmp_path))
+    assert r.exit_code == Exit.HOLDS, r.output
+    assert "STRICT" not in r.output
+
+
+def test_prove_strict_with_bmc_cannot_show_an_action_is_never_enabled(tmp_path):
+    r = run("prove", "--rule", "map=requires-coherent", "--engine", "bmc", "--depth", "6", "--property",
+            "no-lost-writes", "--strict", "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "STRICT   not decided: enabled dma_buf_unmap_attachment(display, DMA_TO_DEVICE): depth bound 6" in r.output
+
+
+def test_fuzz_strict_fails_when_the_histories_never_meet_a_premise():
+    r = run("fuzz", "--config", "heap-bracketed", "--property", "cpu-reads-latest", "--examples", "10", "--steps",
+            "30", "--strict")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    assert "STRICT   the run fails: cpu-reads-latest: its premise never occurs" in r.output
