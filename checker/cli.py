@@ -1,4 +1,4 @@
-"""The `dmabuf-mc` command: a thin dispatcher over the library (DESIGN.md "Engines").
+"""The `dmabuf-mc` command: a thin dispatcher over the library.
 
 Exit codes (`checker.verdict.Exit`): 0 every property holds (or is proved; certify: the
 certificate is valid), 1 a property is violated or a deadlock found (certify: rejected),

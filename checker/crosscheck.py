@@ -1,5 +1,5 @@
 """`check --cross-check`: the explicit engine's verdicts re-derived by BMC, an engine that
-shares nothing with it but the IR (DESIGN.md "Engines must agree").
+shares nothing with it but the IR.
 
 A property BFS refutes in n steps must be violated first at BMC depth n; a property that
 holds in every reachable state must have no violation within the BFS depth, the distance

@@ -1,4 +1,4 @@
-"""Verdicts and reports: the values engines hand to renderers (DESIGN.md "Verdicts")."""
+"""Verdicts and reports: the values engines hand to renderers."""
 
 from __future__ import annotations
 

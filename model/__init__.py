@@ -1,1 +1,1 @@
-"""The Linux DMA-buf sharing protocol as a transition system (DESIGN.md "The protocol")."""
+"""The Linux DMA-buf sharing protocol as a transition system."""

@@ -96,7 +96,7 @@ def _misuse(mapped_dir: Expr, direction: str) -> Expr:
 def _sync(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, for_cpu: bool, live: Expr) -> Expr:
     """One dma_sync_sgtable_for_cpu/_for_device the exporter makes when `live`, and the
     DMA-API error it commits: passing sgt->nents over a merged IOMMU mapping syncs only
-    the first line (§3.2)."""
+    the first line (kernel/dma/direct.h)."""
     partial = st.cfg.exporter.kind.sync_nents and dev.iommu and len(st.lines) > 1
     with eff.when(live):
         (dma_sync_for_cpu if for_cpu else dma_sync_for_device)(st, eff, dev, direction,

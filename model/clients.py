@@ -2,8 +2,8 @@
 own memcpy) and device DMA. Each access records what it saw in the ghost observations.
 
 A device that snoops reads a dirty CPU line instead of memory, and its writes invalidate
-the CPU's copy; one that does not snoop reads and writes memory around the cache (§0).
-A bounced device touches only its swiotlb slot (§5.3).
+the CPU's copy; one that does not snoop reads and writes memory around the cache (dma-api.rst).
+A bounced device touches only its swiotlb slot (swiotlb.c).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _observed(latest: Expr) -> Expr:
 
 
 def ownership_breach_by_cpu(st: DmabufState) -> Expr:
-    """The CPU touches the buffer while a device owns a live streaming mapping (§0)."""
+    """The CPU touches the buffer while a device owns a live streaming mapping (dma-api.rst)."""
     return or_(*(and_(st.mapped[d].ne("DMA_NONE"), st.cpu_owned[d].eq(False)) for d in st.mapped))
 
 
@@ -85,7 +85,7 @@ def cpu_write(st: DmabufState, policy: Policy, via: str, ln: int) -> Action:
 def reaches_pages(st: DmabufState, imp: Importer) -> Expr:
     """Whether a DMA reaches the pages: always without an IOMMU (dma-direct addresses are
     physical); behind one only through a live translation, which a lazy IOMMU keeps after
-    unmap until its flush queue drains (§6). Otherwise the access faults."""
+    unmap until its flush queue drains (iommu.strict). Otherwise the access faults."""
     if not imp.iommu:
         return TRUE
     stale = st.iotlb_stale[imp.name].eq(True) if imp.name in st.iotlb_stale else FALSE

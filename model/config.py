@@ -2,7 +2,7 @@
 
 A configuration is a TOML file a user writes (or one of the named built-ins under
 `model/configs/`). It is parsed and validated once, into frozen values; every error names
-the file, the field and what was expected (DESIGN.md "Configuration").
+the file, the field and what was expected.
 """
 
 from __future__ import annotations
@@ -70,37 +70,38 @@ def locate(text: str, field: str) -> int | None:
 
 @dataclass(frozen=True)
 class Source:
-    """Where the pages come from (DOMAIN.md §4, §7, §8, §9)."""
+    """Where the pages come from (docs/semantics.md "Allocation")."""
 
     name: str
     doc: str
     coherent_alloc: bool  # dma_alloc_coherent/_wc: uncached CPU mapping on a non-coherent device
     contiguous: bool | None  # None: either, say which in the file
     cpu_zeroed: bool  # zeroed through a cacheable mapping, so lines start dirty
-    write_combined: bool = False  # the CPU maps it WC/uncached whatever the device (§7, §9)
+    write_combined: bool = False  # the CPU maps it WC/uncached whatever the device
 
 
 SOURCES: dict[str, Source] = {
     s.name: s
     for s in (
         Source("system-heap", "alloc_pages(__GFP_ZERO) in the system heap: cached, scattered, "
-               "zeroed by the CPU (§7)", False, False, True),
-        Source("cma-heap", "cma_alloc in the CMA heap: cached, contiguous, zeroed by the CPU (§7)",
+               "zeroed by the CPU (system_heap.c)", False, False, True),
+        Source("cma-heap", "cma_alloc in the CMA heap: cached, contiguous, zeroed by the CPU (cma_heap.c)",
                False, True, True),
         Source("system-heap-uncached", "the vendor system-uncached heap: system-heap pages, "
-               "write-combined CPU mappings, cleaned once at allocation (P12, §7)", False, False, False, True),
+               "write-combined CPU mappings, cleaned once at allocation (P12)", False, False, False, True),
         Source("cma-heap-uncached", "the vendor cma-uncached heap: CMA pages, write-combined CPU "
-               "mappings, cleaned once at allocation (P12, §7)", False, True, False, True),
+               "mappings, cleaned once at allocation (P12)", False, True, False, True),
         Source("driver-cached", "a driver's own cacheable pages (shmem GEM object, "
                "dma_alloc_noncoherent)", False, None, True),
         Source("driver-uncached", "a driver's own pages mapped write-combined or uncached for the "
-               "CPU and cleaned once (amdgpu USWC, radeon/nouveau uncached, msm/etnaviv WC BOs, §9)",
+               "CPU and cleaned once (amdgpu USWC, radeon/nouveau uncached, msm/etnaviv WC BOs)",
                False, None, False, True),
-        Source("memfd", "shmem memfd pages wrapped by udmabuf (§8)", False, False, True),
+        Source("memfd", "shmem memfd pages wrapped by udmabuf (udmabuf.c)", False, False, True),
         Source("dma-alloc-coherent", "dma_alloc_coherent for the exporter's device: uncached "
-               "CPU mapping if that device is non-coherent, flushed at allocation (§4)", True, True, False),
+               "CPU mapping if that device is non-coherent, flushed at allocation (dma_direct_alloc)",
+               True, True, False),
         Source("dma-alloc-wc", "dma_alloc_wc for the exporter's device: write-combined CPU "
-               "mapping if that device is non-coherent, flushed at allocation (§4)", True, True, False),
+               "mapping if that device is non-coherent, flushed at allocation (dma_direct_alloc)", True, True, False),
     )
 }
 
@@ -154,7 +155,7 @@ class Kernel:
 @dataclass(frozen=True)
 class Importer:
     """An importing device. `coherent` is what dev_is_dma_coherent() says (so whether the
-    DMA API does cache maintenance); `snoops` is what the hardware does (§3.1)."""
+    DMA API does cache maintenance); `snoops` is what the hardware does (dev_is_dma_coherent)."""
 
     name: str
     coherent: bool
@@ -175,8 +176,8 @@ class Importer:
 MAPPING = {
     "any": "maps and unmaps at any time, and the CPU may access the buffer meanwhile",
     "per-job": "maps at QBUF and unmaps at DQBUF, and the CPU leaves a queued buffer alone "
-    "(V4L2, §8: the driver owns it until DQBUF)",
-    "once": "maps once and keeps the mapping until it detaches (GPU, display, §5.3)",
+    "(V4L2: the driver owns it from QBUF until __vb2_dqbuf)",
+    "once": "maps once and keeps the mapping until it detaches (GPU, display)",
 }
 
 
@@ -229,7 +230,7 @@ class Configuration:
 
     @property
     def cached(self) -> bool:
-        """Whether the CPU reaches the buffer through a cacheable mapping (§4, §7, §9)."""
+        """Whether the CPU reaches the buffer through a cacheable mapping (dma_direct_alloc, heaps, drivers)."""
         if self.buffer.source.write_combined:
             return False
         return not (self.buffer.source.coherent_alloc and not self.dma_coherent(self.exporter.coherent))
@@ -240,7 +241,7 @@ class Configuration:
         __GFP_ZERO). Pages dma_alloc_coherent remaps uncached are zeroed through the uncached
         mapping after arch_dma_prep_coherent (kernel/dma/direct.c: dma_direct_alloc), so
         what the previous owner left in the cacheable alias is stale; write-combined heap and
-        driver pages are flushed once after zeroing (§7, §9)."""
+        driver pages are flushed once after zeroing."""
         source = self.buffer.source
         if self.cached:
             dirty = self.buffer.cpu_zeroed or source.coherent_alloc
@@ -251,11 +252,11 @@ class Configuration:
                 "none": ("dirty", False, True)}[self.buffer.prep]
 
     def dma_coherent(self, coherent: bool) -> bool:
-        """dev_is_dma_coherent() of a device the file says is (not) coherent: always true on x86 (§3.1)."""
+        """dev_is_dma_coherent() of a device the file says is (not) coherent: always true on x86."""
         return coherent or self.kernel.arch == "x86"
 
     def bounces(self, imp: Importer) -> bool:
-        """Whether dma_map_* bounces through swiotlb for this importer (§5.1)."""
+        """Whether dma_map_* bounces through swiotlb for this importer (dma_direct_map_page)."""
         return not imp.iommu and imp.dma_mask == 32 and self.buffer.above_4g
 
 
@@ -470,7 +471,7 @@ def _parse(text: str, file: str) -> Configuration:
     for k, imp in enumerate(importers):
         if kernel.arch == "x86" and not imp.coherent:
             raise ConfigError(file, f"importer[{k}].coherent", "true with kernel.arch = \"x86\": dev_is_dma_coherent() "
-                              "is always true there (§3.1); a device whose traffic does not snoop is "
+                              "is always true there (dev_is_dma_coherent); a device whose traffic does not snoop is "
                               "coherent = true, snoops = false")
     top.done()
     return Configuration(name, description, exporter, buffer, mmap, vmap, importers, kernel)

@@ -1,8 +1,8 @@
 """The streaming DMA API as dma-direct and iommu-dma implement it: maps, unmaps and syncs,
-with swiotlb bounce copies (DOMAIN.md §3.2, §5.2), IOTLB invalidation (§6) and ownership
-hand-over (§0).
+with swiotlb bounce copies (kernel/dma/direct.h, swiotlb.c), IOTLB invalidation (iommu.strict) and ownership
+hand-over (dma-api.rst).
 
-A bounced mapping gives the device a second copy (§5.3): the device sees only the bounce
+A bounced mapping gives the device a second copy (swiotlb.c): the device sees only the bounce
 slot, the CPU only the original. The copies go through the CPU cache on both sides (the
 slot's kernel address and the original's linear alias are cacheable), so the arch syncs
 on the slot decide what a non-coherent device sees. Which copies happen follows
@@ -49,7 +49,7 @@ def exporter_device(st: DmabufState) -> DmaDevice:
 
 def misc_device(st: DmabufState) -> DmaDevice:
     """udmabuf's misc device: never configured for DMA, so dev_is_dma_coherent() is the
-    arch default (false on arm/arm64, §3.1); its mask is forced to 64 bits (§2.4)."""
+    arch default (false on arm/arm64, dev_is_dma_coherent); its mask is forced to 64 bits (udmabuf.c)."""
     return DmaDevice("misc", st.cfg.dma_coherent(False), False, False, False)
 
 
@@ -80,7 +80,7 @@ def swiotlb_bounce_to_cpu(st: DmabufState, eff: Effect, dev: DmaDevice, lines: r
 
 
 def _map_copies(st: DmabufState, direction: str, skip_cpu_sync: bool) -> bool:
-    """Whether swiotlb_tbl_map_single copies the original into the slot (§5.2 table)."""
+    """Whether swiotlb_tbl_map_single copies the original into the slot (swiotlb.c)."""
     rule = st.cfg.kernel.swiotlb
     if rule in (Swiotlb.AA6F, Swiotlb.REINSTATED):
         return True
@@ -110,7 +110,7 @@ def _own(st: DmabufState, eff: Effect, dev: DmaDevice, cpu: bool) -> None:
 
 def dma_map(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, skip_cpu_sync: bool) -> None:
     """dma_map_sgtable(dev, sgt, dir, attrs): bounce if the device cannot reach the pages,
-    else clean for a non-coherent device unless DMA_ATTR_SKIP_CPU_SYNC (§3.2). The
+    else clean for a non-coherent device unless DMA_ATTR_SKIP_CPU_SYNC (kernel/dma/direct.h). The
     device owns the buffer from here on; an IOMMU translation exists again."""
     if dev.bounces:
         swiotlb_map(st, eff, dev, direction, skip_cpu_sync)
@@ -147,8 +147,8 @@ def dma_sync_for_device(st: DmabufState, eff: Effect, dev: DmaDevice, direction:
 
 def dma_unmap(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, skip_cpu_sync: bool) -> None:
     """dma_unmap_sgtable: sync for the CPU unless DMA_ATTR_SKIP_CPU_SYNC (which leaves
-    device writes in a bounce slot behind, §5.2), free the bounce slot, and drop the IOMMU
-    translation, which a lazy IOMMU keeps in the IOTLB until its flush queue drains (§6)."""
+    device writes in a bounce slot behind, swiotlb.c), free the bounce slot, and drop the IOMMU
+    translation, which a lazy IOMMU keeps in the IOTLB until its flush queue drains (iommu.strict)."""
     if not skip_cpu_sync:
         dma_sync_for_cpu(st, eff, dev, direction, st.lines)
     for slot in st.bounce_latest.get(dev.name, []):

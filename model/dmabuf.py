@@ -1,7 +1,7 @@
 """The dma-buf API: one action per kernel call, guards ("requires") before effects.
 
 Follows the "dma buf device access" and CPU-access DOC sections of drivers/dma-buf/
-dma-buf.c (DOMAIN.md §1, §2). What map and begin/end do for caches is the exporter's
+dma-buf.c. What map and begin/end do for caches is the exporter's
 choice (`model.exporters`); the DMA API underneath is `model.dma_api`. A policy may make
 attach or map refuse (the call returns an error and nothing is recorded), or bracket
 device access (P4, P10).
@@ -25,7 +25,7 @@ KERNEL = "kernel"
 
 
 def dma_buf_export(st: DmabufState) -> Action:
-    """dma_buf_export + dma_buf_fd: the buffer can now be shared (§1.1)."""
+    """dma_buf_export + dma_buf_fd: the buffer can now be shared (dma_buf_export)."""
     eff = Effect()
     eff.set(st.life, "exported")
     return action("dma_buf_export", (), EXPORTER, st.life.eq("allocated"), eff)
@@ -51,8 +51,8 @@ def map_refused(st: DmabufState, policy: Policy, dev: DmaDevice) -> bool:
 
 
 def dma_buf_attach(st: DmabufState, policy: Policy, d: str) -> Action:
-    """dma_buf_attach(dmabuf, dev): the exporter records the attachment, unmapped (§1.3,
-    §7), or the policy refuses it and nothing is recorded."""
+    """dma_buf_attach(dmabuf, dev): the exporter records the attachment, unmapped
+    (dma_buf_attach, system_heap_attach), or the policy refuses it and nothing is recorded."""
     eff = Effect()
     if attach_refused(st, policy, d):
         eff.set(st.obs_refused, TRUE)
@@ -63,7 +63,7 @@ def dma_buf_attach(st: DmabufState, policy: Policy, d: str) -> Action:
 
 
 def dma_buf_detach(st: DmabufState, policy: Policy, d: str) -> Action:
-    """dma_buf_detach: the attachment goes; its mapping must already be gone (§1.6). A
+    """dma_buf_detach: the attachment goes; its mapping must already be gone (dma_buf_detach). A
     mapping the core kept (cache_sgt_mapping) is unmapped by the core, then the exporter's
     detach runs."""
     eff = Effect()
@@ -80,7 +80,7 @@ def dma_buf_detach(st: DmabufState, policy: Policy, d: str) -> Action:
 
 def dma_buf_map_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:
     """dma_buf_map_attachment -> the exporter's map_dma_buf, which maps the pages for the
-    importer's device, with or without cache maintenance (§1.4). Under cache_sgt_mapping
+    importer's device, with or without cache maintenance (dma_buf_map_attachment). Under cache_sgt_mapping
     only the first call reaches the exporter; later ones get the kept table back, or -EBUSY
     for a direction it does not cover unless it is DMA_BIDIRECTIONAL."""
     dev = importer_device(st, st.importer(d))
@@ -108,7 +108,7 @@ def dma_buf_map_attachment(st: DmabufState, policy: Policy, d: str, direction: s
 
 
 def dma_buf_unmap_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:
-    """dma_buf_unmap_attachment -> unmap_dma_buf (§1.4), unless the core keeps the mapping
+    """dma_buf_unmap_attachment -> unmap_dma_buf (dma_buf_unmap_attachment), unless the core keeps the mapping
     until detach. Unmapping with another direction than the map's is a DMA-API error
     (dma-debug reports it)."""
     eff = Effect()
@@ -132,7 +132,7 @@ def cpu_access_actor(st: DmabufState) -> str:
 
 def dma_buf_begin_cpu_access(st: DmabufState, policy: Policy, direction: str) -> Action:
     """dma_buf_begin_cpu_access(dir) (DMA_BUF_IOCTL_SYNC START from userspace): the
-    exporter's begin_cpu_access prepares the CPU's view (§2.1, §2.4). There is a dma_buf
+    exporter's begin_cpu_access prepares the CPU's view (dma_buf_begin_cpu_access). There is a dma_buf
     to call it on only once it is exported."""
     eff = Effect()
     callbacks.begin_cpu_access(st, policy, eff, direction)
@@ -143,7 +143,7 @@ def dma_buf_begin_cpu_access(st: DmabufState, policy: Policy, direction: str) ->
 
 def dma_buf_end_cpu_access(st: DmabufState, policy: Policy, direction: str) -> Action:
     """dma_buf_end_cpu_access(dir) (DMA_BUF_IOCTL_SYNC END): the exporter's
-    end_cpu_access hands the buffer back to the devices (§2.1, §2.4)."""
+    end_cpu_access hands the buffer back to the devices (dma_buf_end_cpu_access)."""
     eff = Effect()
     callbacks.end_cpu_access(st, policy, eff, direction)
     eff.set(st.cpu_access, "DMA_NONE")
@@ -168,7 +168,7 @@ def dma_buf_device_access(st: DmabufState, d: str, begin: bool) -> Action:
 
 
 def dma_buf_mmap(st: DmabufState) -> Action:
-    """mmap of the dma-buf fd: the exporter's mmap, a cached mapping for heaps (§2.3)."""
+    """mmap of the dma-buf fd: the exporter's mmap, a cached mapping for heaps (dma_buf_mmap)."""
     eff = Effect()
     eff.set(st.mmap, TRUE)
     return action("dma_buf_mmap", (), USERSPACE, and_(st.life.eq("exported"), st.mmap.eq(False)), eff)
@@ -182,7 +182,7 @@ def munmap(st: DmabufState) -> Action:
 
 
 def dma_buf_put(st: DmabufState, policy: Policy) -> Action:
-    """The last dma_buf_put: the exporter's release frees the pages (§1.1, §1.6). A
+    """The last dma_buf_put: the exporter's release frees the pages (dma_buf_release). A
     mapping VMA holds a file reference, so it cannot be the last put while mmapped."""
     eff = Effect()
     eff.set(st.life, "released")

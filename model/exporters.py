@@ -95,7 +95,7 @@ class ExporterKind:
     sources: tuple[str, ...]
     """Allocation sources this exporter's buffers come from (model.config.SOURCES)."""
     map_cpu_sync: bool
-    """map/unmap_dma_buf do cache maintenance; false: DMA_ATTR_SKIP_CPU_SYNC on both (§3.4)."""
+    """map/unmap_dma_buf do cache maintenance; false: DMA_ATTR_SKIP_CPU_SYNC on both (dma-attributes.rst)."""
     mapping_cache: MappingCache
     cpu_access: CpuAccess
     begin_sync: BeginSync
@@ -103,7 +103,7 @@ class ExporterKind:
     """AS_PASSED, or the direction begin/end always pass (vb2-dma-sg passes buf->dma_dir)."""
     sync_nents: bool
     """begin/end pass sgt->nents, the mapped count, instead of orig_nents: behind an IOMMU
-    that merged the entries, only the first line is synced (§3.2, a704a3c503ae)."""
+    that merged the entries, only the first line is synced (kernel/dma/direct.h, a704a3c503ae)."""
     coherent_flag: CoherentFlag
 
 

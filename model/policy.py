@@ -1,6 +1,6 @@
 """Policies: the API rules in force — the kernel's implementation rules plus the
-obligations its documentation puts on clients (DESIGN.md "Clients, obligations and
-refusals"; the proposals are ../shared/PROPOSALS.md).
+obligations its documentation puts on clients (each proposal's description names who
+proposed it and when).
 
 An *obligation* is a guard on a client's action: a proof under a policy covers every
 history that obeys its obligations, and `--without NAME` drops one. An *implementation
@@ -21,20 +21,20 @@ from checker.ts import Obligation
 OBLIGATIONS: dict[str, str] = {
     "cpu-access-bracketed": "userspace mmap and kernel vmap CPU access happens between "
     "begin_cpu_access and end_cpu_access (DMA_BUF_IOCTL_SYNC START/END) in a direction that "
-    "covers it (P2 R2.2; DOMAIN.md §2.1, §2.2)",
+    "covers it (P2 R2.2; dma_buf_begin_cpu_access, uapi dma-buf.h)",
     "no-device-work-in-cpu-bracket": "no device DMA runs between begin_cpu_access and "
-    "end_cpu_access: SYNC gives coherency, not mutual exclusion (§2.2)",
+    "end_cpu_access: SYNC gives coherency, not mutual exclusion (uapi dma-buf.h)",
     "dma-through-live-mapping": "a device DMAs only through a live dma_buf_map_attachment "
-    "mapping, in a direction the mapping allows (P2 R2.4; §1.2, §6)",
+    "mapping, in a direction the mapping allows (P2 R2.4; dma-buf.c device-access DOC, iommu.strict)",
     "unmap-in-mapped-direction": "dma_buf_unmap_attachment is passed the direction the "
     "attachment was mapped with (DMA-API: unmap with the map's direction)",
-    "end-matches-begin": "end_cpu_access is passed the direction begin_cpu_access was (§2.1)",
-    "unmap-before-detach": "an importer unmaps before dma_buf_detach (§1.2 step 4)",
-    "detach-before-put": "the last dma_buf_put comes after every importer detached (§1.2, §1.6)",
+    "end-matches-begin": "end_cpu_access is passed the direction begin_cpu_access was (dma_buf_begin_cpu_access)",
+    "unmap-before-detach": "an importer unmaps before dma_buf_detach (dma-buf.c device-access DOC)",
+    "detach-before-put": "the last dma_buf_put comes after every importer detached (dma-buf.c device-access DOC)",
     "exporter-brackets-own-cpu-access": "an exporter that says it brackets its own CPU "
     "access does its writes between its begin/end_cpu_access (P9, 1ffe09590121)",
     "no-cpu-access-while-queued": "the CPU leaves a buffer alone while a per-job importer has it "
-    "mapped: V4L2 owns a queued buffer from QBUF to DQBUF (§8)",
+    "mapped: V4L2 owns a queued buffer from QBUF to DQBUF (videobuf2-core.c)",
     "device-access-bracketed": "under device-access bracketing (P4, P10) a device DMAs only "
     "between dma_buf_begin_device_access and dma_buf_end_device_access, and the CPU leaves the "
     "buffer alone meanwhile: ownership passes at the brackets (R4.1)",
@@ -58,14 +58,14 @@ class Rule:
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
-        Rule("attach", "what dma_buf_attach checks (§1.3)", {
+        Rule("attach", "what dma_buf_attach checks (dma_buf_dynamic_attach)", {
             "accepts": "attach never fails for coherency: the exporter exports as is (P2 R2.1 as practised)",
             "rejects-noncoherent": "P1 R1.2: -EINVAL if the buffer's dma_coherent flag is set and "
             "!dev_is_dma_coherent(importer); the flag per exporter kind as R1.3-R1.5",
             "rejects-noncoherent-unless-uncached": "P1 with R1.6: as rejects-noncoherent, but the "
             "exporter clears the flag on buffers its CPU maps uncached/WC",
         }, "accepts", "accepts"),
-        Rule("map", "what the exporter's map_dma_buf does for the importer (§1.4, §3.4)", {
+        Rule("map", "what the exporter's map_dma_buf does for the importer (DMA_ATTR_SKIP_CPU_SYNC or not)", {
             "exporter-kind": "what the exporter kind does: maintenance, or DMA_ATTR_SKIP_CPU_SYNC",
             "skip-cpu-sync": "every exporter maps and unmaps with DMA_ATTR_SKIP_CPU_SYNC",
             "cpu-sync": "every exporter maps and unmaps with cache maintenance for the importer, "
@@ -73,7 +73,7 @@ RULES: dict[str, Rule] = {
             "requires-coherent": "P8 R8.4: DMA_ATTR_REQUIRE_COHERENT: the map fails if the importer "
             "is not dev_is_dma_coherent or would bounce through swiotlb",
         }, "exporter-kind", "skip-cpu-sync"),
-        Rule("cpu-access", "what the exporter's begin/end_cpu_access do (§2.4)", {
+        Rule("cpu-access", "what the exporter's begin/end_cpu_access do", {
             "exporter-kind": "what the exporter kind does",
             "mapped-attachments": "P11 R11.1: begin/end sync every mapped attachment's device, as heaps do",
             "nothing": "begin/end do no maintenance (buggy exporter: callbacks that return 0)",

@@ -1,4 +1,4 @@
-"""The DMA-buf model's state variables, per configuration (DESIGN.md "Dynamic state").
+"""The DMA-buf model's state variables, per configuration.
 
 Data are abstracted to freshness: for each cache line, whether each copy (the CPU cache
 line, memory, each device's swiotlb bounce slot in memory and the slot's own CPU cache
@@ -25,10 +25,10 @@ LINE = enum("cache line", "invalid", "clean", "dirty")
 LIFECYCLE = enum("dma_buf", "allocated", "exported", "released")
 OBSERVED = enum("read", "none", "latest", "stale")
 
-# Directions in which a device reads / writes the buffer (DOMAIN.md §0).
+# Directions in which a device reads / writes the buffer (dma-api.rst).
 DEVICE_READS = ("DMA_TO_DEVICE", "DMA_BIDIRECTIONAL")
 DEVICE_WRITES = ("DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL")
-# DMA_BUF_IOCTL_SYNC flags: READ -> DMA_FROM_DEVICE, WRITE -> DMA_TO_DEVICE, RW -> BIDIRECTIONAL (§2.2).
+# DMA_BUF_IOCTL_SYNC flags: READ -> DMA_FROM_DEVICE, WRITE -> DMA_TO_DEVICE, RW -> BIDIRECTIONAL (uapi dma-buf.h).
 CPU_READS = ("DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL")
 CPU_WRITES = ("DMA_TO_DEVICE", "DMA_BIDIRECTIONAL")
 

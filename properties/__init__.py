@@ -1,4 +1,4 @@
-"""The named properties, as invariants over the model's state (DESIGN.md "Properties")."""
+"""The named properties, as invariants over the model's state."""
 
 from __future__ import annotations
 

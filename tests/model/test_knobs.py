@@ -1,5 +1,5 @@
 """Kernel history as configuration (issue 6): each rule version against the one before
-or after it, on a short history whose outcome the kernel commit or DOMAIN.md describes.
+or after it, on a short history whose outcome the kernel commit or function describes (docs/semantics.md).
 The expected outcomes are read from those documents, not from the model's output."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ START = ["dma_buf_export()", "dma_buf_attach(dev)"]
 HEAP_WRITER = 'kind = "heap"\ncpu_writes = true\nbrackets_own_cpu_access = true\nown_access_direction = "{d}"'
 
 
-# §3.3, c50f11c6196f: "Don't invalidate FROM_DEVICE buffers at start of DMA transfer".
+# arm64 arch_sync_dma_for_device, c50f11c6196f: "Don't invalidate FROM_DEVICE buffers at start of DMA transfer".
 @pytest.mark.parametrize(("arch", "line_after_map"), [
     ("arm64", "cache clean (latest), memory latest"),
     ("arm64-before-c50f11c6196f", "cache invalid, memory stale"),
@@ -37,11 +37,11 @@ HEAP_WRITER = 'kind = "heap"\ncpu_writes = true\nbrackets_own_cpu_access = true\
 def test_map_from_device_cleans_after_c50f11c6196f_and_invalidated_before(arch, line_after_map):
     c = cfg(f'arch = "{arch}"', importer="coherent = false\nreads = false\nwrites = true")
     after = history(c, [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)"])[-1]
-    assert after["line 0"] == line_after_map  # heap pages start dirty from __GFP_ZERO (§7)
+    assert after["line 0"] == line_after_map  # heap pages start dirty from __GFP_ZERO (system_heap.c)
 
 
 def test_a_driver_bracketing_its_write_with_from_device_loses_it_only_before_c50f11c6196f():
-    # §3.3 "Under the old invalidate-on-map rule, dirty lines were simply dropped": the
+    # arm64 before c50f11c6196f invalidated on a DMA_FROM_DEVICE map, dropping dirty lines: the
     # driver's end_cpu_access(DMA_FROM_DEVICE) syncs for the device with FROM_DEVICE.
     writer = HEAP_WRITER.format(d="DMA_FROM_DEVICE")
     old = verdicts(cfg('arch = "arm64-before-c50f11c6196f"', exporter=writer), ("no-lost-writes",))
@@ -51,7 +51,7 @@ def test_a_driver_bracketing_its_write_with_from_device_loses_it_only_before_c50
 
 
 def test_x86_does_no_maintenance_so_a_no_snoop_reader_sees_the_dirty_line():
-    # §3.1: dev_is_dma_coherent() is constantly true on x86; a no-snoop device reads memory.
+    # dev_is_dma_coherent: dev_is_dma_coherent() is constantly true on x86; a no-snoop device reads memory.
     reader = "coherent = true\nsnoops = false\nreads = true"
     writer = HEAP_WRITER.format(d="DMA_TO_DEVICE")
     x86 = verdicts(cfg('arch = "x86"', exporter=writer, importer=reader), ("device-reads-latest",))
@@ -73,7 +73,7 @@ HIGH = 'source = "system-heap"\nabove_4g = true\nlines = 2'
 @pytest.mark.parametrize(("swiotlb", "slot_after_map"), [
     ("aa6f8dcbab47", "latest, latest"), ("before-ddbd89deb7d3", "stale, stale")])
 def test_swiotlb_from_device_map_copies_into_the_slot_only_after_the_fix(swiotlb, slot_after_map):
-    # §5.2: "map (any direction): original -> bounce, always"; before ddbd89deb7d3 a
+    # swiotlb_tbl_map_single: since aa6f8dcbab47 the map copies in every direction; before ddbd89deb7d3 a
     # FROM_DEVICE map did not copy.
     c = cfg(f'swiotlb = "{swiotlb}"', buffer=HIGH, importer=BOUNCED_WRITER.format(p="true"))
     after = history(c, [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)"])[-1]
@@ -81,7 +81,7 @@ def test_swiotlb_from_device_map_copies_into_the_slot_only_after_the_fix(swiotlb
 
 
 def test_a_partial_device_write_brings_back_stale_slot_data_before_the_swiotlb_fix():
-    # §5.2: the copy "so a device that writes only part of the buffer does not expose or
+    # swiotlb.c: the copy "so a device that writes only part of the buffer does not expose or
     # bring back stale bounce-slot contents".
     calls = [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)", "dma_write(dev, line0)",
              "dma_buf_unmap_attachment(dev, DMA_FROM_DEVICE)"]
@@ -101,7 +101,7 @@ def test_a_whole_buffer_writer_writes_every_line_in_one_transfer():
 
 
 def test_unmap_with_skip_cpu_sync_leaves_the_device_write_in_the_bounce_slot():
-    # §5.2: "unmap with SKIP_CPU_SYNC: no copy-back -> device writes lost".
+    # dma_direct_unmap_page with DMA_ATTR_SKIP_CPU_SYNC skips the copy-back: device writes are lost.
     calls = [*START, "dma_buf_map_attachment(dev, DMA_FROM_DEVICE)", "dma_write(dev, line0)",
              "dma_buf_unmap_attachment(dev, DMA_FROM_DEVICE)"]
     importer = BOUNCED_WRITER.format(p="true")
@@ -113,7 +113,7 @@ def test_unmap_with_skip_cpu_sync_leaves_the_device_write_in_the_bounce_slot():
 
 @pytest.mark.parametrize(("mode", "after_free"), [("strict", Verdict.HOLDS), ("lazy", Verdict.REFUTED)])
 def test_a_lazy_iommu_lets_a_late_dma_reach_freed_pages(mode, after_free):
-    # §6: lazy mode defers the IOTLB invalidation; "a device can keep reaching memory that
+    # iommu.strict: lazy mode defers the IOTLB invalidation; "a device can keep reaching memory that
     # was already unmapped, and possibly freed"; strict mode faults the access.
     c = cfg(f'iommu = "{mode}"', importer="coherent = false\nreads = false\nwrites = true\niommu = true")
     got = verdicts(c, ("no-use-after-free", "dma-within-mapping"), ("dma-through-live-mapping",))
@@ -135,7 +135,7 @@ TWO_LINES = 'source = "driver-cached"\nlines = 2'
 
 @pytest.mark.parametrize(("nents", "misuse"), [("true", Verdict.REFUTED), ("false", Verdict.HOLDS)])
 def test_syncing_nents_instead_of_orig_nents_covers_only_part_of_a_merged_mapping(nents, misuse):
-    # §3.2: behind an IOMMU entries merge, nents < orig_nents; dma_sync_sg_* must be
+    # kernel/dma/direct.h: behind an IOMMU entries merge, nents < orig_nents; dma_sync_sg_* must be
     # passed the original count (vb2-dma-sg fixed by a704a3c503ae).
     c = cfg(exporter=VB2_SG.format(n=nents), buffer=TWO_LINES, clients='mmap = "read"',
             importer="coherent = false\nreads = false\nwrites = true")
@@ -146,7 +146,7 @@ def test_syncing_nents_instead_of_orig_nents_covers_only_part_of_a_merged_mappin
 
 
 def test_heap_before_skip_sync_if_not_mapped_syncs_an_unmapped_attachment():
-    # §2.4: "Unmapped attachments are skipped ('Skip sync if not mapped', 2020)".
+    # system_heap.c since 4c68e499bb9d ("Skip sync if not mapped") skips unmapped attachments.
     calls = [*START, "dma_buf_mmap()", "dma_buf_begin_cpu_access(DMA_BIDIRECTIONAL)"]
     old = history(cfg(exporter='kind = "heap-sync-unmapped"', clients='mmap = "read-write"'), calls)[-1]
     new = history(cfg(exporter='kind = "heap"', clients='mmap = "read-write"'), calls)[-1]
@@ -160,7 +160,7 @@ def test_udmabuf_begin_synced_for_the_device_until_1ffe09590121():
     # 1ffe09590121: '"begin" should mean dma_sync_sg_for_cpu and "end" should mean
     # dma_sync_sg_for_device'. The first begin maps the misc device; the second one syncs.
     # With the swapped end (for the CPU: an invalidate) the line may be refilled
-    # speculatively while the device owns the buffer (§3.3); the fixed end leaves it clean.
+    # speculatively while the device owns the buffer (arch_sync_dma_for_*); the fixed end leaves it clean.
     writer = "coherent = false\nreads = false\nwrites = true\nmapping = \"once\""
 
     def run(kind: str, refill: list[str]) -> list[dict[str, str]]:
@@ -178,7 +178,7 @@ def test_udmabuf_begin_synced_for_the_device_until_1ffe09590121():
 
 
 def test_udmabuf_first_begin_cleans_instead_of_invalidating():
-    # §2.4: "The first begin creates an sg_table mapped to the misc device (this mapping
+    # udmabuf.c begin_cpu_udmabuf: the first begin creates an sg_table mapped to the misc device (this mapping
     # itself does a for-device sync)": a clean, so a line the device wrote around stays stale.
     c = cfg(exporter='kind = "udmabuf"', buffer='source = "memfd"', clients='mmap = "read"',
             importer="coherent = false\nreads = false\nwrites = true")
@@ -188,8 +188,8 @@ def test_udmabuf_first_begin_cleans_instead_of_invalidating():
 
 
 def test_map_once_leaves_cpu_writes_uncleaned_where_per_job_maps_clean_them():
-    # §5.3: "Any driver that maps once and then relies on hardware coherency ... breaks";
-    # a V4L2 importer maps at QBUF, so every job gets the exporter's map-time clean (§8).
+    # A driver that maps once and then relies on hardware coherency breaks;
+    # a V4L2 importer maps at QBUF, so every job gets the exporter's map-time clean (videobuf2-core.c).
     # udmabuf before 284562e1f348 has no CPU-access callbacks: only its map cleans.
     def run(mapping: str) -> dict[str, Verdict]:
         c = cfg(exporter='kind = "udmabuf-v4.20"', buffer='source = "memfd"', clients='mmap = "write"',
@@ -206,7 +206,7 @@ def test_map_once_leaves_cpu_writes_uncleaned_where_per_job_maps_clean_them():
 
 
 def test_udmabuf_caches_the_first_mapping_until_detach():
-    # §8: cache_sgt_mapping = true: "the first mapping per attachment is cached until detach".
+    # udmabuf.c sets cache_sgt_mapping: the first mapping per attachment is kept until detach.
     c = cfg(exporter='kind = "udmabuf"', buffer='source = "memfd"')
     steps = history(c, [*START, "dma_buf_map_attachment(dev, DMA_TO_DEVICE)",
                         "dma_buf_unmap_attachment(dev, DMA_TO_DEVICE)", "dma_buf_detach(dev)"])

@@ -1,6 +1,6 @@
 """The verdicts the foundation issue asks for, and what the model found beyond them.
 
-Expected outcomes come from the thread and DOMAIN.md, not from the model's output: each
+Expected outcomes come from the thread and the kernel sources (docs/semantics.md), not from the model's output: each
 test says which source it encodes.
 """
 
@@ -62,7 +62,7 @@ def test_without_the_bracket_the_heap_case_goes_stale():
 
 
 def test_coherent_snooping_importer_needs_no_bracketing():
-    # DOMAIN.md §0: a snooping device's reads see dirty CPU lines.
+    # dma-api.rst: a snooping device's reads see dirty CPU lines.
     assert verdict("coherent-importer", "device-reads-latest")[0] is Verdict.HOLDS
 
 
@@ -77,7 +77,7 @@ def test_exporter_without_cpu_access_maintenance_serves_stale_cpu_reads():
 
 
 def test_stale_line_needs_a_speculative_fill_when_the_map_leaves_no_line():
-    # §3.3 / §12: with no line in the cache at map time, only a speculative fill can put
+    # arch_sync_dma_for_* / docs/semantics.md: with no line in the cache at map time, only a speculative fill can put
     # a stale copy there; the shortest trace must contain one.
     cfg = config_text(
         """
@@ -101,7 +101,7 @@ writes = true
 
 
 def test_heap_syncs_the_mapped_writer_so_cpu_reads_are_fresh():
-    # §2.4: the heap's begin_cpu_access(DMA_FROM_DEVICE) invalidates for each mapped
+    # the exporters' begin/end_cpu_access: the heap's begin_cpu_access(DMA_FROM_DEVICE) invalidates for each mapped
     # attachment; the camera's writes are seen by userspace.
     assert verdict("heap-mmap", "device-reads-latest")[0] is Verdict.HOLDS
     _, ts = system("heap-mmap")
@@ -110,14 +110,14 @@ def test_heap_syncs_the_mapped_writer_so_cpu_reads_are_fresh():
 
 
 def test_userspace_skipping_sync_reads_stale_data():
-    # §2.2: "Userspace cannot rely on coherent access" without DMA_BUF_IOCTL_SYNC.
+    # uapi dma-buf.h: userspace cannot rely on coherent access without DMA_BUF_IOCTL_SYNC.
     v, trace = verdict("heap-mmap", "cpu-reads-latest", ["cpu-access-bracketed"])
     assert v is Verdict.REFUTED
     assert "dma_buf_begin_cpu_access" not in " ".join(labels(trace))
 
 
 def test_x86_no_snoop_device_reads_stale_data_even_from_a_heap():
-    # §3.1: dev_is_dma_coherent() is true on x86, so no clean happens for no-snoop DMA.
+    # dev_is_dma_coherent: dev_is_dma_coherent() is true on x86, so no clean happens for no-snoop DMA.
     assert verdict("x86-no-snoop", "device-reads-latest")[0] is Verdict.REFUTED
 
 
@@ -127,12 +127,12 @@ def test_coherent_allocation_for_a_coherent_exporter_is_cached_and_goes_stale():
 
 
 def test_write_combined_allocation_serves_noncoherent_importer():
-    # §4: the WC mapping writes memory directly.
+    # dma_direct_alloc: the WC mapping writes memory directly.
     assert verdict("uncached-wc", "device-reads-latest")[0] is Verdict.HOLDS
 
 
 def test_sync_write_over_a_bounced_mapping_destroys_the_device_write():
-    # §5.2: SYNC_WRITE's end_cpu_access -> sync_for_device copies the original over the
+    # swiotlb.c: SYNC_WRITE's end_cpu_access -> sync_for_device copies the original over the
     # bounce slot, which held the device's newer data.
     v, trace = verdict("bounce-32bit", "no-lost-writes")
     assert v is Verdict.REFUTED
@@ -140,7 +140,7 @@ def test_sync_write_over_a_bounced_mapping_destroys_the_device_write():
 
 
 def test_bounced_snapshot_misses_another_devices_write():
-    # §5.3: a bounced mapping is a second copy; a device writing memory meanwhile is
+    # swiotlb.c: a bounced mapping is a second copy; a device writing memory meanwhile is
     # invisible to it until the next sync - concurrent access breaks under bouncing.
     v, trace = verdict("largest", "device-reads-latest")
     assert v is Verdict.REFUTED
@@ -160,7 +160,7 @@ def test_userspace_write_bracket_is_lost_when_the_writer_unmaps():
 def test_unmap_during_a_cpu_write_bracket_drops_the_cpu_write():
     # A finding: an importer mapped DMA_BIDIRECTIONAL that unmaps while the exporter is
     # inside begin/end_cpu_access(DMA_TO_DEVICE) invalidates the exporter's dirty line
-    # (§3.3: arch_sync_dma_for_cpu invalidates); no rule forbids that interleaving.
+    # (arch_sync_dma_for_*: arch_sync_dma_for_cpu invalidates); no rule forbids that interleaving.
     cfg = config_text(
         """
 [exporter]
