@@ -45,6 +45,51 @@ class Layout:
         }
 
 
+@dataclass(frozen=True)
+class Syntax:
+    """How a target language spells the operators whose spelling differs between targets."""
+
+    not_: str
+    and_: str
+    or_: str
+    ite: str
+    """A format with `cond`, `then` and `other` fields."""
+
+
+PYTHON = Syntax("not ", " and ", " or ", "({then} if {cond} else {other})")
+C = Syntax("!", " && ", " || ", "({cond} ? {then} : {other})")
+
+
+def render(e: Expr, local: Callable[[str], str], syntax: Syntax) -> str:
+    """Source for expression `e`, variables named by `local`: one printer for every
+    generated target, so the Python and C engines read the IR alike."""
+
+    def go(e: Expr) -> str:
+        if isinstance(e, Const):
+            return str(e.value)
+        if isinstance(e, Ref):
+            return local(e.var)
+        if isinstance(e, Not):
+            if isinstance(e.arg, Eq):
+                return f"({go(e.arg.lhs)} != {go(e.arg.rhs)})"
+            return f"({syntax.not_}{go(e.arg)})"
+        if isinstance(e, And):
+            return "(" + syntax.and_.join(go(a) for a in e.args) + ")"
+        if isinstance(e, Or):
+            return "(" + syntax.or_.join(go(a) for a in e.args) + ")"
+        if isinstance(e, Eq):
+            return f"({go(e.lhs)} == {go(e.rhs)})"
+        if isinstance(e, Lt):
+            return f"({go(e.lhs)} < {go(e.rhs)})"
+        if isinstance(e, Add):
+            return f"({go(e.lhs)} + {go(e.rhs)})"
+        if isinstance(e, Ite):
+            return syntax.ite.format(cond=go(e.cond), then=go(e.then), other=go(e.other))
+        raise TypeError(f"not an IR node: {e!r}")
+
+    return go(e)
+
+
 class _Emitter:
     """Turns IR into Python source over locals `x<i>` (unpacked fields) and `s`."""
 
@@ -61,27 +106,7 @@ class _Emitter:
         return f"x{i} = (s >> {off}) & {mask}" if off else f"x{i} = s & {mask}"
 
     def expr(self, e: Expr) -> str:
-        if isinstance(e, Const):
-            return str(e.value)
-        if isinstance(e, Ref):
-            return self.local(e.var)
-        if isinstance(e, Not):
-            if isinstance(e.arg, Eq):
-                return f"({self.expr(e.arg.lhs)} != {self.expr(e.arg.rhs)})"
-            return f"(not {self.expr(e.arg)})"
-        if isinstance(e, And):
-            return "(" + " and ".join(self.expr(a) for a in e.args) + ")"
-        if isinstance(e, Or):
-            return "(" + " or ".join(self.expr(a) for a in e.args) + ")"
-        if isinstance(e, Eq):
-            return f"({self.expr(e.lhs)} == {self.expr(e.rhs)})"
-        if isinstance(e, Lt):
-            return f"({self.expr(e.lhs)} < {self.expr(e.rhs)})"
-        if isinstance(e, Add):
-            return f"({self.expr(e.lhs)} + {self.expr(e.rhs)})"
-        if isinstance(e, Ite):
-            return f"({self.expr(e.then)} if {self.expr(e.cond)} else {self.expr(e.other)})"
-        raise TypeError(f"not an IR node: {e!r}")
+        return render(e, self.local, PYTHON)
 
     def condition(self, e: Expr) -> tuple[str, set[str]]:
         """Source for a boolean condition and the variables it needs unpacked.

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from importlib import resources
 
-from checker.compile import Compiled
+from checker.compile import C, Compiled, render
 from checker.engines.explicit import CHECK_EVERY
-from checker.ir import Add, And, Const, Eq, Expr, Ite, Lt, Not, Or, Ref, refs
+from checker.ir import Const, Expr, refs
 
 WORD = 64
 ALL = (1 << WORD) - 1
@@ -52,27 +52,7 @@ class _CEmitter:
         return [indent + self.unpack_line(v) for v in sorted(needed, key=self.ts.var_index.get)]
 
     def expr(self, e: Expr) -> str:
-        if isinstance(e, Const):
-            return str(e.value)
-        if isinstance(e, Ref):
-            return f"x{self.ts.var_index[e.var]}"
-        if isinstance(e, Not):
-            if isinstance(e.arg, Eq):
-                return f"({self.expr(e.arg.lhs)} != {self.expr(e.arg.rhs)})"
-            return f"(!{self.expr(e.arg)})"
-        if isinstance(e, And):
-            return "(" + " && ".join(self.expr(a) for a in e.args) + ")"
-        if isinstance(e, Or):
-            return "(" + " || ".join(self.expr(a) for a in e.args) + ")"
-        if isinstance(e, Eq):
-            return f"({self.expr(e.lhs)} == {self.expr(e.rhs)})"
-        if isinstance(e, Lt):
-            return f"({self.expr(e.lhs)} < {self.expr(e.rhs)})"
-        if isinstance(e, Add):
-            return f"({self.expr(e.lhs)} + {self.expr(e.rhs)})"
-        if isinstance(e, Ite):
-            return f"({self.expr(e.cond)} ? {self.expr(e.then)} : {self.expr(e.other)})"
-        raise TypeError(f"not an IR node: {e!r}")
+        return render(e, lambda var: f"x{self.ts.var_index[var]}", C)
 
 
 def _expand(em: _CEmitter, model: Compiled, nwords: int) -> list[str]:
