@@ -36,13 +36,12 @@ def _allocate_from_heap(cfg: Configuration, uncached: bool) -> Configuration:
 
 def configure(cfg: Configuration, policy: Policy) -> Configuration:
     """The configuration as the policy's rules make it."""
-    allocation = policy.rule("allocation")
-    if allocation != "exporter":
-        cfg = _allocate_from_heap(cfg, uncached=allocation == "uncached-heap")
-    if policy.rule("cpu-mapping") == "uncached-unless-all-snoop" and not all(i.snoops for i in cfg.importers):
+    if not policy.is_("allocation", "exporter"):
+        cfg = _allocate_from_heap(cfg, uncached=policy.is_("allocation", "uncached-heap"))
+    if policy.is_("cpu-mapping", "uncached-unless-all-snoop") and not all(i.snoops for i in cfg.importers):
         source = replace(cfg.buffer.source, write_combined=True)
         cfg = replace(cfg, buffer=replace(cfg.buffer, source=source, cpu_zeroed=False))
-    if policy.rule("exporter-cpu-access") == "bracketed" and cfg.exporter.cpu_writes:
+    if policy.is_("exporter-cpu-access", "bracketed") and cfg.exporter.cpu_writes:
         cfg = replace(cfg, exporter=replace(cfg.exporter, brackets_own_cpu_access=True))
     return cfg
 
@@ -56,7 +55,7 @@ def system(cfg: Configuration, policy: Policy) -> tuple[Configuration, Transitio
 def build(cfg: Configuration, policy: Policy) -> TransitionSystem:
     """The DMA-buf model of `cfg` under `policy`: final once the buffer is released."""
     cfg = configure(cfg, policy)
-    st = DmabufState(cfg, device_bracketing=policy.rule("device-access") == "bracketed")
+    st = DmabufState(cfg, device_bracketing=policy.is_("device-access", "bracketed"))
     return TransitionSystem(
         name=f"{cfg.name}/{policy.name}",
         variables=st.variables(),

@@ -29,8 +29,9 @@ ALL_DIRECTIONS = ("DMA_FROM_DEVICE", "DMA_TO_DEVICE", "DMA_BIDIRECTIONAL")
 
 def skip_cpu_sync(st: DmabufState, policy: Policy) -> bool:
     """Whether map/unmap_dma_buf pass DMA_ATTR_SKIP_CPU_SYNC, under the policy's map rule."""
-    rule = policy.rule("map")
-    return rule == "skip-cpu-sync" or (rule != "cpu-sync" and not st.cfg.exporter.kind.map_cpu_sync)
+    if policy.is_("map", "skip-cpu-sync", "cpu-sync"):
+        return policy.is_("map", "skip-cpu-sync")
+    return not st.cfg.exporter.kind.map_cpu_sync
 
 
 def unmap_kept(st: DmabufState, policy: Policy, eff: Effect, d: str) -> None:
@@ -145,12 +146,11 @@ def cpu_access_rule(st: DmabufState, policy: Policy) -> tuple[CpuAccess, BeginSy
     """Whose mappings begin/end sync, and whether begin syncs for the CPU or (swapped)
     for the device, under the policy's cpu-access rule."""
     kind = st.cfg.exporter.kind
-    rule = policy.rule("cpu-access")
-    if rule == "mapped-attachments":
+    if policy.is_("cpu-access", "mapped-attachments"):
         return CpuAccess.MAPPED_ATTACHMENTS, BeginSync.FOR_CPU
-    if rule == "nothing":
+    if policy.is_("cpu-access", "nothing"):
         return CpuAccess.NOTHING, kind.begin_sync
-    if rule == "swapped":
+    if policy.is_("cpu-access", "swapped"):
         access = kind.cpu_access if kind.cpu_access is not CpuAccess.NOTHING else CpuAccess.MAPPED_ATTACHMENTS
         return access, BeginSync.FOR_DEVICE
     return kind.cpu_access, kind.begin_sync

@@ -20,6 +20,7 @@ from model.kernels import (
     DEFAULT,
     DEFAULT_VERSION,
     SWIOTLB_DOC,
+    Arch,
     ArchSync,
     Swiotlb,
     UnknownVersion,
@@ -136,7 +137,7 @@ class Kernel:
     overridable in the file: "this kernel, but with that patch")."""
 
     version: Version = DEFAULT_VERSION
-    arch: str = "arm64"
+    arch: Arch = Arch.ARM64
     arch_sync: ArchSync = ArchSync.CLEAN  # v6.1's; a test checks these against the tables
     swiotlb: Swiotlb = Swiotlb.REINSTATED
     iommu: str = "strict"
@@ -149,7 +150,7 @@ class Kernel:
     @property
     def invalidates_from_device(self) -> bool:
         """Whether arch_sync_dma_for_device(DMA_FROM_DEVICE) invalidates instead of cleaning."""
-        return self.arch == "arm32" or (self.arch == "arm64" and self.arch_sync is ArchSync.INVALIDATE)
+        return self.arch is Arch.ARM32 or (self.arch is Arch.ARM64 and self.arch_sync is ArchSync.INVALIDATE)
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ class Configuration:
 
     def dma_coherent(self, coherent: bool) -> bool:
         """dev_is_dma_coherent() of a device the file says is (not) coherent: always true on x86."""
-        return coherent or self.kernel.arch == "x86"
+        return coherent or self.kernel.arch is Arch.X86
 
     def bounces(self, imp: Importer) -> bool:
         """Whether dma_map_* bounces through swiotlb for this importer (dma_direct_map_page)."""
@@ -392,9 +393,10 @@ def _kernel(r: Reader) -> Kernel:
     except UnknownVersion as e:
         raise ConfigError(r.file, r.field("version"), str(e)) from None
     overrides: dict[str, Any] = {}
-    arch = r.choice("arch", (*ARCHES, LEGACY_ARCH), "arm64")
-    if arch == LEGACY_ARCH:
-        arch, overrides["arch_sync"] = "arm64", ArchSync.INVALIDATE
+    name = r.choice("arch", (*ARCHES, LEGACY_ARCH), "arm64")
+    if name == LEGACY_ARCH:
+        name, overrides["arch_sync"] = "arm64", ArchSync.INVALIDATE
+    arch = Arch(name)
     if "arch_sync" in r.table:
         overrides["arch_sync"] = ArchSync(r.choice("arch_sync", tuple(ARCH_SYNC)))
     if "swiotlb" in r.table:
@@ -469,7 +471,7 @@ def _parse(text: str, file: str) -> Configuration:
     if len(set(names)) != len(names):
         raise ConfigError(file, "importer.name", f"distinct names, got {names}")
     for k, imp in enumerate(importers):
-        if kernel.arch == "x86" and not imp.coherent:
+        if kernel.arch is Arch.X86 and not imp.coherent:
             raise ConfigError(file, f"importer[{k}].coherent", "true with kernel.arch = \"x86\": dev_is_dma_coherent() "
                               "is always true there (dev_is_dma_coherent); a device whose traffic does not snoop is "
                               "coherent = true, snoops = false")

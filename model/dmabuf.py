@@ -35,19 +35,19 @@ def dma_coherent_flag(st: DmabufState, policy: Policy) -> bool:
     """P1's dmabuf->dma_coherent for this buffer (R1.3-R1.6)."""
     flag = {"exporter-device": st.cfg.dma_coherent(st.cfg.exporter.coherent), "always": True, "never": False}
     set_ = flag[st.cfg.exporter.kind.coherent_flag]
-    return set_ and not (policy.rule("attach") == "rejects-noncoherent-unless-uncached" and not st.cfg.cached)
+    return set_ and not (policy.is_("attach", "rejects-noncoherent-unless-uncached") and not st.cfg.cached)
 
 
 def attach_refused(st: DmabufState, policy: Policy, d: str) -> bool:
     """Whether dma_buf_attach(dmabuf, dev) returns -EINVAL under the policy (P1 R1.2)."""
-    if policy.rule("attach") == "accepts":
+    if policy.is_("attach", "accepts"):
         return False
     return dma_coherent_flag(st, policy) and not st.cfg.dma_coherent(st.importer(d).coherent)
 
 
 def map_refused(st: DmabufState, policy: Policy, dev: DmaDevice) -> bool:
     """Whether the map fails under DMA_ATTR_REQUIRE_COHERENT (P8 R8.4)."""
-    return policy.rule("map") == "requires-coherent" and (not dev.coherent or dev.bounces)
+    return policy.is_("map", "requires-coherent") and (not dev.coherent or dev.bounces)
 
 
 def dma_buf_attach(st: DmabufState, policy: Policy, d: str) -> Action:

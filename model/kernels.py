@@ -16,6 +16,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+class Arch(StrEnum):
+    """The machine: which arch_sync_dma_for_* the DMA API calls, if any."""
+
+    ARM64 = "arm64"
+    ARM32 = "arm32"
+    X86 = "x86"
+    """No ARCH_HAS_SYNC_DMA_*: dev_is_dma_coherent() is always true."""
+
+
 class ArchSync(StrEnum):
     """What arm64's arch_sync_dma_for_device does for DMA_FROM_DEVICE (arch/arm64/mm/cache.S)."""
 

@@ -126,6 +126,14 @@ class Policy:
     def rule(self, name: str) -> str:
         return dict(self.rules).get(name, RULES[name].base)
 
+    def is_(self, name: str, *values: str) -> bool:
+        """Whether rule `name` has one of `values`; a value the rule does not have is a
+        KeyError, so a misspelt comparison fails instead of being silently false."""
+        unknown = set(values) - set(RULES[name].values)
+        if unknown:
+            raise KeyError(f"{name} = {sorted(unknown)[0]}")
+        return self.rule(name) in values
+
     def with_rule(self, name: str, value: str, label: str = "") -> Policy:
         rules = {**dict(self.rules), name: value}
         if value == RULES[name].base:

@@ -12,6 +12,7 @@ from model.kernels import (
     CACHE_SGT_MAPPING_REMOVED,
     MAINLINE,
     REVERT_901C7280CA0D,
+    Arch,
     Version,
     arch_sync_rule,
     swiotlb_rule,
@@ -54,6 +55,6 @@ def listed_versions() -> list[Version]:
 def kernel_line(cfg: Configuration) -> str:
     """One line naming the kernel a check modelled and the rules it decided."""
     k = cfg.kernel
-    arch = f"{k.arch} {k.arch_sync}" if k.arch == "arm64" else k.arch
+    arch = f"{k.arch} {k.arch_sync}" if k.arch is Arch.ARM64 else str(k.arch)
     return (f"kernel v{k.version}: {arch}, swiotlb {k.swiotlb}, iommu {k.iommu}, "
             f"exporter {cfg.exporter.kind.name}")

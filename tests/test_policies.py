@@ -193,3 +193,10 @@ def test_a_sweep_counterexample_replays_by_name():
     assert result.exit_code == 1 and "REFUTED  device-reads-latest" in result.output
     bad = CliRunner().invoke(main, ["check", "--config", "sweep:drm-prime/nowhere/coherent/low/display"])
     assert bad.exit_code == 2 and "source" in bad.output
+
+
+def test_a_misspelt_rule_value_in_a_comparison_is_an_error_not_false():
+    assert BASELINE.is_("map", "exporter-kind")
+    assert not BASELINE.is_("map", "skip-cpu-sync", "cpu-sync")
+    with pytest.raises(KeyError, match="map = skip-cpu-synk"):
+        BASELINE.is_("map", "skip-cpu-synk")
