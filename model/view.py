@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from model.config import Configuration
+from model.exporters import MappingCache
 
 
 def _latest(label: str) -> str:
@@ -27,6 +28,7 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
         cache = state[f"cache[{ln}]"]
         text = "cache invalid" if cache == "invalid" else f"cache {cache} ({_latest(state[f'cache_latest[{ln}]'])})"
         cells[f"line {ln}"] = f"{text}, memory {_latest(state[f'memory_latest[{ln}]'])}"
+    keeper = "core" if cfg.exporter.kind.mapping_cache is MappingCache.CORE else "exporter"
     for imp in cfg.importers:
         d = imp.name
         if state[f"attached[{d}]"] == "no":
@@ -39,7 +41,7 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
             if state.get(f"device_access[{d}]") == "yes":
                 text += ", inside device access"
         if state.get(f"sgt_dir[{d}]", "DMA_NONE") != "DMA_NONE":
-            text += f", core keeps a {state[f'sgt_dir[{d}]']} mapping"
+            text += f", {keeper} keeps a {state[f'sgt_dir[{d}]']} mapping"
         if cfg.bounces(imp) and (state[f"mapped[{d}]"] != "DMA_NONE" or f"sgt_dir[{d}]" in state):
             slots = ", ".join(_latest(state[f"bounce_latest[{d}][{ln}]"]) for ln in range(cfg.buffer.lines))
             text += f", bounce slot {slots}"

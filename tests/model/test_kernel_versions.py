@@ -180,7 +180,7 @@ def test_vb2_remaps_on_a_direction_change_and_unmaps_at_detach():
     start = ["dma_buf_export()", "dma_buf_attach(encoder)"]
     steps = history(c, [*start, "dma_buf_map_attachment(encoder, DMA_BIDIRECTIONAL)",
                         "dma_buf_unmap_attachment(encoder, DMA_BIDIRECTIONAL)", "dma_buf_detach(encoder)"])
-    assert steps[-2]["encoder"] == "attached, unmapped, core keeps a DMA_BIDIRECTIONAL mapping"
+    assert steps[-2]["encoder"] == "attached, unmapped, exporter keeps a DMA_BIDIRECTIONAL mapping"
     assert steps[-1]["encoder"] == "detached"
 
 
@@ -214,9 +214,9 @@ def test_the_core_refuses_another_direction_unless_the_kept_mapping_is_bidirecti
 def test_vb2_unmaps_the_kept_mapping_and_maps_again_for_another_direction():
     # vb2_dma_sg_dmabuf_ops_map: "release any previous cache", then map with the new direction.
     steps = _remap("vb2-dma-sg", "driver-cached")
-    assert steps[4]["gpu"] == "attached, unmapped, core keeps a DMA_FROM_DEVICE mapping"
+    assert steps[4]["gpu"] == "attached, unmapped, exporter keeps a DMA_FROM_DEVICE mapping"
     assert steps[-1]["gpu"].startswith("mapped DMA_BIDIRECTIONAL")
-    assert steps[-1]["gpu"].endswith("core keeps a DMA_BIDIRECTIONAL mapping")
+    assert steps[-1]["gpu"].endswith("exporter keeps a DMA_BIDIRECTIONAL mapping")
     assert steps[-1]["line 0"] == "cache invalid, memory latest"  # the old mapping's unmap invalidated
 
 
