@@ -17,6 +17,7 @@ from checker.compile import compile_system
 from checker.engines.bmc import bmc
 from checker.engines.explicit import explore
 from checker.engines.prove import kinduction, pdr
+from checker.interrupt import ctrl_c_stops_z3
 from checker.ts import TransitionSystem
 from checker.verdict import Exit
 from model.build import build
@@ -48,7 +49,9 @@ def main() -> None:
         cells = []
         for engine in ("bmc", "kind", "pdr"):
             t0 = time.perf_counter()
-            answered = sum(decided(engine, ts, p, depth, args.timeout) for p in props)
+            with ctrl_c_stops_z3() as checkpoint:
+                answered = sum(decided(engine, ts, p, depth, args.timeout) for p in props)
+                checkpoint()
             cells.append(f"{time.perf_counter() - t0:6.1f}s {answered}/{len(props)}")
         print(f"{name:<20} {seen.stats.states:>8} {depth:>5} {explicit:>8.2f}s {cells[0]:>12} {cells[1]:>12} "
               f"{cells[2]:>12}", flush=True)

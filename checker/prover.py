@@ -13,6 +13,7 @@ from checker.certificate import Certificate, invariant_to_smt2, save
 from checker.check import validate_names
 from checker.engines.bmc import bmc
 from checker.engines.prove import ProofResult, kinduction, pdr
+from checker.interrupt import ctrl_c_stops_z3
 from checker.ir import TRUE, not_
 from checker.trace import replay
 from checker.ts import Property, TransitionSystem
@@ -41,8 +42,10 @@ def prove(
     wanted = validate_names(ts, properties, without)
     results: list[PropertyResult] = []
     try:
-        for name in wanted:
-            results.append(_prove_one(ts, engine, name, frozenset(without), depth, timeout, certificates, origin))
+        with ctrl_c_stops_z3() as checkpoint:
+            for name in wanted:
+                results.append(_prove_one(ts, engine, name, frozenset(without), depth, timeout, certificates, origin))
+                checkpoint()
     except KeyboardInterrupt:
         note = "interrupted before an answer"
         results += [PropertyResult(n, ts.property(n).doc, Verdict.UNKNOWN, note=note) for n in wanted[len(results):]]
@@ -99,12 +102,14 @@ def coverage(ts: TransitionSystem, engine: str, properties: Sequence[str], witho
     goals |= {f"enabled {a.label}": (a.label, not_(a.enabled(dropped))) for a in ts.actions}
     witnesses = replace(ts, properties=tuple(Property(name, "", never) for name, (_, never) in goals.items()))
     vacuous, never_enabled, undecided = [], [], []
-    for name, (subject, _) in goals.items():
-        res = _run(witnesses, engine, name, dropped, depth, timeout)
-        if res.trace is not None:
-            replay(res.trace)
-        elif res.proved:
-            (vacuous if name.startswith("premise") else never_enabled).append(subject)
-        else:
-            undecided.append(f"{name}: {res.stopped}")
+    with ctrl_c_stops_z3() as checkpoint:
+        for name, (subject, _) in goals.items():
+            res = _run(witnesses, engine, name, dropped, depth, timeout)
+            if res.trace is not None:
+                replay(res.trace)
+            elif res.proved:
+                (vacuous if name.startswith("premise") else never_enabled).append(subject)
+            else:
+                undecided.append(f"{name}: {res.stopped}")
+            checkpoint()
     return Coverage(tuple(vacuous), tuple(never_enabled), tuple(undecided))

@@ -6,6 +6,8 @@ resource limit (work), never by seconds."""
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from click.testing import CliRunner
 
 import checker.check
 import checker.cli
+import checker.engines.prove
 import checker.engines.random
 import checker.prover
 from checker.cli import main
@@ -76,6 +79,23 @@ def test_prove_interrupted_keeps_the_answers_so_far_and_exits_3(monkeypatch, tmp
     assert r.exit_code == Exit.UNKNOWN, r.output
     assert "UNKNOWN  device-reads-latest  depth bound 3 reached" in r.output
     assert "UNKNOWN  no-lost-writes       interrupted before an answer" in r.output
+
+
+def test_ctrl_c_while_z3_works_cancels_the_query_and_stops_the_run(monkeypatch, tmp_path):
+    real = checker.engines.prove._spacer
+
+    def ctrl_c_then_spacer(*args: object):
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C as Spacer starts
+        return real(*args)
+
+    handler = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(checker.engines.prove, "_spacer", ctrl_c_then_spacer)
+    r = run("prove", "--config", "heap-mmap", "--property", "cpu-reads-latest", "--property", "no-lost-writes",
+            "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "UNKNOWN  cpu-reads-latest  solver gave up (canceled); no violation within 12 steps (BMC)" in r.output
+    assert "UNKNOWN  no-lost-writes    interrupted before an answer" in r.output
+    assert signal.getsignal(signal.SIGINT) is handler
 
 
 def test_fuzz_interrupted_exits_3(monkeypatch):
