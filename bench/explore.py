@@ -1,48 +1,69 @@
-"""Explore the largest built-in configuration exhaustively and print the engine's speed.
+"""Explore a configuration (the largest built-in by default) exhaustively and print the
+explicit engines' speed.
 
-Run: .venv/bin/python bench/explore.py [CONFIG] [--repeat N] [--engine native|explicit].
+Run: .venv/bin/python bench/explore.py [CONFIG] [--repeat N] [--engine native|explicit|both].
 The engine defaults to the one `check` uses on a model this size: native when a C
-compiler is found. The last line is `states/s: N` (the best of the runs), the figure the
-README records; bench/native.py compares the two engines.
+compiler is found. With `both`, the two engines must see the same states, and the ratio
+is printed. The last line is `states/s: N` (the best run of the default engine), the
+figure the README records.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
-from checker.compile import compile_system
-from checker.engines.explicit import explore
+from checker.compile import Compiled, compile_system
+from checker.engines.explicit import Exploration, explore
 from checker.engines.native import explore_native, library
 from checker.native.toolchain import compiler
 from model.build import build
 from model.config import load
 from model.policy import BASELINE
 
+ENGINES = {"native": explore_native, "explicit": explore}
+
+
+def best_of(engine: str, model: Compiled, repeat: int) -> tuple[float, Exploration]:
+    """The best states/s over `repeat` full explorations (every property checked, none
+    allowed to stop the search), printing each run, and the last exploration."""
+    best, seen = 0.0, None
+    for run in range(repeat):
+        seen = ENGINES[engine](model, [p.name for p in model.ts.properties], stop_when_refuted=False)
+        s = seen.stats
+        best = max(best, s.states_per_second)
+        print(f"{engine} run {run + 1}: states: {s.states}  transitions: {s.transitions}  depth: {s.depth}  "
+              f"seconds: {s.seconds:.3f}  states/s: {s.states_per_second:,.0f}")
+    assert seen is not None
+    return best, seen
+
+
+def untimed(seen: Exploration) -> Exploration:
+    return replace(seen, stats=replace(seen.stats, seconds=0))
+
 
 def main() -> None:
+    default = "native" if compiler() else "explicit"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", default="largest")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--engine", choices=["native", "explicit"], default="native" if compiler() else "explicit")
+    parser.add_argument("--engine", choices=["native", "explicit", "both"], default=default)
     args = parser.parse_args()
     ts = build(load(args.config), BASELINE)
     t0 = time.perf_counter()
     model = compile_system(ts)
-    if args.engine == "native":
+    if args.engine != "explicit":
         library(model)
-    print(f"config: {args.config}  engine: {args.engine}  variables: {len(ts.variables)}  actions: {len(ts.actions)}  "
+    print(f"config: {args.config}  variables: {len(ts.variables)}  actions: {len(ts.actions)}  "
           f"state bits: {sum(model.layout.widths)}  compile: {time.perf_counter() - t0:.3f}s")
-    run_engine = explore_native if args.engine == "native" else explore
-    best = 0.0
-    for run in range(args.repeat):
-        # Every property checked, none allowed to stop the search: a full exploration.
-        seen = run_engine(model, [p.name for p in ts.properties], stop_when_refuted=False)
-        s = seen.stats
-        best = max(best, s.states_per_second)
-        print(f"run {run + 1}: states: {s.states}  transitions: {s.transitions}  depth: {s.depth}  "
-              f"seconds: {s.seconds:.3f}  states/s: {s.states_per_second:,.0f}")
-    print(f"states/s: {best:.0f}")
+    engines = ["explicit", "native"] if args.engine == "both" else [args.engine]
+    results = {e: best_of(e, model, args.repeat) for e in engines}
+    if args.engine == "both":
+        if untimed(results["explicit"][1]) != untimed(results["native"][1]):
+            raise SystemExit("the engines disagree")
+        print(f"ratio: {results['native'][0] / results['explicit'][0]:.1f}x")
+    print(f"states/s: {results[default if args.engine == 'both' else args.engine][0]:.0f}")
 
 
 if __name__ == "__main__":
