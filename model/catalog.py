@@ -38,9 +38,9 @@ def policy(name: str) -> Policy:
     """A built-in policy or a policy overlay file, with the variants `explain` and `--rule`
     name: `baseline[map=skip-cpu-sync]` sets a rule, `baseline[-cpu-access-bracketed]`
     drops an obligation."""
-    changes = []
+    changes: list[tuple[str, str, str | None]] = []
     while (m := VARIANT.search(name)) is not None:
-        changes.insert(0, m.groups())
+        changes.insert(0, (m.group(1), m.group(2), m.group(3)))
         name = name[: m.start()]
     result = load_policy(name)
     for drop, key, value in changes:

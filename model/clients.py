@@ -122,7 +122,7 @@ def dma_read(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action:
     else memory. A read that faults observes nothing."""
     d = imp.name
     eff = Effect()
-    from_memory = st.memory_latest[ln].ref
+    from_memory: Expr = st.memory_latest[ln].ref
     if imp.snoops:
         from_memory = ite(st.cache[ln].eq("dirty"), st.cache_latest[ln].ref, from_memory)
     latest = from_memory

@@ -18,10 +18,11 @@ from model.exporters import FAMILIES, STATES, CoherentFlag, ExporterKind, export
 PREFIX = "sweep:"
 
 
-def _device(name: str, coherent: bool, reads: bool, writes: bool, iommu: bool, **kw: object) -> Importer:
-    return Importer(name=name, coherent=coherent, snoops=coherent, iommu=iommu, dma_mask=kw.get("dma_mask", 64),
-                    needs_contiguous=bool(kw.get("needs_contiguous", False)), reads=reads, writes=writes,
-                    map_directions=(natural_direction(reads, writes),), mapping=str(kw.get("mapping", "any")))
+def _device(name: str, coherent: bool, reads: bool, writes: bool, iommu: bool, dma_mask: int = 64,
+            needs_contiguous: bool = False, mapping: str = "any") -> Importer:
+    return Importer(name=name, coherent=coherent, snoops=coherent, iommu=iommu, dma_mask=dma_mask,
+                    needs_contiguous=needs_contiguous, reads=reads, writes=writes,
+                    map_directions=(natural_direction(reads, writes),), mapping=mapping)
 
 
 DEVICES: dict[str, tuple[Importer, str]] = {
