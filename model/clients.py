@@ -46,9 +46,10 @@ def _cpu_obligation(st: DmabufState, policy: Policy, via: str, allowed: tuple[st
         ex = st.cfg.exporter
         own = (ex.own_access_direction,) if ex.own_access_direction != AS_PASSED else allowed
         # Before dma_buf_export there is no dma_buf to bracket with, and nobody to share with.
-        holds = or_(st.life.eq("allocated"), st.cpu_access.is_in(*own)) if ex.brackets_own_cpu_access else TRUE
+        bracket = st.cpu_access["exporter"] if ex.brackets_own_cpu_access else None
+        holds = or_(st.life.eq("allocated"), bracket.is_in(*own)) if bracket is not None else TRUE
         return policy.obligation("exporter-brackets-own-cpu-access", holds)
-    return policy.obligation("cpu-access-bracketed", st.cpu_access.is_in(*allowed))
+    return policy.obligation("cpu-access-bracketed", st.cpu_access[HOW_CPU[via]].is_in(*allowed))
 
 
 def _cpu_obligations(st: DmabufState, policy: Policy, via: str, allowed: tuple[str, ...]) -> list[Obligation]:
@@ -110,7 +111,7 @@ def _dma_common(
     guard = st.life.ne("allocated")
     obligations = [
         policy.obligation("dma-through-live-mapping", st.mapped[d].is_in(*dirs)),
-        policy.obligation("no-device-work-in-cpu-bracket", st.cpu_access.eq("DMA_NONE")),
+        policy.obligation("no-device-work-in-cpu-bracket", st.no_cpu_bracket()),
     ]
     if d in st.device_access:
         obligations.append(policy.obligation("device-access-bracketed", st.device_access[d].eq(True)))

@@ -123,33 +123,34 @@ def dma_buf_unmap_attachment(st: DmabufState, policy: Policy, d: str, direction:
     return action("dma_buf_unmap_attachment", (d, direction), IMPORTER, guard, eff, [ob])
 
 
-def cpu_access_actor(st: DmabufState) -> str:
-    """Who brackets CPU access: userspace (DMA_BUF_IOCTL_SYNC), a vmap user, or the exporter."""
-    if st.cfg.userspace_mmap:
-        return USERSPACE
-    return KERNEL if st.cfg.vmap != "none" else EXPORTER
+def _bracket_params(st: DmabufState, client: str, direction: str) -> tuple[str, ...]:
+    """The call's parameters: the client is named when more than one brackets."""
+    return (client, direction) if len(st.clients) > 1 else (direction,)
 
 
-def dma_buf_begin_cpu_access(st: DmabufState, policy: Policy, direction: str) -> Action:
-    """dma_buf_begin_cpu_access(dir) (DMA_BUF_IOCTL_SYNC START from userspace): the
-    exporter's begin_cpu_access prepares the CPU's view (dma_buf_begin_cpu_access). There is a dma_buf
-    to call it on only once it is exported."""
+def dma_buf_begin_cpu_access(st: DmabufState, policy: Policy, client: str, direction: str) -> Action:
+    """dma_buf_begin_cpu_access(dir) by one client (DMA_BUF_IOCTL_SYNC START from
+    userspace): the exporter's begin_cpu_access prepares the CPU's view. The kernel keeps
+    no bracket state, so another client's bracket may be open meanwhile; there is a dma_buf
+    to call it on only once it is exported (dma_buf_begin_cpu_access)."""
     eff = Effect()
     callbacks.begin_cpu_access(st, policy, eff, direction)
-    eff.set(st.cpu_access, direction)
-    guard = and_(st.life.eq("exported"), st.cpu_access.eq("DMA_NONE"))
-    return action("dma_buf_begin_cpu_access", (direction,), cpu_access_actor(st), guard, eff)
+    bracket = st.cpu_access[client]
+    eff.set(bracket, direction)
+    guard = and_(st.life.eq("exported"), bracket.eq("DMA_NONE"))
+    return action("dma_buf_begin_cpu_access", _bracket_params(st, client, direction), client, guard, eff)
 
 
-def dma_buf_end_cpu_access(st: DmabufState, policy: Policy, direction: str) -> Action:
-    """dma_buf_end_cpu_access(dir) (DMA_BUF_IOCTL_SYNC END): the exporter's
+def dma_buf_end_cpu_access(st: DmabufState, policy: Policy, client: str, direction: str) -> Action:
+    """dma_buf_end_cpu_access(dir) by one client (DMA_BUF_IOCTL_SYNC END): the exporter's
     end_cpu_access hands the buffer back to the devices (dma_buf_end_cpu_access)."""
     eff = Effect()
     callbacks.end_cpu_access(st, policy, eff, direction)
-    eff.set(st.cpu_access, "DMA_NONE")
-    ob = policy.obligation("end-matches-begin", st.cpu_access.eq(direction))
-    guard = and_(st.life.eq("exported"), st.cpu_access.ne("DMA_NONE"))
-    return action("dma_buf_end_cpu_access", (direction,), cpu_access_actor(st), guard, eff, [ob])
+    bracket = st.cpu_access[client]
+    eff.set(bracket, "DMA_NONE")
+    ob = policy.obligation("end-matches-begin", bracket.eq(direction))
+    guard = and_(st.life.eq("exported"), bracket.ne("DMA_NONE"))
+    return action("dma_buf_end_cpu_access", _bracket_params(st, client, direction), client, guard, eff, [ob])
 
 
 def dma_buf_device_access(st: DmabufState, d: str, begin: bool) -> Action:
@@ -192,15 +193,11 @@ def dma_buf_put(st: DmabufState, policy: Policy) -> Action:
     return action("dma_buf_put", (), IMPORTER, guard, eff, [ob])
 
 
-def cpu_access_directions(st: DmabufState) -> tuple[str, ...]:
-    """The directions anyone passes to begin/end_cpu_access: all three for userspace and
+def cpu_access_directions(st: DmabufState, client: str) -> tuple[str, ...]:
+    """The directions a client passes to begin/end_cpu_access: all three for userspace and
     vmap users, the driver's own for an exporter that brackets with a fixed direction."""
-    if st.cfg.userspace_mmap or st.cfg.vmap != "none":
-        return ALL_DIRECTIONS
     own = st.cfg.exporter.own_access_direction
-    if st.cfg.exporter.brackets_own_cpu_access:
-        return (own,) if own != AS_PASSED else ALL_DIRECTIONS
-    return ()
+    return (own,) if client == EXPORTER and own != AS_PASSED else ALL_DIRECTIONS
 
 
 def api_actions(st: DmabufState, policy: Policy) -> list[Action]:
@@ -213,9 +210,10 @@ def api_actions(st: DmabufState, policy: Policy) -> list[Action]:
             acts.append(dma_buf_unmap_attachment(st, policy, imp.name, direction))
         if imp.name in st.device_access:
             acts += [dma_buf_device_access(st, imp.name, begin) for begin in (True, False)]
-    for direction in cpu_access_directions(st):
-        acts.append(dma_buf_begin_cpu_access(st, policy, direction))
-        acts.append(dma_buf_end_cpu_access(st, policy, direction))
+    for client in st.clients:
+        for direction in cpu_access_directions(st, client):
+            acts.append(dma_buf_begin_cpu_access(st, policy, client, direction))
+            acts.append(dma_buf_end_cpu_access(st, policy, client, direction))
     if st.cfg.userspace_mmap:
         acts += [dma_buf_mmap(st), munmap(st)]
     acts.append(dma_buf_put(st, policy))

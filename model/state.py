@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from checker.ir import Expr
+from checker.ir import Expr, and_
 from checker.ts import BOOL, Var, enum
 from model.config import Configuration, Importer
 from model.exporters import MappingCache
@@ -44,6 +44,22 @@ class Line:
     memory: Var
 
 
+CPU_CLIENTS = {
+    "exporter": "the exporter's own kernel user, when it brackets its writes (P9)",
+    "userspace": "a userspace process with an mmap of the fd and DMA_BUF_IOCTL_SYNC",
+    "kernel": "an importer's kernel driver with dma_buf_vmap",
+}
+"""Who can bracket CPU access. dma_buf_begin/end_cpu_access keep no state in the kernel:
+each client brackets on its own, overlapping the others in any order and direction."""
+
+
+def bracketing_clients(cfg: Configuration) -> tuple[str, ...]:
+    """The clients of `cfg` that call begin/end_cpu_access, in CPU_CLIENTS order."""
+    present = {"exporter": cfg.exporter.brackets_own_cpu_access, "userspace": cfg.userspace_mmap,
+               "kernel": cfg.vmap != "none"}
+    return tuple(c for c in CPU_CLIENTS if present[c])
+
+
 class DmabufState:
     """The variables of one configuration, with handles by line and by importer. Variables
     a configuration's knobs do not need are left out, so they cost no states."""
@@ -54,7 +70,11 @@ class DmabufState:
         self.lines = range(cfg.buffer.lines)
         self.life = Var("dma_buf", LIFECYCLE, "dma_buf")
         self.mmap = Var("mmap", BOOL, "cpu")
-        self.cpu_access = Var("cpu_access", DIRECTION, "cpu")
+        self.clients = bracketing_clients(cfg)
+        # One bracket per client; with one client (or none) the variable keeps its plain name.
+        self.cpu_access: dict[str, Var] = (
+            {c: Var(f"cpu_access[{c}]", DIRECTION, "cpu") for c in self.clients} if len(self.clients) > 1
+            else {c: Var("cpu_access", DIRECTION, "cpu") for c in self.clients or ("",)})
         self.cache = [Var(f"cache[{ln}]", LINE, f"line {ln}") for ln in self.lines]
         self.cache_latest = [Var(f"cache_latest[{ln}]", BOOL, f"line {ln}") for ln in self.lines]
         self.memory_latest = [Var(f"memory_latest[{ln}]", BOOL, f"line {ln}") for ln in self.lines]
@@ -120,6 +140,10 @@ class DmabufState:
             return self.sgt_dir[d].ne("DMA_NONE")
         return self.mapped[d].ne("DMA_NONE")
 
+    def no_cpu_bracket(self) -> Expr:
+        """No client is between begin_cpu_access and end_cpu_access."""
+        return and_(*(v.eq("DMA_NONE") for v in self.cpu_access.values()))
+
     def importer(self, name: str) -> Importer:
         return next(i for i in self.cfg.importers if i.name == name)
 
@@ -132,7 +156,7 @@ class DmabufState:
             optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access)
             per_device += [v[d] for v in optional if d in v]
         return (
-            self.life, self.mmap, self.cpu_access, *([self.misc_dir] if self.misc_dir else []),
+            self.life, self.mmap, *self.cpu_access.values(), *([self.misc_dir] if self.misc_dir else []),
             *[v for ln in self.lines for v in (self.cache[ln], self.cache_latest[ln], self.memory_latest[ln])],
             *per_device,
             self.obs_device_read, self.obs_cpu_read, self.obs_dma, self.obs_dma_unmapped,
@@ -145,7 +169,8 @@ class DmabufState:
         (`Configuration.initial_line`); no bounce slot is in use."""
         line, cache_latest, memory_latest = self.cfg.initial_line()
         init = {v.name: 0 for v in self.variables()}
-        init[self.cpu_access.name] = DIRECTION.code("DMA_NONE")
+        for bracket in self.cpu_access.values():
+            init[bracket.name] = DIRECTION.code("DMA_NONE")
         for ln in self.lines:
             init[self.cache[ln].name] = LINE.code(line)
             init[self.cache_latest[ln].name] = int(cache_latest)

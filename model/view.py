@@ -17,8 +17,10 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
     """Cells (name -> text) describing `state`, given as variable name -> value label."""
     cells: dict[str, str] = {"dma_buf": state["dma_buf"]}
     cpu = []
-    if state["cpu_access"] != "DMA_NONE":
-        cpu.append(f"inside begin_cpu_access({state['cpu_access']})")
+    for var, direction in state.items():
+        if var.startswith("cpu_access") and direction != "DMA_NONE":
+            client = var[len("cpu_access["):-1] + " " if var != "cpu_access" else ""
+            cpu.append(f"{client}inside begin_cpu_access({direction})")
     if state["mmap"] == "yes":
         cpu.append("mmapped")
     if state.get("misc_dir", "DMA_NONE") != "DMA_NONE":

@@ -15,11 +15,15 @@ from typing import Any
 from checker.check import check
 from checker.compile import compile_system
 from checker.engines.explicit import explore
+from checker.engines.native import explore_native
+from checker.native.toolchain import compiler
 from model.build import build
 from model.config import builtin_names, load
 from model.policy import BASELINE
 
 MANIFEST = Path(__file__).parent / "data" / "builtins-manifest.json"
+full_search = explore_native if compiler() else explore
+"""Either explicit engine: they see the same states (tests/checker/test_native.py)."""
 
 
 def measure() -> dict[str, Any]:
@@ -29,7 +33,7 @@ def measure() -> dict[str, Any]:
         cfg = load(name)
         ts = build(cfg, BASELINE)
         report = check(ts, (), ())
-        full = explore(compile_system(ts), [p.name for p in ts.properties], stop_when_refuted=False).stats
+        full = full_search(compile_system(ts), [p.name for p in ts.properties], stop_when_refuted=False).stats
         out[name] = {
             "kernel": str(cfg.kernel.version),
             "states": full.states,
