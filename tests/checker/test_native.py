@@ -226,3 +226,22 @@ def test_auto_under_limits_reports_what_python_reports(limits):
     python, auto = check(ts, limits=limits, engine="explicit"), check(ts, limits=limits)
     assert replace(auto, stats=python.stats, engine="explicit", engine_reason=python.engine_reason) == python
     assert replace(auto.stats, seconds=0) == replace(python.stats, seconds=0)
+
+
+def _script(path, text):
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def test_cc_with_a_launcher_in_front_is_split_into_words(tmp_path, monkeypatch):
+    launcher = _script(tmp_path / "ccache", '#!/bin/sh\nexec "$@"\n')
+    real = toolchain.compiler()
+    monkeypatch.setenv("CC", f"{launcher} {real}")
+    monkeypatch.setenv(toolchain.CACHE_ENV, str(tmp_path / "cache"))
+    assert toolchain.compiler_command() == [str(launcher), real]
+    assert toolchain.compiler() == f"{launcher} {real}"
+    _, ts = system("largest", BASELINE)
+    report = check(ts, ["no-refusal"], limits=Limits(max_states=30000))
+    assert report.engine == "native" and f"C compiled by {launcher} {real}" in report.engine_reason
+
