@@ -47,10 +47,10 @@ class _Counters(ctypes.Structure):
 
 def library(model: Compiled) -> ctypes.CDLL:
     """The model's compiled search (built or taken from the cache), with its signatures
-    declared; raises NativeUnavailable when there is no working C compiler."""
-    lib = build(c_source(model))
+    declared; raises NativeUnavailable when there is no working C compiler or what it
+    built does not load."""
     i64, handle = ctypes.c_int64, ctypes.c_void_p
-    for name, restype, argtypes in (
+    signatures = (
         ("mc_new", handle, [i64, i64, ctypes.c_int, ctypes.POINTER(ctypes.c_uint8)]),
         ("mc_run", ctypes.c_int, [handle, ctypes.c_int]),
         ("mc_free", None, [handle]),
@@ -60,7 +60,9 @@ def library(model: Compiled) -> ctypes.CDLL:
         ("mc_parent", i64, [handle, i64]),
         ("mc_action", ctypes.c_int, [handle, i64]),
         ("mc_state", None, [handle, i64, ctypes.POINTER(ctypes.c_uint64)]),
-    ):
+    )
+    lib = build(c_source(model), [name for name, _, _ in signatures])
+    for name, restype, argtypes in signatures:
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
     return lib

@@ -10,6 +10,7 @@ renamed into place, so concurrent workers compile it once and never load a parti
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import hashlib
@@ -18,6 +19,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 FLAGS = ("-O2", "-shared", "-fPIC", "-std=gnu11", "-w")
@@ -66,9 +68,10 @@ def library_path(source: str, cc: str) -> Path:
     return cache_dir() / f"model-{key}.so"
 
 
-def build(source: str) -> ctypes.CDLL:
-    """The loaded library for `source`, compiled unless cached; NativeUnavailable if
-    there is no compiler or it fails."""
+def build(source: str, symbols: Sequence[str] = ()) -> ctypes.CDLL:
+    """The loaded library for `source`, compiled unless cached, with each of `symbols`
+    present; NativeUnavailable if there is no compiler, it fails, or what it wrote does
+    not load (a cached library that does not load is deleted, so the next run rebuilds it)."""
     command = compiler_command()
     if command is None:
         if os.environ.get("CC"):
@@ -80,7 +83,14 @@ def build(source: str) -> ctypes.CDLL:
         return _loaded[path]
     if not path.exists():
         _compile_once(command, source, path)
-    lib = ctypes.CDLL(str(path))
+    try:
+        lib = ctypes.CDLL(str(path))
+        for name in symbols:
+            getattr(lib, name)
+    except (OSError, AttributeError) as e:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise NativeUnavailable(f"{cc} built a library that does not load ({e}); it was removed") from None
     _loaded[path] = lib
     return lib
 
@@ -108,4 +118,6 @@ def _compile(cc: list[str], source: str, path: Path) -> None:
             raise NativeUnavailable(f"cannot run {shlex.join(cc)}: {e}") from e
         if done.returncode != 0:
             raise NativeUnavailable(f"{shlex.join(cc)} failed on the generated C: {done.stderr.strip()[:2000]}")
+        if not out.exists():
+            raise NativeUnavailable(f"{shlex.join(cc)} succeeded but wrote no library")
         os.replace(out, path)

@@ -245,3 +245,30 @@ def test_cc_with_a_launcher_in_front_is_split_into_words(tmp_path, monkeypatch):
     report = check(ts, ["no-refusal"], limits=Limits(max_states=30000))
     assert report.engine == "native" and f"C compiled by {launcher} {real}" in report.engine_reason
 
+def test_a_compiler_that_writes_junk_is_unavailable_and_its_library_is_not_kept(tmp_path, monkeypatch):
+    junk = _script(tmp_path / "fakecc", '#!/bin/sh\nwhile [ $# -gt 0 ]; do\n'
+                   '  if [ "$1" = -o ]; then echo junk > "$2"; fi; shift\ndone\n')
+    monkeypatch.setenv("CC", str(junk))
+    monkeypatch.setenv(toolchain.CACHE_ENV, str(tmp_path / "cache"))
+    _, ts = system("largest", BASELINE)
+    with pytest.raises(NativeUnavailable, match="built a library that does not load"):
+        check(ts, engine="native")
+    assert list((tmp_path / "cache").glob("*.so")) == []  # the next run compiles again
+    report = check(ts, ["no-refusal"], limits=Limits(max_states=30000))
+    assert report.engine == "explicit" and "does not load" in report.engine_reason
+    assert report.stopped == "state limit 30000 reached" and list((tmp_path / "cache").glob("*.so")) == []
+
+
+def test_a_library_without_the_search_is_unavailable(tmp_path, monkeypatch):
+    # A compiler that builds a real library, but not from the generated C.
+    empty = tmp_path / "empty.c"
+    empty.write_text("int unrelated;\n")
+    real = toolchain.compiler()
+    out = 1 + len(toolchain.FLAGS) + 1  # cc FLAGS... -o OUT SOURCE
+    other = _script(tmp_path / "othercc", f'#!/bin/sh\nexec {real} -shared -fPIC -o "${out}" {empty}\n')
+    monkeypatch.setenv("CC", str(other))
+    monkeypatch.setenv(toolchain.CACHE_ENV, str(tmp_path / "cache"))
+    with pytest.raises(NativeUnavailable, match="does not load"):
+        native.library(compile_system(toggles(3)))
+    assert list((tmp_path / "cache").glob("*.so")) == []
+
