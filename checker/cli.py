@@ -149,7 +149,7 @@ def _dump(traces: list[Trace], cfg: Configuration, prov: Provenance, directory: 
 
 class _Commands(click.Group):
     """The command group with the last-resort handlers: Ctrl-C where no command caught it
-    is UNKNOWN (exit 3), and an exception nobody expected is an internal error in one line
+    and running out of memory are UNKNOWN (exit 3), and an exception nobody expected is an internal error in one line
     (exit 4): a traceback would read like an answer, and exit 1 like a violation."""
 
     def invoke(self, ctx: click.Context) -> object:
@@ -159,6 +159,9 @@ class _Commands(click.Group):
             raise
         except KeyboardInterrupt:
             click.echo("dmabuf-mc: interrupted before an answer", err=True)
+            sys.exit(Exit.UNKNOWN)
+        except MemoryError:
+            click.echo("dmabuf-mc: out of memory before an answer", err=True)
             sys.exit(Exit.UNKNOWN)
         except Exception as e:
             click.echo(f"dmabuf-mc: internal error: {type(e).__name__}: {e} (please report it with the command line)",

@@ -162,3 +162,13 @@ def test_bench_counts_a_solver_that_gives_up_as_undecided(solver_rlimit):
     _, ts = system("heap-mmap")
     solver_rlimit(20_000)
     assert not bench.decided("pdr", ts, "cpu-reads-latest", 7, timeout=None)
+
+
+def test_running_out_of_memory_anywhere_is_unknown_exit_3(monkeypatch):
+    def no_memory(*_args: object, **_kw: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(checker.cli, "check", no_memory)
+    r = run("check")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert r.output.strip() == "dmabuf-mc: out of memory before an answer"

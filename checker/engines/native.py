@@ -36,6 +36,12 @@ from checker.trace import DEADLOCK, Trace
 MC_YIELD, MC_DONE, MC_REFUTED, MC_DEPTH, MC_STATES, MC_NOMEM = range(6)
 
 
+def out_of_memory(states: int) -> str:
+    """The stop reason when the C search cannot allocate: a resource limit (UNKNOWN), what
+    was stored so far is still searched and reported."""
+    return f"out of memory after {states:,} states"
+
+
 class _Counters(ctypes.Structure):
     """Mirrors `Counters` at the start of the C `Search`."""
 
@@ -83,8 +89,9 @@ def explore_native(
     max_depth = -1 if limits.max_depth is None else limits.max_depth
     start = time.perf_counter()
     handle = lib.mc_new(max_states, max_depth, int(stop_when_refuted), want)
-    if not handle:
-        raise MemoryError("the native engine could not allocate its state store")
+    if not handle:  # a limit like the others: nothing explored, every verdict UNKNOWN
+        return Exploration(Stats(0, 0, 0, time.perf_counter() - start), out_of_memory(0), {}, None, 0,
+                           frozenset(), frozenset())
     try:
         return _search(lib, handle, model, names, limits, progress, start)
     finally:
@@ -115,9 +122,7 @@ def _search(
                 progress(Stats(n.states, n.transitions, n.depth, now - start))
                 next_report = now + 1.0
         else:
-            if status == MC_NOMEM:
-                raise MemoryError(f"the native engine ran out of memory after {n.states:,} states")
-            stopped = stops[status]
+            stopped = out_of_memory(n.states) if status == MC_NOMEM else stops[status]
     except KeyboardInterrupt:
         stopped = INTERRUPTED
     deepest = n.depth + 1 if n.states > n.level_end else n.depth

@@ -7,6 +7,7 @@ machine word. Skipped only when there is no C compiler."""
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from itertools import combinations_with_replacement
@@ -272,3 +273,41 @@ def test_a_library_without_the_search_is_unavailable(tmp_path, monkeypatch):
         native.library(compile_system(toggles(3)))
     assert list((tmp_path / "cache").glob("*.so")) == []
 
+class _OutOfMemory:
+    """The compiled search, except that it runs out of memory: at its first chunk of
+    states after `after` yields, or already when allocating its store (`after` None)."""
+
+    def __init__(self, lib, after):
+        self.lib, self.after = lib, after
+
+    def __getattr__(self, name):
+        return getattr(self.lib, name)
+
+    def mc_new(self, *args):
+        if self.after is None:
+            return None
+        return self.lib.mc_new(*args)
+
+    def mc_run(self, handle, resume):
+        status = self.lib.mc_run(handle, resume)
+        if status == native.MC_YIELD and resume:
+            self.after -= 1
+            if self.after < 0:
+                return native.MC_NOMEM
+        return status
+
+
+@pytest.mark.parametrize("after", [None, 2])
+def test_the_native_engine_out_of_memory_is_a_limit_unknown_exit_3(monkeypatch, after):
+    from click.testing import CliRunner
+
+    from checker.cli import main
+
+    real = native.library
+    monkeypatch.setattr(native, "library", lambda model: _OutOfMemory(real(model), after))
+    r = CliRunner().invoke(main, ["check", "--config", "largest", "--engine", "native", "--property", "no-refusal"])
+    assert r.exit_code == 3, r.output
+    stopped = re.search(r"stopped: out of memory after ([0-9,]+) states", r.output)
+    assert stopped is not None, r.output
+    assert (stopped[1] == "0") == (after is None)
+    assert "UNKNOWN  no-refusal" in r.output
