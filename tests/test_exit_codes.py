@@ -8,14 +8,18 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import z3
 from click.testing import CliRunner
 
 import checker.check
 import checker.cli
+import checker.crosscheck
 import checker.engines.prove
 import checker.engines.random
 import checker.prover
@@ -172,3 +176,81 @@ def test_running_out_of_memory_anywhere_is_unknown_exit_3(monkeypatch):
     r = run("check")
     assert r.exit_code == Exit.UNKNOWN, r.output
     assert r.output.strip() == "dmabuf-mc: out of memory before an answer"
+
+
+
+ANNOUNCE_SPACER = """
+import sys
+import checker.engines.prove as engine
+from checker.cli import main
+
+real = engine._spacer
+
+
+def announced(*args):
+    print("spacer starts", file=sys.stderr, flush=True)
+    return real(*args)
+
+
+engine._spacer = announced
+main(sys.argv[1:], prog_name="dmabuf-mc")
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a real SIGINT to a child process")
+def test_a_real_ctrl_c_during_a_z3_query_stops_prove_with_exit_3(tmp_path):
+    """The CLI in a child process gets SIGINT from outside once Spacer has started (the child
+    says when on stderr, so nothing depends on timing): whether the signal lands inside Z3 or
+    just after, the run stops there; the property after it, which would be refuted, is never
+    run."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", ANNOUNCE_SPACER, "prove", "--config", "heap-mmap", "--property", "cpu-reads-latest",
+         "--property", "dma-api-ownership", "--certificates", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert child.stderr.readline() == "spacer starts\n"
+    for _ in range(600):  # until it exits; a generous bound, not a time limit on the answer
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == Exit.UNKNOWN, (out, err)
+    assert "UNKNOWN  dma-api-ownership  interrupted before an answer" in out, out
+    assert "REFUTED" not in out and "Traceback" not in err
+
+
+def test_a_cancel_between_queries_is_the_solver_giving_up_not_a_bug():
+    """Ctrl-C can cancel Z3 while no query runs: the next push fails with "push canceled"."""
+    from checker.engines.bmc import bmc
+    from checker.interrupt import _clear_cancel
+
+    _, ts = system("heap-mmap")
+    z3.main_ctx().interrupt()
+    try:
+        found = bmc(ts, "cpu-reads-latest", 3)
+    finally:
+        _clear_cancel()
+    assert found.trace is None and found.depth == -1
+    assert found.stopped == "solver gave up (push canceled) at depth 0"
+    assert bmc(ts, "cpu-reads-latest", 3).stopped == "depth bound 3 reached"
+
+
+def test_ctrl_c_leaves_no_cancel_behind_for_later_queries():
+    from checker.engines.bmc import bmc
+    from checker.interrupt import ctrl_c_stops_z3
+
+    _, ts = system("heap-mmap")
+    with pytest.raises(KeyboardInterrupt), ctrl_c_stops_z3() as checkpoint:
+        os.kill(os.getpid(), signal.SIGINT)
+        s = z3.Solver()
+        while True:  # until the watcher's cancel reaches Z3 (a cancel stays until a query takes it)
+            try:
+                s.push()
+                s.pop()
+            except z3.Z3Exception:
+                break
+        checkpoint()
+    assert bmc(ts, "cpu-reads-latest", 3).stopped == "depth bound 3 reached"
