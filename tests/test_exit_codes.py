@@ -6,6 +6,7 @@ resource limit (work), never by seconds."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -254,3 +255,36 @@ def test_ctrl_c_leaves_no_cancel_behind_for_later_queries():
                 break
         checkpoint()
     assert bmc(ts, "cpu-reads-latest", 3).stopped == "depth bound 3 reached"
+
+
+def _sigint_on_call(module: object, name: str, call: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`module.name` sends this process a real SIGINT as its `call`-th call (1-based) starts."""
+    real = getattr(module, name)
+    calls = iter(range(1, 10**6))
+
+    def then_ctrl_c(*args: object, **kw: object):
+        if next(calls) == call:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(module, name, then_ctrl_c)
+
+
+def test_ctrl_c_in_the_cross_check_stops_its_bmc_and_says_what_was_compared(monkeypatch):
+    _sigint_on_call(checker.crosscheck, "bmc", 1, monkeypatch)
+    handler = signal.getsignal(signal.SIGINT)
+    r = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest", "--property",
+            "no-lost-writes", "--cross-check")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "HOLDS    device-reads-latest" in r.output and "HOLDS    no-lost-writes" in r.output
+    assert "cross-check interrupted after 1 comparisons; not compared: no-lost-writes" in r.output
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_an_interrupted_cross_check_keeps_the_violations_found(monkeypatch):
+    _sigint_on_call(checker.crosscheck, "bmc", 1, monkeypatch)
+    r = run("check", "--property", "dma-api-ownership", "--property", "no-lost-writes", "--cross-check",
+            "--format", "json")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    doc = json.loads(r.output)
+    assert doc["cross_check"]["interrupted"] and doc["cross_check"]["not_compared"] == ["no-lost-writes"]
