@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from checker.engines.bmc import BmcResult, bmc
 from checker.interrupt import ctrl_c_stops_z3
+from checker.trace import ReplayError, Trace, replay
 from checker.ts import TransitionSystem
 from checker.verdict import Exit, PropertyResult, Report, Verdict
 
@@ -75,8 +76,9 @@ class CrossCheck:
 
 
 def cross_check(ts: TransitionSystem, report: Report) -> CrossCheck:
-    """BMC on every property the explicit run decided (UNKNOWN ones are left out). Ctrl-C
-    cancels the running query and stops: the comparisons so far are kept."""
+    """BMC on every property the explicit run decided (UNKNOWN ones are left out). Every
+    BMC counterexample is replayed before it can be shown (ReplayError otherwise: a bug).
+    Ctrl-C cancels the running query and stops: the comparisons so far are kept."""
     dropped = frozenset(report.dropped)
     decided = [r for r in report.results if r.verdict is not Verdict.UNKNOWN]
     comparisons: list[Comparison] = []
@@ -84,9 +86,20 @@ def cross_check(ts: TransitionSystem, report: Report) -> CrossCheck:
         with ctrl_c_stops_z3() as checkpoint:
             for r in decided:
                 bound = len(r.counterexample) if r.counterexample is not None else report.stats.depth
-                comparisons.append(Comparison(r, bmc(ts, r.name, bound, dropped), bound))
+                found = bmc(ts, r.name, bound, dropped)
+                if found.trace is not None:
+                    _replayed(found.trace)
+                comparisons.append(Comparison(r, found, bound))
                 checkpoint()
     except KeyboardInterrupt:
         rest = tuple(r.name for r in decided[len(comparisons):])
         return CrossCheck(report.stats.depth, tuple(comparisons), rest, interrupted=True)
     return CrossCheck(report.stats.depth, tuple(comparisons))
+
+
+def _replayed(trace: Trace) -> None:
+    """Replay a BMC counterexample against the model; ReplayError naming the engine if it does not."""
+    try:
+        replay(trace)
+    except ReplayError as e:
+        raise ReplayError(e.step, f"bmc's counterexample for {trace.violates} does not replay: {e.reason}") from None
