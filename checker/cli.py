@@ -267,12 +267,18 @@ def prove_cmd(
     prov = _provenance(config_name, policy_name, rules)
     cfg, ts = prov.system()
     try:
-        results = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
+        proofs = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
     except UnknownName as e:
         _fail(str(e))
+    results = proofs.results
+    code = exit_code(results)
     click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
     _dump([r.counterexample for r in results if r.counterexample], cfg, prov, dump)
-    _exit(exit_code(results), coverage(ts, engine, properties, without, depth, timeout) if strict else None)
+    if not strict:
+        _exit(code, None)
+    if proofs.interrupted:
+        _exit(code, Coverage.not_judged("the run was interrupted"))
+    _exit(code, coverage(ts, engine, properties, without, depth, timeout))
 
 
 @main.command("fuzz")

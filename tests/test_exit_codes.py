@@ -270,6 +270,44 @@ def _sigint_on_call(module: object, name: str, call: int, monkeypatch: pytest.Mo
     monkeypatch.setattr(module, name, then_ctrl_c)
 
 
+def test_prove_strict_interrupted_does_not_judge_coverage(monkeypatch, tmp_path):
+    _sigint_on_call(checker.prover, "_run", 1, monkeypatch)
+
+    def no_coverage(*_args: object) -> None:
+        raise AssertionError("coverage judged after an interrupted run")
+
+    monkeypatch.setattr(checker.cli, "coverage", no_coverage)
+    r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--property",
+            "no-lost-writes", "--strict", "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "UNKNOWN  no-lost-writes       interrupted before an answer" in r.output
+    assert "STRICT   not decided: coverage not judged: the run was interrupted" in r.output
+    assert "the run fails" not in r.output
+
+
+def test_ctrl_c_in_prove_strict_coverage_stops_it_and_says_what_was_covered(monkeypatch, tmp_path):
+    # The first _run proves the property; the second is the first coverage goal.
+    _sigint_on_call(checker.prover, "_run", 2, monkeypatch)
+    handler = signal.getsignal(signal.SIGINT)
+    r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--strict",
+            "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "PROVED   device-reads-latest" in r.output
+    _, ts = system("heap-bracketed")
+    goals = 1 + len(ts.actions)  # the property's premise and every action
+    assert f"interrupted after 1 of {goals} premises and actions; {goals - 1} not looked at" in r.output
+    assert "the run fails" not in r.output
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_fuzz_strict_interrupted_does_not_invent_never_enabled_actions(monkeypatch):
+    monkeypatch.setattr(checker.engines.random, "run_state_machine_as_test", interrupt)
+    r = run("fuzz", "--property", "device-reads-latest", "--strict")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "STRICT   not decided: coverage not judged: interrupted after" in r.output
+    assert "never enabled" not in r.output and "the run fails" not in r.output
+
+
 def test_ctrl_c_in_the_cross_check_stops_its_bmc_and_says_what_was_compared(monkeypatch):
     _sigint_on_call(checker.crosscheck, "bmc", 1, monkeypatch)
     handler = signal.getsignal(signal.SIGINT)
