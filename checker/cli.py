@@ -30,7 +30,7 @@ from checker.crosscheck import cross_check
 from checker.engines.bmc import SolverGaveUp
 from checker.engines.explicit import Limits, Stats
 from checker.native.toolchain import NativeUnavailable
-from checker.prover import ENGINES, coverage, prove
+from checker.prover import ENGINES, CannotWrite, coverage, prove
 from checker.render import (
     coverage_lines,
     cross_check_json,
@@ -136,14 +136,30 @@ def _markdown(trace: Trace, cfg: Configuration, prov: Provenance) -> str:
                           f"{trace.violates} in {prov.title}")
 
 
+def _directory(option: str, directory: str | None) -> None:
+    """Refuse (exit 2) before any work a DIR option that cannot become a directory: the
+    path or one of its parents is something else (a file, a device)."""
+    if directory is None:
+        return
+    for path in (Path(directory), *Path(directory).absolute().parents):
+        if path.exists():
+            if not path.is_dir():
+                _fail(f"{option} {directory}: {path} is not a directory")
+            return
+
+
 def _dump(traces: list[Trace], cfg: Configuration, prov: Provenance, directory: str | None) -> None:
     """Write the counterexamples, named so that the same trace gets the same file, each
-    with what it takes to replay it anywhere (`model.provenance`)."""
+    with what it takes to replay it anywhere (`model.provenance`); exit 2 naming --dump
+    and the directory if they cannot be written (the verdicts are printed by then)."""
     if directory is None:
         return
     for trace in traces:
         doc = document(trace, partial(view, cfg), prov.record())
-        path = dump(doc, _markdown(trace, cfg, prov), file_stem(trace), Path(directory))
+        try:
+            path = dump(doc, _markdown(trace, cfg, prov), file_stem(trace), Path(directory))
+        except OSError as e:
+            _fail(f"--dump {directory}: cannot write a counterexample there: {e.strerror or e}")
         click.echo(f"wrote {path} (and .md)")
 
 
@@ -203,6 +219,7 @@ def check_cmd(
 ) -> None:
     """Explore every reachable state of a configuration and check the properties."""
     prov = _provenance(config_name, policy_name, rules)
+    _directory("--dump", dump)
     cfg, ts = prov.system()
     console = Console(stderr=True)
     status = console.status("exploring", spinner="dots") if console.is_terminal else None
@@ -265,11 +282,15 @@ def prove_cmd(
     """Prove the properties for every reachable state, or refute them with a trace.
     --strict: the engine also shows every premise occurs and every action is enabled."""
     prov = _provenance(config_name, policy_name, rules)
+    _directory("--certificates", certificates)
+    _directory("--dump", dump)
     cfg, ts = prov.system()
     try:
         proofs = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
     except UnknownName as e:
         _fail(str(e))
+    except CannotWrite as e:
+        _fail(f"--certificates {certificates}: {e}")
     results = proofs.results
     code = exit_code(results)
     click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
@@ -304,6 +325,7 @@ def fuzz_cmd(
     """Run random driver histories (Hypothesis) and report shrunk violations. --strict:
     a premise that never held or an action never enabled in the histories fails the run."""
     prov = _provenance(config_name, policy_name, rules)
+    _directory("--dump", dump)
     cfg, ts = prov.system()
     try:
         fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value)

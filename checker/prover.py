@@ -31,6 +31,10 @@ class Proofs:
     interrupted: bool = False
 
 
+class CannotWrite(Exception):
+    """A certificate could not be written where it was asked for: the message says where and why."""
+
+
 def prove(
     ts: TransitionSystem,
     engine: str,
@@ -42,7 +46,8 @@ def prove(
     origin: Mapping[str, Any],
 ) -> Proofs:
     """Each property PROVED (certificate saved), REFUTED (replayed trace) or UNKNOWN; on
-    Ctrl-C, the answers so far and UNKNOWN for the rest.
+    Ctrl-C, the answers so far and UNKNOWN for the rest. CannotWrite if a certificate
+    cannot be saved under `certificates`.
 
     `origin` is what the application records about the configuration and policy (the
     `config` and `policy` fields), written into the certificate so that `certify` can
@@ -84,7 +89,10 @@ def _prove_one(
         invariant_smt2=invariant_to_smt2(res.invariant) if res.invariant is not None else "",
         fingerprint=fingerprint(ts),
     )
-    path = save(cert, ts, certificates)
+    try:
+        path = save(cert, ts, certificates)
+    except OSError as e:
+        raise CannotWrite(f"cannot write a certificate under {certificates}: {e.strerror or e}") from e
     how = "inductive invariant" if res.engine == "pdr" else f"{res.k}-induction"
     return PropertyResult(name, doc, Verdict.PROVED, note=f"{how}, re-checked; {path}")
 

@@ -5,6 +5,7 @@ resource limit (work), never by seconds."""
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import json
 import os
@@ -326,3 +327,34 @@ def test_an_interrupted_cross_check_keeps_the_violations_found(monkeypatch):
     assert r.exit_code == Exit.VIOLATED, r.output
     doc = json.loads(r.output)
     assert doc["cross_check"]["interrupted"] and doc["cross_check"]["not_compared"] == ["no-lost-writes"]
+
+
+@pytest.mark.parametrize("command", [["prove", "--certificates", "/dev/null/x"], ["check", "--dump", "/dev/null/x"],
+                                     ["prove", "--dump", "/dev/null/x"], ["fuzz", "--dump", "/dev/null/x"]])
+def test_a_directory_option_that_cannot_be_a_directory_is_bad_input(command):
+    r = run(*command, "--property", "device-reads-latest")
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert r.output.strip() == f"dmabuf-mc: error: {command[1]} /dev/null/x: /dev/null is not a directory"
+
+
+def test_check_dump_that_fails_reports_the_verdicts_then_exits_2(monkeypatch, tmp_path):
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checker.cli, "dump", full)
+    r = run("check", "--property", "dma-api-ownership", "--dump", str(tmp_path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert "REFUTED  dma-api-ownership" in r.output
+    assert f"dmabuf-mc: error: --dump {tmp_path}: cannot write a counterexample there: No space left" in r.output
+
+
+def test_a_certificate_that_cannot_be_written_is_bad_input_naming_the_option(monkeypatch, tmp_path):
+    def denied(*_args: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(checker.prover, "save", denied)
+    r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--certificates",
+            str(tmp_path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert r.output.strip() == (f"dmabuf-mc: error: --certificates {tmp_path}: cannot write a certificate under "
+                                f"{tmp_path}: Permission denied")
