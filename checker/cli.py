@@ -9,6 +9,7 @@ internal error (a bug: one line on stderr, never a traceback).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -163,10 +164,33 @@ def _dump(traces: list[Trace], cfg: Configuration, prov: Provenance, directory: 
         click.echo(f"wrote {path} (and .md)")
 
 
+EXIT_KEY = "dmabuf-mc.exit"
+"""Where a command notes its exit code before printing, for when the reader of stdout is gone."""
+
+
+def _exiting(code: Exit) -> Exit:
+    """Note the exit code the command will use, so that a closed stdout does not change it."""
+    click.get_current_context().meta[EXIT_KEY] = code
+    return code
+
+
+def _silence_stdout() -> None:
+    """Send what is left in stdout's buffer, and all later output, nowhere: without this
+    Python's last flush at exit fails again on the closed pipe and prints a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (e.g. captured output): nothing to flush at exit
+        pass
+
+
 class _Commands(click.Group):
     """The command group with the last-resort handlers: Ctrl-C where no command caught it
-    and running out of memory are UNKNOWN (exit 3), and an exception nobody expected is an internal error in one line
-    (exit 4): a traceback would read like an answer, and exit 1 like a violation."""
+    and running out of memory are UNKNOWN (exit 3), a reader of stdout that went away
+    ends the command quietly with its usual code, and an exception nobody expected is an
+    internal error in one line (exit 4): a traceback would read like an answer, and exit
+    1 like a violation."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -176,6 +200,9 @@ class _Commands(click.Group):
         except KeyboardInterrupt:
             click.echo("dmabuf-mc: interrupted before an answer", err=True)
             sys.exit(Exit.UNKNOWN)
+        except BrokenPipeError:  # the reader went away (`dmabuf-mc list | head -1`): not an error
+            _silence_stdout()
+            sys.exit(ctx.meta.get(EXIT_KEY, Exit.HOLDS))
         except MemoryError:
             click.echo("dmabuf-mc: out of memory before an answer", err=True)
             sys.exit(Exit.UNKNOWN)
@@ -241,7 +268,7 @@ def check_cmd(
             status.stop()
     cells = partial(view, cfg)
     cc = cross_check(ts, report) if cross else None
-    code = cc.exit_code(report) if cc is not None else report.exit_code
+    code = _exiting(cc.exit_code(report) if cc is not None else report.exit_code)
     if fmt == "json":
         doc = report_json(report, cells)
         if cc is not None:
@@ -292,7 +319,7 @@ def prove_cmd(
     except CannotWrite as e:
         _fail(f"--certificates {certificates}: {e}")
     results = proofs.results
-    code = exit_code(results)
+    code = _exiting(exit_code(results))
     click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
     _dump([r.counterexample for r in results if r.counterexample], cfg, prov, dump)
     if not strict:
@@ -331,6 +358,7 @@ def fuzz_cmd(
         fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value)
     except UnknownName as e:
         _fail(str(e))
+    _exiting(exit_code(fuzzed.results))
     click.echo(proof_text(ts.name, "random", fuzzed.results, partial(view, cfg)))
     click.echo(f"  {fuzzed.visited:,} distinct states visited")
     _dump([r.counterexample for r in fuzzed.results if r.counterexample], cfg, prov, dump)

@@ -180,7 +180,6 @@ def test_running_out_of_memory_anywhere_is_unknown_exit_3(monkeypatch):
     assert r.output.strip() == "dmabuf-mc: out of memory before an answer"
 
 
-
 ANNOUNCE_SPACER = """
 import sys
 import checker.engines.prove as engine
@@ -358,3 +357,21 @@ def test_a_certificate_that_cannot_be_written_is_bad_input_naming_the_option(mon
     assert r.exit_code == Exit.BAD_INPUT, r.output
     assert r.output.strip() == (f"dmabuf-mc: error: --certificates {tmp_path}: cannot write a certificate under "
                                 f"{tmp_path}: Permission denied")
+
+
+CLI = "import sys; from checker.cli import main; main(sys.argv[1:], prog_name='dmabuf-mc')"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pipe whose reader is gone")
+@pytest.mark.parametrize(("args", "code"), [(["list"], Exit.HOLDS), (["check"], Exit.VIOLATED)])
+def test_a_closed_stdout_ends_quietly_with_the_usual_code(args, code):
+    """`dmabuf-mc list | head -1`: stdout is a pipe nobody reads any more."""
+    reader, writer = os.pipe()
+    os.close(reader)  # every write fails with EPIPE, whatever the timing
+    try:
+        done = subprocess.run([sys.executable, "-c", CLI, *args], stdout=writer, stderr=subprocess.PIPE,
+                              text=True, timeout=600)
+    finally:
+        os.close(writer)
+    assert done.returncode == code, done.stderr
+    assert done.stderr == ""
