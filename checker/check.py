@@ -81,7 +81,9 @@ def fuzz_check(
             results.append(refuted(name, doc, found.counterexamples[name]))
         else:
             results.append(PropertyResult(name, doc, Verdict.UNKNOWN, note=note))
-    return Fuzzed(tuple(results), len(found.states_seen), visited_coverage(model, found.states_seen, wanted))
+    covered = (Coverage.not_judged(f"interrupted after {len(found.states_seen):,} distinct states")
+               if found.interrupted else visited_coverage(model, found.states_seen, wanted))
+    return Fuzzed(tuple(results), len(found.states_seen), covered)
 
 
 def visited_coverage(model: Compiled, states: Iterable[int], properties: Sequence[str]) -> Coverage:

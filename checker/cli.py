@@ -9,6 +9,7 @@ internal error (a bug: one line on stderr, never a traceback).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -30,7 +31,7 @@ from checker.crosscheck import cross_check
 from checker.engines.bmc import SolverGaveUp
 from checker.engines.explicit import Limits, Stats
 from checker.native.toolchain import NativeUnavailable
-from checker.prover import ENGINES, coverage, prove
+from checker.prover import ENGINES, CannotWrite, coverage, prove
 from checker.render import (
     coverage_lines,
     cross_check_json,
@@ -136,21 +137,60 @@ def _markdown(trace: Trace, cfg: Configuration, prov: Provenance) -> str:
                           f"{trace.violates} in {prov.title}")
 
 
+def _directory(option: str, directory: str | None) -> None:
+    """Refuse (exit 2) before any work a DIR option that cannot become a directory: the
+    path or one of its parents is something else (a file, a device)."""
+    if directory is None:
+        return
+    for path in (Path(directory), *Path(directory).absolute().parents):
+        if path.exists():
+            if not path.is_dir():
+                _fail(f"{option} {directory}: {path} is not a directory")
+            return
+
+
 def _dump(traces: list[Trace], cfg: Configuration, prov: Provenance, directory: str | None) -> None:
     """Write the counterexamples, named so that the same trace gets the same file, each
-    with what it takes to replay it anywhere (`model.provenance`)."""
+    with what it takes to replay it anywhere (`model.provenance`); exit 2 naming --dump
+    and the directory if they cannot be written (the verdicts are printed by then)."""
     if directory is None:
         return
     for trace in traces:
         doc = document(trace, partial(view, cfg), prov.record())
-        path = dump(doc, _markdown(trace, cfg, prov), file_stem(trace), Path(directory))
+        try:
+            path = dump(doc, _markdown(trace, cfg, prov), file_stem(trace), Path(directory))
+        except OSError as e:
+            _fail(f"--dump {directory}: cannot write a counterexample there: {e.strerror or e}")
         click.echo(f"wrote {path} (and .md)")
+
+
+EXIT_KEY = "dmabuf-mc.exit"
+"""Where a command notes its exit code before printing, for when the reader of stdout is gone."""
+
+
+def _exiting(code: Exit) -> Exit:
+    """Note the exit code the command will use, so that a closed stdout does not change it."""
+    click.get_current_context().meta[EXIT_KEY] = code
+    return code
+
+
+def _silence_stdout() -> None:
+    """Send what is left in stdout's buffer, and all later output, nowhere: without this
+    Python's last flush at exit fails again on the closed pipe and prints a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (e.g. captured output): nothing to flush at exit
+        pass
 
 
 class _Commands(click.Group):
     """The command group with the last-resort handlers: Ctrl-C where no command caught it
-    is UNKNOWN (exit 3), and an exception nobody expected is an internal error in one line
-    (exit 4): a traceback would read like an answer, and exit 1 like a violation."""
+    and running out of memory are UNKNOWN (exit 3), a reader of stdout that went away
+    ends the command quietly with its usual code, and an exception nobody expected is an
+    internal error in one line (exit 4): a traceback would read like an answer, and exit
+    1 like a violation."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -159,6 +199,12 @@ class _Commands(click.Group):
             raise
         except KeyboardInterrupt:
             click.echo("dmabuf-mc: interrupted before an answer", err=True)
+            sys.exit(Exit.UNKNOWN)
+        except BrokenPipeError:  # the reader went away (`dmabuf-mc list | head -1`): not an error
+            _silence_stdout()
+            sys.exit(ctx.meta.get(EXIT_KEY, Exit.HOLDS))
+        except MemoryError:
+            click.echo("dmabuf-mc: out of memory before an answer", err=True)
             sys.exit(Exit.UNKNOWN)
         except Exception as e:
             click.echo(f"dmabuf-mc: internal error: {type(e).__name__}: {e} (please report it with the command line)",
@@ -200,6 +246,7 @@ def check_cmd(
 ) -> None:
     """Explore every reachable state of a configuration and check the properties."""
     prov = _provenance(config_name, policy_name, rules)
+    _directory("--dump", dump)
     cfg, ts = prov.system()
     console = Console(stderr=True)
     status = console.status("exploring", spinner="dots") if console.is_terminal else None
@@ -221,7 +268,7 @@ def check_cmd(
             status.stop()
     cells = partial(view, cfg)
     cc = cross_check(ts, report) if cross else None
-    code = cc.exit_code(report) if cc is not None else report.exit_code
+    code = _exiting(cc.exit_code(report) if cc is not None else report.exit_code)
     if fmt == "json":
         doc = report_json(report, cells)
         if cc is not None:
@@ -262,14 +309,24 @@ def prove_cmd(
     """Prove the properties for every reachable state, or refute them with a trace.
     --strict: the engine also shows every premise occurs and every action is enabled."""
     prov = _provenance(config_name, policy_name, rules)
+    _directory("--certificates", certificates)
+    _directory("--dump", dump)
     cfg, ts = prov.system()
     try:
-        results = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
+        proofs = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
     except UnknownName as e:
         _fail(str(e))
+    except CannotWrite as e:
+        _fail(f"--certificates {certificates}: {e}")
+    results = proofs.results
+    code = _exiting(exit_code(results))
     click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
     _dump([r.counterexample for r in results if r.counterexample], cfg, prov, dump)
-    _exit(exit_code(results), coverage(ts, engine, properties, without, depth, timeout) if strict else None)
+    if not strict:
+        _exit(code, None)
+    if proofs.interrupted:
+        _exit(code, Coverage.not_judged("the run was interrupted"))
+    _exit(code, coverage(ts, engine, properties, without, depth, timeout))
 
 
 @main.command("fuzz")
@@ -295,11 +352,13 @@ def fuzz_cmd(
     """Run random driver histories (Hypothesis) and report shrunk violations. --strict:
     a premise that never held or an action never enabled in the histories fails the run."""
     prov = _provenance(config_name, policy_name, rules)
+    _directory("--dump", dump)
     cfg, ts = prov.system()
     try:
         fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value)
     except UnknownName as e:
         _fail(str(e))
+    _exiting(exit_code(fuzzed.results))
     click.echo(proof_text(ts.name, "random", fuzzed.results, partial(view, cfg)))
     click.echo(f"  {fuzzed.visited:,} distinct states visited")
     _dump([r.counterexample for r in fuzzed.results if r.counterexample], cfg, prov, dump)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from checker.engines.bmc import BmcResult, bmc
+from checker.interrupt import ctrl_c_stops_z3
+from checker.trace import ReplayError, Trace, replay
 from checker.ts import TransitionSystem
 from checker.verdict import Exit, PropertyResult, Report, Verdict
 
@@ -51,6 +53,9 @@ class Comparison:
 class CrossCheck:
     depth: int
     comparisons: tuple[Comparison, ...]
+    not_compared: tuple[str, ...] = ()
+    """Properties Ctrl-C left without a BMC run."""
+    interrupted: bool = False
 
     @property
     def disagreements(self) -> tuple[Comparison, ...]:
@@ -62,21 +67,39 @@ class CrossCheck:
 
     def exit_code(self, report: Report) -> Exit:
         """The report's exit code unless the engines disagree (1) or BMC could not answer
-        where the report says everything holds (3)."""
+        (or was interrupted) where the report says everything holds (3)."""
         if self.disagreements:
             return Exit.VIOLATED
-        if self.undecided and report.exit_code is Exit.HOLDS:
+        if (self.undecided or self.interrupted) and report.exit_code is Exit.HOLDS:
             return Exit.UNKNOWN
         return report.exit_code
 
 
 def cross_check(ts: TransitionSystem, report: Report) -> CrossCheck:
-    """BMC on every property the explicit run decided (UNKNOWN ones are left out)."""
+    """BMC on every property the explicit run decided (UNKNOWN ones are left out). Every
+    BMC counterexample is replayed before it can be shown (ReplayError otherwise: a bug).
+    Ctrl-C cancels the running query and stops: the comparisons so far are kept."""
     dropped = frozenset(report.dropped)
-    comparisons = []
-    for r in report.results:
-        if r.verdict is Verdict.UNKNOWN:
-            continue
-        bound = len(r.counterexample) if r.counterexample is not None else report.stats.depth
-        comparisons.append(Comparison(r, bmc(ts, r.name, bound, dropped), bound))
+    decided = [r for r in report.results if r.verdict is not Verdict.UNKNOWN]
+    comparisons: list[Comparison] = []
+    try:
+        with ctrl_c_stops_z3() as checkpoint:
+            for r in decided:
+                bound = len(r.counterexample) if r.counterexample is not None else report.stats.depth
+                found = bmc(ts, r.name, bound, dropped)
+                if found.trace is not None:
+                    _replayed(found.trace)
+                comparisons.append(Comparison(r, found, bound))
+                checkpoint()
+    except KeyboardInterrupt:
+        rest = tuple(r.name for r in decided[len(comparisons):])
+        return CrossCheck(report.stats.depth, tuple(comparisons), rest, interrupted=True)
     return CrossCheck(report.stats.depth, tuple(comparisons))
+
+
+def _replayed(trace: Trace) -> None:
+    """Replay a BMC counterexample against the model; ReplayError naming the engine if it does not."""
+    try:
+        replay(trace)
+    except ReplayError as e:
+        raise ReplayError(e.step, f"bmc's counterexample for {trace.violates} does not replay: {e.reason}") from None

@@ -12,7 +12,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 
 import z3
@@ -45,7 +45,9 @@ def ctrl_c_stops_z3() -> Iterator[Callable[[], None]]:
         while not done.is_set() and (data := reader.recv(64)):
             if signal.SIGINT in data:
                 while not done.wait(CANCEL_EVERY):
-                    z3.main_ctx().interrupt()
+                    # Z3_interrupt reports the main thread's last error (e.g. "push canceled") as its own
+                    with suppress(z3.Z3Exception):
+                        z3.main_ctx().interrupt()
 
     def checkpoint() -> None:
         if pressed.is_set():
@@ -66,3 +68,13 @@ def ctrl_c_stops_z3() -> Iterator[Callable[[], None]]:
         writer.close()  # ends the watcher's recv
         watcher.join()
         reader.close()
+        if pressed.is_set():
+            _clear_cancel()
+
+
+def _clear_cancel() -> None:
+    """Z3 keeps a cancel that came between queries until its next query starts: any push
+    before then fails with "push canceled", in whatever runs next in this process. A
+    trivial query takes it."""
+    with suppress(z3.Z3Exception):
+        z3.Solver().check()

@@ -4,7 +4,7 @@ saving a certificate for every proof."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,19 @@ from checker.verdict import Coverage, PropertyResult, Verdict, refuted
 ENGINES = ("pdr", "kind", "bmc")
 
 
+@dataclass(frozen=True)
+class Proofs:
+    """A prove run's results, and whether Ctrl-C ended it (then what it did not reach
+    says nothing about the model: `--strict` does not judge it)."""
+
+    results: tuple[PropertyResult, ...]
+    interrupted: bool = False
+
+
+class CannotWrite(Exception):
+    """A certificate could not be written where it was asked for: the message says where and why."""
+
+
 def prove(
     ts: TransitionSystem,
     engine: str,
@@ -31,9 +44,10 @@ def prove(
     timeout: float | None,
     certificates: Path,
     origin: Mapping[str, Any],
-) -> tuple[PropertyResult, ...]:
+) -> Proofs:
     """Each property PROVED (certificate saved), REFUTED (replayed trace) or UNKNOWN; on
-    Ctrl-C, the answers so far and UNKNOWN for the rest.
+    Ctrl-C, the answers so far and UNKNOWN for the rest. CannotWrite if a certificate
+    cannot be saved under `certificates`.
 
     `origin` is what the application records about the configuration and policy (the
     `config` and `policy` fields), written into the certificate so that `certify` can
@@ -49,7 +63,8 @@ def prove(
     except KeyboardInterrupt:
         note = "interrupted before an answer"
         results += [PropertyResult(n, ts.property(n).doc, Verdict.UNKNOWN, note=note) for n in wanted[len(results):]]
-    return tuple(results)
+        return Proofs(tuple(results), interrupted=True)
+    return Proofs(tuple(results))
 
 
 def _prove_one(
@@ -74,7 +89,10 @@ def _prove_one(
         invariant_smt2=invariant_to_smt2(res.invariant) if res.invariant is not None else "",
         fingerprint=fingerprint(ts),
     )
-    path = save(cert, ts, certificates)
+    try:
+        path = save(cert, ts, certificates)
+    except OSError as e:
+        raise CannotWrite(f"cannot write a certificate under {certificates}: {e.strerror or e}") from e
     how = "inductive invariant" if res.engine == "pdr" else f"{res.k}-induction"
     return PropertyResult(name, doc, Verdict.PROVED, note=f"{how}, re-checked; {path}")
 
@@ -102,14 +120,20 @@ def coverage(ts: TransitionSystem, engine: str, properties: Sequence[str], witho
     goals |= {f"enabled {a.label}": (a.label, not_(a.enabled(dropped))) for a in ts.actions}
     witnesses = replace(ts, properties=tuple(Property(name, "", never) for name, (_, never) in goals.items()))
     vacuous, never_enabled, undecided = [], [], []
-    with ctrl_c_stops_z3() as checkpoint:
-        for name, (subject, _) in goals.items():
-            res = _run(witnesses, engine, name, dropped, depth, timeout)
-            if res.trace is not None:
-                replay(res.trace)
-            elif res.proved:
-                (vacuous if name.startswith("premise") else never_enabled).append(subject)
-            else:
-                undecided.append(f"{name}: {res.stopped}")
-            checkpoint()
+    settled = 0
+    try:
+        with ctrl_c_stops_z3() as checkpoint:
+            for name, (subject, _) in goals.items():
+                res = _run(witnesses, engine, name, dropped, depth, timeout)
+                if res.trace is not None:
+                    replay(res.trace)
+                elif res.proved:
+                    (vacuous if name.startswith("premise") else never_enabled).append(subject)
+                else:
+                    undecided.append(f"{name}: {res.stopped}")
+                settled += 1
+                checkpoint()
+    except KeyboardInterrupt:  # what is proved stands; the rest is undecided
+        left = len(goals) - settled
+        undecided.append(f"interrupted after {settled} of {len(goals)} premises and actions; {left} not looked at")
     return Coverage(tuple(vacuous), tuple(never_enabled), tuple(undecided))

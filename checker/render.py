@@ -183,6 +183,9 @@ def cross_check_text(cc: CrossCheck, view: View) -> str:
     agreeing = len(cc.comparisons) - len(cc.disagreements) - len(cc.undecided)
     out = [f"  cross-check with bmc to depth {cc.depth}: agrees on {agreeing} of {len(cc.comparisons)} properties"]
     out += [f"  UNKNOWN  {c.explicit.name}: {c.summary}" for c in cc.undecided]
+    if cc.interrupted:
+        rest = f"not compared: {', '.join(cc.not_compared)}" if cc.not_compared else "every property was reached"
+        out.append(f"  cross-check interrupted after {len(cc.comparisons)} comparisons; {rest}")
     out += [f"  DISAGREE {c.explicit.name}: {c.summary}" for c in cc.disagreements]
     for c in cc.disagreements:
         for engine, trace in (("explicit", c.explicit.counterexample), ("bmc", c.bmc.trace)):
@@ -205,4 +208,6 @@ def cross_check_json(cc: CrossCheck, view: View) -> dict[str, Any]:
             }
             for c in cc.comparisons
         ],
+        "interrupted": cc.interrupted,
+        "not_compared": list(cc.not_compared),
     }

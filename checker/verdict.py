@@ -94,6 +94,12 @@ class Coverage:
     undecided: tuple[str, ...] = ()
     """What a symbolic engine could not settle either way (a limit, a solver giving up)."""
 
+    @classmethod
+    def not_judged(cls, why: str) -> Coverage:
+        """Coverage left undecided as a whole: the run was interrupted, so what it did not
+        see says nothing about the model."""
+        return cls((), (), (f"coverage not judged: {why}",))
+
     @property
     def failures(self) -> tuple[str, ...]:
         return (tuple(f"{name}: its premise never occurs" for name in self.vacuous)

@@ -5,17 +5,23 @@ resource limit (work), never by seconds."""
 
 from __future__ import annotations
 
+import errno
 import importlib.util
+import json
 import os
 import signal
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import z3
 from click.testing import CliRunner
 
 import checker.check
 import checker.cli
+import checker.crosscheck
 import checker.engines.prove
 import checker.engines.random
 import checker.prover
@@ -162,3 +168,210 @@ def test_bench_counts_a_solver_that_gives_up_as_undecided(solver_rlimit):
     _, ts = system("heap-mmap")
     solver_rlimit(20_000)
     assert not bench.decided("pdr", ts, "cpu-reads-latest", 7, timeout=None)
+
+
+def test_running_out_of_memory_anywhere_is_unknown_exit_3(monkeypatch):
+    def no_memory(*_args: object, **_kw: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(checker.cli, "check", no_memory)
+    r = run("check")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert r.output.strip() == "dmabuf-mc: out of memory before an answer"
+
+
+ANNOUNCE_SPACER = """
+import sys
+import checker.engines.prove as engine
+from checker.cli import main
+
+real = engine._spacer
+
+
+def announced(*args):
+    print("spacer starts", file=sys.stderr, flush=True)
+    return real(*args)
+
+
+engine._spacer = announced
+main(sys.argv[1:], prog_name="dmabuf-mc")
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a real SIGINT to a child process")
+def test_a_real_ctrl_c_during_a_z3_query_stops_prove_with_exit_3(tmp_path):
+    """The CLI in a child process gets SIGINT from outside once Spacer has started (the child
+    says when on stderr, so nothing depends on timing): whether the signal lands inside Z3 or
+    just after, the run stops there; the property after it, which would be refuted, is never
+    run."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", ANNOUNCE_SPACER, "prove", "--config", "heap-mmap", "--property", "cpu-reads-latest",
+         "--property", "dma-api-ownership", "--certificates", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert child.stderr.readline() == "spacer starts\n"
+    for _ in range(600):  # until it exits; a generous bound, not a time limit on the answer
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=0.5)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == Exit.UNKNOWN, (out, err)
+    assert "UNKNOWN  dma-api-ownership  interrupted before an answer" in out, out
+    assert "REFUTED" not in out and "Traceback" not in err
+
+
+def test_a_cancel_between_queries_is_the_solver_giving_up_not_a_bug():
+    """Ctrl-C can cancel Z3 while no query runs: the next push fails with "push canceled"."""
+    from checker.engines.bmc import bmc
+    from checker.interrupt import _clear_cancel
+
+    _, ts = system("heap-mmap")
+    z3.main_ctx().interrupt()
+    try:
+        found = bmc(ts, "cpu-reads-latest", 3)
+    finally:
+        _clear_cancel()
+    assert found.trace is None and found.depth == -1
+    assert found.stopped == "solver gave up (push canceled) at depth 0"
+    assert bmc(ts, "cpu-reads-latest", 3).stopped == "depth bound 3 reached"
+
+
+def test_ctrl_c_leaves_no_cancel_behind_for_later_queries():
+    from checker.engines.bmc import bmc
+    from checker.interrupt import ctrl_c_stops_z3
+
+    _, ts = system("heap-mmap")
+    with pytest.raises(KeyboardInterrupt), ctrl_c_stops_z3() as checkpoint:
+        os.kill(os.getpid(), signal.SIGINT)
+        s = z3.Solver()
+        while True:  # until the watcher's cancel reaches Z3 (a cancel stays until a query takes it)
+            try:
+                s.push()
+                s.pop()
+            except z3.Z3Exception:
+                break
+        checkpoint()
+    assert bmc(ts, "cpu-reads-latest", 3).stopped == "depth bound 3 reached"
+
+
+def _sigint_on_call(module: object, name: str, call: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`module.name` sends this process a real SIGINT as its `call`-th call (1-based) starts."""
+    real = getattr(module, name)
+    calls = iter(range(1, 10**6))
+
+    def then_ctrl_c(*args: object, **kw: object):
+        if next(calls) == call:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(module, name, then_ctrl_c)
+
+
+def test_prove_strict_interrupted_does_not_judge_coverage(monkeypatch, tmp_path):
+    _sigint_on_call(checker.prover, "_run", 1, monkeypatch)
+
+    def no_coverage(*_args: object) -> None:
+        raise AssertionError("coverage judged after an interrupted run")
+
+    monkeypatch.setattr(checker.cli, "coverage", no_coverage)
+    r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--property",
+            "no-lost-writes", "--strict", "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "UNKNOWN  no-lost-writes       interrupted before an answer" in r.output
+    assert "STRICT   not decided: coverage not judged: the run was interrupted" in r.output
+    assert "the run fails" not in r.output
+
+
+def test_ctrl_c_in_prove_strict_coverage_stops_it_and_says_what_was_covered(monkeypatch, tmp_path):
+    # The first _run proves the property; the second is the first coverage goal.
+    _sigint_on_call(checker.prover, "_run", 2, monkeypatch)
+    handler = signal.getsignal(signal.SIGINT)
+    r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--strict",
+            "--certificates", str(tmp_path))
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "PROVED   device-reads-latest" in r.output
+    _, ts = system("heap-bracketed")
+    goals = 1 + len(ts.actions)  # the property's premise and every action
+    assert f"interrupted after 1 of {goals} premises and actions; {goals - 1} not looked at" in r.output
+    assert "the run fails" not in r.output
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_fuzz_strict_interrupted_does_not_invent_never_enabled_actions(monkeypatch):
+    monkeypatch.setattr(checker.engines.random, "run_state_machine_as_test", interrupt)
+    r = run("fuzz", "--property", "device-reads-latest", "--strict")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "STRICT   not decided: coverage not judged: interrupted after" in r.output
+    assert "never enabled" not in r.output and "the run fails" not in r.output
+
+
+def test_ctrl_c_in_the_cross_check_stops_its_bmc_and_says_what_was_compared(monkeypatch):
+    _sigint_on_call(checker.crosscheck, "bmc", 1, monkeypatch)
+    handler = signal.getsignal(signal.SIGINT)
+    r = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest", "--property",
+            "no-lost-writes", "--cross-check")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "HOLDS    device-reads-latest" in r.output and "HOLDS    no-lost-writes" in r.output
+    assert "cross-check interrupted after 1 comparisons; not compared: no-lost-writes" in r.output
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_an_interrupted_cross_check_keeps_the_violations_found(monkeypatch):
+    _sigint_on_call(checker.crosscheck, "bmc", 1, monkeypatch)
+    r = run("check", "--property", "dma-api-ownership", "--property", "no-lost-writes", "--cross-check",
+            "--format", "json")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    doc = json.loads(r.output)
+    assert doc["cross_check"]["interrupted"] and doc["cross_check"]["not_compared"] == ["no-lost-writes"]
+
+
+@pytest.mark.parametrize("command", [["prove", "--certificates", "/dev/null/x"], ["check", "--dump", "/dev/null/x"],
+                                     ["prove", "--dump", "/dev/null/x"], ["fuzz", "--dump", "/dev/null/x"]])
+def test_a_directory_option_that_cannot_be_a_directory_is_bad_input(command):
+    r = run(*command, "--property", "device-reads-latest")
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert r.output.strip() == f"dmabuf-mc: error: {command[1]} /dev/null/x: /dev/null is not a directory"
+
+
+def test_check_dump_that_fails_reports_the_verdicts_then_exits_2(monkeypatch, tmp_path):
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checker.cli, "dump", full)
+    r = run("check", "--property", "dma-api-ownership", "--dump", str(tmp_path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert "REFUTED  dma-api-ownership" in r.output
+    assert f"dmabuf-mc: error: --dump {tmp_path}: cannot write a counterexample there: No space left" in r.output
+
+
+def test_a_certificate_that_cannot_be_written_is_bad_input_naming_the_option(monkeypatch, tmp_path):
+    def denied(*_args: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(checker.prover, "save", denied)
+    r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--certificates",
+            str(tmp_path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert r.output.strip() == (f"dmabuf-mc: error: --certificates {tmp_path}: cannot write a certificate under "
+                                f"{tmp_path}: Permission denied")
+
+
+CLI = "import sys; from checker.cli import main; main(sys.argv[1:], prog_name='dmabuf-mc')"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pipe whose reader is gone")
+@pytest.mark.parametrize(("args", "code"), [(["list"], Exit.HOLDS), (["check"], Exit.VIOLATED)])
+def test_a_closed_stdout_ends_quietly_with_the_usual_code(args, code):
+    """`dmabuf-mc list | head -1`: stdout is a pipe nobody reads any more."""
+    reader, writer = os.pipe()
+    os.close(reader)  # every write fails with EPIPE, whatever the timing
+    try:
+        done = subprocess.run([sys.executable, "-c", CLI, *args], stdout=writer, stderr=subprocess.PIPE,
+                              text=True, timeout=600)
+    finally:
+        os.close(writer)
+    assert done.returncode == code, done.stderr
+    assert done.stderr == ""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from click.testing import CliRunner
 
@@ -104,3 +105,29 @@ def test_fuzz_strict_fails_when_the_histories_never_meet_a_premise():
             "30", "--strict")
     assert r.exit_code == Exit.VIOLATED, r.output
     assert "STRICT   the run fails: cpu-reads-latest: its premise never occurs" in r.output
+
+
+def test_cross_check_replays_every_bmc_trace_before_showing_it(monkeypatch):
+    _, ts = system("seed")
+    found = bmc(ts, "dma-api-ownership", 4)
+    assert found.trace is not None
+    forged = replace(found.trace, violates="no-lost-writes")  # no-lost-writes holds in its last state
+
+    def forging(*_args: object) -> BmcResult:
+        return replace(found, trace=forged)
+
+    monkeypatch.setattr(checker.crosscheck, "bmc", forging)
+    r = run("check", "--property", "no-lost-writes", "--cross-check")
+    assert r.exit_code == Exit.INTERNAL_ERROR, r.output
+    assert r.output.startswith("dmabuf-mc: internal error: ReplayError: step 4: bmc's counterexample for "
+                               "no-lost-writes does not replay: no-lost-writes holds in the last state")
+    assert "DISAGREE" not in r.output
+
+
+def test_cross_check_replays_the_traces_it_compares(monkeypatch):
+    replayed = []
+    real = checker.crosscheck.replay
+    monkeypatch.setattr(checker.crosscheck, "replay", lambda trace: replayed.append(trace.violates) or real(trace))
+    r = run("check", "--property", "dma-api-ownership", "--property", "no-lost-writes", "--cross-check")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    assert replayed == ["dma-api-ownership"]

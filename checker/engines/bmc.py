@@ -29,9 +29,12 @@ class SolverGaveUp(Exception):
 
 
 def gave_up(e: z3.Z3Exception) -> SolverGaveUp | None:
-    """The SolverGaveUp a Z3 exception means, or None for any other error (a bug)."""
+    """The SolverGaveUp a Z3 exception means, or None for any other error (a bug). Once
+    Ctrl-C cancels Z3, not only queries stop: a push raises "push canceled"."""
     reason = e.value.decode() if isinstance(e.value, bytes) else str(e.value)
-    return SolverGaveUp(f"solver gave up ({reason})") if reason in GIVING_UP else None
+    if reason in GIVING_UP or reason.endswith(" canceled"):
+        return SolverGaveUp(f"solver gave up ({reason})")
+    return None
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,18 @@ def bmc(
             if left <= 0:
                 return BmcResult(None, k - 1, f"time limit {timeout:g}s reached", time.perf_counter() - start)
             s.set("timeout", max(1, int(left * 1000)))
-        s.push()
-        s.add(z3.Not(enc.holds(prop, path[k])))
-        result = s.check()
-        if result == z3.sat:
-            trace = decode(enc, s.model(), path, prop)
+        try:
+            s.push()
+            s.add(z3.Not(enc.holds(prop, path[k])))
+            result = s.check()
+            model = s.model() if result == z3.sat else None
+        except z3.Z3Exception as e:  # stopped outside the query itself (Ctrl-C during a push)
+            stopped = gave_up(e)
+            if stopped is None:
+                raise
+            return BmcResult(None, k - 1, f"{stopped} at depth {k}", time.perf_counter() - start)
+        if model is not None:
+            trace = decode(enc, model, path, prop)
             return BmcResult(trace, k, None, time.perf_counter() - start)
         s.pop()
         if result == z3.unknown:

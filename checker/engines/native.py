@@ -36,6 +36,12 @@ from checker.trace import DEADLOCK, Trace
 MC_YIELD, MC_DONE, MC_REFUTED, MC_DEPTH, MC_STATES, MC_NOMEM = range(6)
 
 
+def out_of_memory(states: int) -> str:
+    """The stop reason when the C search cannot allocate: a resource limit (UNKNOWN), what
+    was stored so far is still searched and reported."""
+    return f"out of memory after {states:,} states"
+
+
 class _Counters(ctypes.Structure):
     """Mirrors `Counters` at the start of the C `Search`."""
 
@@ -47,10 +53,10 @@ class _Counters(ctypes.Structure):
 
 def library(model: Compiled) -> ctypes.CDLL:
     """The model's compiled search (built or taken from the cache), with its signatures
-    declared; raises NativeUnavailable when there is no working C compiler."""
-    lib = build(c_source(model))
+    declared; raises NativeUnavailable when there is no working C compiler or what it
+    built does not load."""
     i64, handle = ctypes.c_int64, ctypes.c_void_p
-    for name, restype, argtypes in (
+    signatures = (
         ("mc_new", handle, [i64, i64, ctypes.c_int, ctypes.POINTER(ctypes.c_uint8)]),
         ("mc_run", ctypes.c_int, [handle, ctypes.c_int]),
         ("mc_free", None, [handle]),
@@ -60,7 +66,9 @@ def library(model: Compiled) -> ctypes.CDLL:
         ("mc_parent", i64, [handle, i64]),
         ("mc_action", ctypes.c_int, [handle, i64]),
         ("mc_state", None, [handle, i64, ctypes.POINTER(ctypes.c_uint64)]),
-    ):
+    )
+    lib = build(c_source(model), [name for name, _, _ in signatures])
+    for name, restype, argtypes in signatures:
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
     return lib
@@ -81,8 +89,9 @@ def explore_native(
     max_depth = -1 if limits.max_depth is None else limits.max_depth
     start = time.perf_counter()
     handle = lib.mc_new(max_states, max_depth, int(stop_when_refuted), want)
-    if not handle:
-        raise MemoryError("the native engine could not allocate its state store")
+    if not handle:  # a limit like the others: nothing explored, every verdict UNKNOWN
+        return Exploration(Stats(0, 0, 0, time.perf_counter() - start), out_of_memory(0), {}, None, 0,
+                           frozenset(), frozenset())
     try:
         return _search(lib, handle, model, names, limits, progress, start)
     finally:
@@ -113,9 +122,7 @@ def _search(
                 progress(Stats(n.states, n.transitions, n.depth, now - start))
                 next_report = now + 1.0
         else:
-            if status == MC_NOMEM:
-                raise MemoryError(f"the native engine ran out of memory after {n.states:,} states")
-            stopped = stops[status]
+            stopped = out_of_memory(n.states) if status == MC_NOMEM else stops[status]
     except KeyboardInterrupt:
         stopped = INTERRUPTED
     deepest = n.depth + 1 if n.states > n.level_end else n.depth

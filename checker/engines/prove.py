@@ -63,10 +63,13 @@ def kinduction(
             left = _left(start, timeout)
             if left is not None:
                 step.set("timeout", int(left * 1000))
-            step.push()
-            step.add(z3.Not(enc.holds(prop, path[k])))
-            result = step.check()
-            step.pop()
+            try:
+                step.push()
+                step.add(z3.Not(enc.holds(prop, path[k])))
+                result = step.check()
+                step.pop()
+            except z3.Z3Exception as e:  # stopped outside the query itself (Ctrl-C during a push)
+                raise gave_up(e) or e from None
             if result == z3.unsat:
                 failures = check_k_induction(enc, prop, k, _left(start, timeout))
                 if failures:
@@ -90,7 +93,10 @@ def pdr(
     if probe.trace is not None:
         return ProofResult(False, probe.trace, "pdr", probe.depth, None, None, time.perf_counter() - start)
     try:
-        return _spacer(ts, prop, max_depth, dropped, timeout, start)
+        try:
+            return _spacer(ts, prop, max_depth, dropped, timeout, start)
+        except z3.Z3Exception as e:  # stopped outside the query itself (Ctrl-C while rules are added)
+            raise gave_up(e) or e from None
     except SolverGaveUp as e:
         covered = f"; no violation within {probe.depth} steps (BMC)" if probe.depth >= 0 else ""
         return ProofResult(False, None, "pdr", probe.depth, None, f"{e}{covered}", time.perf_counter() - start)

@@ -7,6 +7,7 @@ machine word. Skipped only when there is no C compiler."""
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from itertools import combinations_with_replacement
@@ -228,3 +229,87 @@ def test_auto_under_limits_reports_what_python_reports(limits):
     python, auto = check(ts, limits=limits, engine="explicit"), check(ts, limits=limits)
     assert replace(auto, stats=python.stats, engine="explicit", engine_reason=python.engine_reason) == python
     assert replace(auto.stats, seconds=0) == replace(python.stats, seconds=0)
+
+
+def _script(path, text):
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def test_cc_with_a_launcher_in_front_is_split_into_words(tmp_path, monkeypatch):
+    launcher = _script(tmp_path / "ccache", '#!/bin/sh\nexec "$@"\n')
+    real = toolchain.compiler()
+    monkeypatch.setenv("CC", f"{launcher} {real}")
+    monkeypatch.setenv(toolchain.CACHE_ENV, str(tmp_path / "cache"))
+    assert toolchain.compiler_command() == [str(launcher), real]
+    assert toolchain.compiler() == f"{launcher} {real}"
+    _, ts = system("largest", BASELINE)
+    report = check(ts, ["no-refusal"], limits=Limits(max_states=30000))
+    assert report.engine == "native" and f"C compiled by {launcher} {real}" in report.engine_reason
+
+def test_a_compiler_that_writes_junk_is_unavailable_and_its_library_is_not_kept(tmp_path, monkeypatch):
+    junk = _script(tmp_path / "fakecc", '#!/bin/sh\nwhile [ $# -gt 0 ]; do\n'
+                   '  if [ "$1" = -o ]; then echo junk > "$2"; fi; shift\ndone\n')
+    monkeypatch.setenv("CC", str(junk))
+    monkeypatch.setenv(toolchain.CACHE_ENV, str(tmp_path / "cache"))
+    _, ts = system("largest", BASELINE)
+    with pytest.raises(NativeUnavailable, match="built a library that does not load"):
+        check(ts, engine="native")
+    assert list((tmp_path / "cache").glob("*.so")) == []  # the next run compiles again
+    report = check(ts, ["no-refusal"], limits=Limits(max_states=30000))
+    assert report.engine == "explicit" and "does not load" in report.engine_reason
+    assert report.stopped == "state limit 30000 reached" and list((tmp_path / "cache").glob("*.so")) == []
+
+
+def test_a_library_without_the_search_is_unavailable(tmp_path, monkeypatch):
+    # A compiler that builds a real library, but not from the generated C.
+    empty = tmp_path / "empty.c"
+    empty.write_text("int unrelated;\n")
+    real = toolchain.compiler()
+    out = 1 + len(toolchain.FLAGS) + 1  # cc FLAGS... -o OUT SOURCE
+    other = _script(tmp_path / "othercc", f'#!/bin/sh\nexec {real} -shared -fPIC -o "${out}" {empty}\n')
+    monkeypatch.setenv("CC", str(other))
+    monkeypatch.setenv(toolchain.CACHE_ENV, str(tmp_path / "cache"))
+    with pytest.raises(NativeUnavailable, match="does not load"):
+        native.library(compile_system(toggles(3)))
+    assert list((tmp_path / "cache").glob("*.so")) == []
+
+class _OutOfMemory:
+    """The compiled search, except that it runs out of memory: at its first chunk of
+    states after `after` yields, or already when allocating its store (`after` None)."""
+
+    def __init__(self, lib, after):
+        self.lib, self.after = lib, after
+
+    def __getattr__(self, name):
+        return getattr(self.lib, name)
+
+    def mc_new(self, *args):
+        if self.after is None:
+            return None
+        return self.lib.mc_new(*args)
+
+    def mc_run(self, handle, resume):
+        status = self.lib.mc_run(handle, resume)
+        if status == native.MC_YIELD and resume:
+            self.after -= 1
+            if self.after < 0:
+                return native.MC_NOMEM
+        return status
+
+
+@pytest.mark.parametrize("after", [None, 2])
+def test_the_native_engine_out_of_memory_is_a_limit_unknown_exit_3(monkeypatch, after):
+    from click.testing import CliRunner
+
+    from checker.cli import main
+
+    real = native.library
+    monkeypatch.setattr(native, "library", lambda model: _OutOfMemory(real(model), after))
+    r = CliRunner().invoke(main, ["check", "--config", "largest", "--engine", "native", "--property", "no-refusal"])
+    assert r.exit_code == 3, r.output
+    stopped = re.search(r"stopped: out of memory after ([0-9,]+) states", r.output)
+    assert stopped is not None, r.output
+    assert (stopped[1] == "0") == (after is None)
+    assert "UNKNOWN  no-refusal" in r.output
