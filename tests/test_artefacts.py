@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,7 @@ def test_pdr_and_k_induction_certificates_do_not_overwrite_each_other(tmp_path):
 def test_the_fingerprint_follows_the_model_not_its_name():
     _, seed = system("seed")
     assert fingerprint(seed) == fingerprint(system("seed")[1])
+    assert fingerprint(replace(seed, name="x")) == fingerprint(seed)
     assert fingerprint(seed) != fingerprint(system("seed-zeroed")[1])
 
 
