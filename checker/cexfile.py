@@ -18,18 +18,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker.artefact import fingerprint, stamp, write_atomic
+from checker.artefact import (
+    COUNTEREXAMPLE,
+    ORIGIN,
+    READABLE,
+    VERSION,
+    FieldError,
+    Unreadable,
+    field,
+    fingerprint,
+    read_json,
+    readable,
+    stamp,
+    strings,
+    write_atomic,
+)
 from checker.interp import evaluate, successor
 from checker.render import View, trace_json
 from checker.trace import Trace
 from checker.ts import TransitionSystem
 
-SCHEMA = "dmabuf-mc.counterexample"
-VERSION = 2
-READABLE = (1, 2)
-"""Version 1 named the configuration and policy only, and recorded no fingerprint."""
-ORIGIN = ("config", "policy")
-"""The fields the application fills with what the check ran on (`model.provenance`)."""
+SCHEMA = COUNTEREXAMPLE
 
 
 class CounterexampleError(Exception):
@@ -70,43 +79,23 @@ def file_stem(trace: Trace) -> str:
     return f"{trace.ts.name.replace('/', '-')}-{trace.violates}-{digest}"
 
 
-KINDS: dict[type, str] = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
-
-
-def _get(table: Mapping[str, Any], key: str, kind: type, path: str, step: int | None = None) -> Any:
-    """`table[key]`, which must be there and be a `kind`."""
-    if key not in table:
-        raise CounterexampleError(path, f"{key}: missing", step)
-    value = table[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise CounterexampleError(path, f"{key}: expected {KINDS[kind]}, got {json.dumps(value)[:40]}", step)
-    return value
-
-
-def _strings(values: list[Any], key: str, path: str, step: int | None = None) -> tuple[str, ...]:
-    if not all(isinstance(v, str) for v in values):
-        raise CounterexampleError(path, f"{key}: expected a list of strings", step)
-    return tuple(values)
-
-
-def _state(table: Mapping[str, Any], key: str, path: str, step: int | None = None) -> dict[str, str]:
-    state = _get(table, key, dict, path, step)
+def _state(table: Mapping[str, Any], where: str = "") -> dict[str, str]:
+    """`table["state"]`: variable name -> value label."""
+    state = field(table, "state", dict, where)
     if not all(isinstance(v, str) for v in state.values()):
-        raise CounterexampleError(path, f"{key}: expected an object of variable -> value label", step)
+        raise FieldError(f"{where}.state" if where else "state", "an object of variable -> value label", state)
     return state
 
 
 def _load(path: str) -> dict[str, Any]:
     """The JSON object of a counterexample file in a version this code reads."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError) as e:
-        raise CounterexampleError(path, f"cannot be read ({e})") from None
-    except json.JSONDecodeError as e:
-        raise CounterexampleError(path, f"not valid JSON ({e})") from None
+        doc = read_json(path)
+    except Unreadable as e:
+        raise CounterexampleError(path, str(e)) from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise CounterexampleError(path, f"expected \"schema\": \"{SCHEMA}\"")
-    if doc.get("version") not in READABLE:
+    if not readable(doc, SCHEMA):
         raise CounterexampleError(path, f"schema version {doc.get('version')!r} is not supported "
                                   f"(expected one of {', '.join(map(str, READABLE))})")
     return doc
@@ -117,28 +106,34 @@ def read(path: str) -> Recorded:
     names the field (and step) that is missing or has the wrong type."""
     doc = _load(path)
     calls = []
-    states = [_state(_get(doc, "initial", dict, path), "state", path)]
-    for k, step in enumerate(_get(doc, "steps", list, path), start=1):
-        if not isinstance(step, dict):
-            raise CounterexampleError(path, "expected an object with call, params and state", k)
-        params = _strings(_get(step, "params", list, path, k), "params", path, k)
-        calls.append(f"{_get(step, 'call', str, path, k)}({', '.join(params)})")
-        states.append(_state(step, "state", path, k))
-    violated_at = _get(doc, "violated_at", int, path)
-    if violated_at != len(calls):
-        raise CounterexampleError(path, f"violated_at: expected the number of steps, {len(calls)}, got {violated_at}")
-    for key in ORIGIN:
-        if key not in doc:
-            raise CounterexampleError(path, f"{key}: missing")
-    return Recorded(
-        file=path,
-        origin={key: doc[key] for key in ORIGIN},
-        fingerprint=_get(doc, "model_fingerprint", str, path) if doc["version"] >= 2 else None,
-        property=_get(doc, "violates", str, path),
-        without=_strings(_get(doc, "without", list, path), "without", path),
-        calls=tuple(calls),
-        states=tuple(states),
-    )
+    step: int | None = None
+    try:
+        states = [_state(field(doc, "initial", dict), "initial")]
+        for step, entry in enumerate(field(doc, "steps", list), start=1):
+            if not isinstance(entry, dict):
+                raise CounterexampleError(path, "expected an object with call, params and state", step)
+            params = strings(entry, "params")
+            calls.append(f"{field(entry, 'call', str)}({', '.join(params)})")
+            states.append(_state(entry))
+        step = None
+        violated_at = field(doc, "violated_at", int)
+        if violated_at != len(calls):
+            raise CounterexampleError(path, f"violated_at: expected the number of steps, {len(calls)}, "
+                                      f"got {violated_at}")
+        for key in ORIGIN:
+            if key not in doc:
+                raise FieldError(key, "present")
+        return Recorded(
+            file=path,
+            origin={key: doc[key] for key in ORIGIN},
+            fingerprint=field(doc, "model_fingerprint", str) if doc["version"] >= 2 else None,
+            property=field(doc, "violates", str),
+            without=strings(doc, "without"),
+            calls=tuple(calls),
+            states=tuple(states),
+        )
+    except FieldError as e:
+        raise CounterexampleError(path, str(e), step) from None
 
 
 def _difference(rec: Recorded, ts: TransitionSystem, state: Mapping[str, int], k: int) -> str | None:
