@@ -97,7 +97,9 @@ def read_json(path: str) -> Any:
         raise Unreadable("cannot be read", str(e)) from None
     try:
         return json.loads(text)
-    except json.JSONDecodeError as e:
+    except RecursionError:
+        raise Unreadable("not valid JSON", "nested too deeply") from None
+    except ValueError as e:  # JSONDecodeError, and the parser's other refusals
         raise Unreadable("not valid JSON", str(e)) from None
 
 

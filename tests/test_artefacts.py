@@ -149,3 +149,37 @@ def test_version_1_certificates_still_certify_by_name(tmp_path):
     cert.write_text(json.dumps(doc))
     r = run("certify", str(cert))
     assert r.exit_code == Exit.HOLDS and r.output.startswith("VALID"), r.output
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+DEEP_TOML = "v = " + "[" * 5000 + "]" * 5000 + "\n"
+
+
+@pytest.mark.parametrize(("command", "needle"), [("replay", "not valid JSON (nested too deeply)"),
+                                                 ("show", "not valid JSON (nested too deeply)"),
+                                                 ("certify", "not a readable JSON certificate (nested too deeply)")])
+def test_deeply_nested_json_is_bad_input_naming_the_file(tmp_path, command, needle):
+    path = tmp_path / "deep.json"
+    path.write_text(DEEP_JSON)
+    r = run(command, str(path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert f"{path}: {needle}" in r.output and "internal error" not in r.output
+
+
+def test_deeply_nested_toml_is_bad_input_naming_the_file(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text(DEEP_TOML)
+    r = run("check", "--config", str(path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert f"{path}: (syntax): expected valid TOML (nested too deeply)" in r.output
+
+
+def test_deeply_nested_toml_inside_an_artefact_is_bad_input_naming_the_field(tmp_path):
+    assert run("check", "--property", "device-reads-latest", "--dump", str(tmp_path)).exit_code == Exit.VIOLATED
+    (path,) = tmp_path.glob("*.json")
+    doc = json.loads(path.read_text())
+    doc["config"]["text"] = DEEP_TOML
+    path.write_text(json.dumps(doc))
+    r = run("replay", str(path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert f"{path}: config.text: expected a valid configuration" in r.output and "nested too deeply" in r.output
