@@ -104,8 +104,12 @@ def read_json(path: str) -> Any:
 
 
 def readable(doc: Any, schema: str) -> bool:
-    """Whether `doc` is an object of `schema` in a version this code reads."""
-    return isinstance(doc, dict) and doc.get("schema") == schema and doc.get("version") in READABLE
+    """Whether `doc` is an object of `schema` in a version this code reads (a JSON integer:
+    `true` is not version 1)."""
+    if not isinstance(doc, dict) or doc.get("schema") != schema:
+        return False
+    version = doc.get("version")
+    return isinstance(version, int) and not isinstance(version, bool) and version in READABLE
 
 
 KINDS: dict[type | tuple[type, ...], str] = {

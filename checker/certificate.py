@@ -37,6 +37,10 @@ from checker.ts import TransitionSystem
 
 SCHEMA = CERTIFICATE
 ENGINES = ("pdr", "kind")
+MAX_K = 64
+"""The largest k a k-induction certificate may claim: the re-check unrolls k steps and
+compares every pair of states on the path, so a k much larger would not finish (a proof
+that needs a larger k is better done by PDR)."""
 
 
 class CertificateError(Exception):
@@ -190,12 +194,19 @@ def load(path: str) -> Certificate:
             without=without,
             property=field(doc, "property", str),
             engine=engine,
-            k=field(doc, "k", int),
+            k=_k(path, engine, field(doc, "k", int)),
             invariant_smt2=field(doc, "invariant_smt2", str),
             fingerprint=field(doc, "model_fingerprint", str) if doc["version"] >= 2 else None,
         )
     except FieldError as e:
         raise CertificateError(f"{path}: {e}") from None
+
+
+def _k(path: str, engine: str, k: int) -> int:
+    """`k`, which for k-induction must be from 1 to MAX_K (PDR does not use it)."""
+    if engine == "kind" and not 1 <= k <= MAX_K:
+        raise CertificateError(f"{path}: k: expected an integer from 1 to {MAX_K} for engine kind, got {k}")
+    return k
 
 
 def describe(inv: z3.BoolRef, ts: TransitionSystem) -> str:

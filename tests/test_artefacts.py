@@ -183,3 +183,42 @@ def test_deeply_nested_toml_inside_an_artefact_is_bad_input_naming_the_field(tmp
     r = run("replay", str(path))
     assert r.exit_code == Exit.BAD_INPUT, r.output
     assert f"{path}: config.text: expected a valid configuration" in r.output and "nested too deeply" in r.output
+
+
+@pytest.fixture(scope="module")
+def kind_certificate(tmp_path_factory) -> dict:
+    directory = tmp_path_factory.mktemp("kind")
+    r = run("prove", "--config", "seed", "--property", "dma-within-mapping", "--engine", "kind", "--depth", "4",
+            "--certificates", str(directory))
+    assert r.exit_code == Exit.HOLDS, r.output
+    (cert,) = directory.glob("*.kind.cert.json")
+    return json.loads(cert.read_text())
+
+
+@pytest.mark.parametrize("k", [-3, 0, 10**12, 65])
+def test_a_k_induction_certificate_with_k_out_of_range_is_bad_input(tmp_path, kind_certificate, k):
+    path = tmp_path / "c.kind.cert.json"
+    path.write_text(json.dumps({**kind_certificate, "k": k}))
+    r = run("certify", str(path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert f"{path}: k: expected an integer from 1 to 64 for engine kind, got {k}" in r.output
+
+
+def test_a_k_induction_certificate_at_the_largest_k_is_read(tmp_path, kind_certificate):
+    from checker.certificate import MAX_K, load
+    path = tmp_path / "c.kind.cert.json"
+    path.write_text(json.dumps({**kind_certificate, "k": MAX_K}))
+    assert load(str(path)).k == MAX_K
+
+
+def test_version_true_is_not_version_1(tmp_path, kind_certificate):
+    cert = tmp_path / "c.kind.cert.json"
+    cert.write_text(json.dumps({**kind_certificate, "version": True}))
+    r = run("certify", str(cert))
+    assert r.exit_code == Exit.BAD_INPUT and "expected schema dmabuf-mc.certificate version 1 or 2" in r.output
+    assert run("check", "--property", "device-reads-latest", "--dump", str(tmp_path / "cex")).exit_code == 1
+    (cex,) = (tmp_path / "cex").glob("*.json")
+    cex.write_text(json.dumps({**json.loads(cex.read_text()), "version": True}))
+    for command in ("replay", "show"):
+        r = run(command, str(cex))
+        assert r.exit_code == Exit.BAD_INPUT and "schema version True is not supported" in r.output, r.output
