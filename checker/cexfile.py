@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +33,9 @@ from checker.artefact import (
     strings,
     write_atomic,
 )
-from checker.interp import evaluate, successor
+from checker.interp import evaluate
 from checker.render import View, trace_json
-from checker.trace import Trace
+from checker.trace import NotEnabled, Trace, codes, run
 from checker.ts import TransitionSystem
 
 SCHEMA = COUNTEREXAMPLE
@@ -51,7 +51,7 @@ class CounterexampleError(Exception):
 
 @dataclass(frozen=True)
 class Recorded:
-    """What a file says: where it came from, the calls by label and the states it claims
+    """What a file says: where it came from, the calls and the states it claims
     they lead to (the initial one first); the violation is claimed at the last call."""
 
     file: str
@@ -61,7 +61,8 @@ class Recorded:
     """The model's when the file was written (None in version 1)."""
     property: str
     without: tuple[str, ...]
-    calls: tuple[str, ...]
+    calls: tuple[tuple[str, tuple[str, ...]], ...]
+    """Each call as its family (the kernel function) and parameters."""
     states: tuple[Mapping[str, str], ...]
 
 
@@ -113,7 +114,7 @@ def read(path: str) -> Recorded:
             if not isinstance(entry, dict):
                 raise CounterexampleError(path, "expected an object with call, params and state", step)
             params = strings(entry, "params")
-            calls.append(f"{field(entry, 'call', str)}({', '.join(params)})")
+            calls.append((field(entry, "call", str), params))
             states.append(_state(entry))
         step = None
         violated_at = field(doc, "violated_at", int)
@@ -167,36 +168,41 @@ def to_trace(rec: Recorded, ts: TransitionSystem) -> Trace:
     same_model = rec.fingerprint == fingerprint(ts)
     prop = ts.property(rec.property)
     dropped = frozenset(rec.without)
-    labels = {a.label: i for i, a in enumerate(ts.actions)}
-    state = dict(ts.init)
-    states = [tuple(state.values())]
-    actions = []
+    index = {(a.family, a.params): i for i, a in enumerate(ts.actions)}
+    actions: list[int] = []
+
+    def resolved() -> Iterator[int]:
+        """The recorded calls as actions of `ts`, each looked up when replay reaches it."""
+        for k, (family, params) in enumerate(rec.calls, start=1):
+            if (family, params) not in index:
+                raise CounterexampleError(rec.file, f"{_call(family, params)} is not an action of {ts.name}", k)
+            actions.append(index[family, params])
+            yield actions[-1]
+
+    states = []
     differences = []
     last = len(rec.calls)
-    for k, call in enumerate([*rec.calls, None]):
-        differences.append(_difference(rec, ts, state, k))
-        if same_model and differences[-1] is not None:
-            raise CounterexampleError(rec.file, f"{differences[-1]} it was written against", k or None)
-        if call is None:
-            break
-        if not evaluate(prop.holds, state):
-            raise CounterexampleError(rec.file, f"violated_at: {prop.name} already fails at step {k}, not at step "
-                                      f"{last} as recorded")
-        if call not in labels:
-            raise CounterexampleError(rec.file, f"{call} is not an action of {ts.name}", k + 1)
-        act = ts.actions[labels[call]]
-        if not evaluate(act.enabled(dropped), state):
-            failed = [o.name for o in act.obligations if o.name not in dropped and not evaluate(o.holds, state)]
-            why = f"obligation {', '.join(failed)} does not hold" if failed else "its guard does not hold"
-            raise CounterexampleError(rec.file, f"{call} is no longer enabled: {why}", k + 1)
-        state = successor(ts, act, state)
-        states.append(tuple(state[v.name] for v in ts.variables))
-        actions.append(labels[call])
+    try:
+        for k, state in enumerate(run(ts, resolved(), dropped)):
+            differences.append(_difference(rec, ts, state, k))
+            if same_model and differences[-1] is not None:
+                raise CounterexampleError(rec.file, f"{differences[-1]} it was written against", k or None)
+            states.append(codes(ts, state))
+            if k < last and not evaluate(prop.holds, state):
+                raise CounterexampleError(rec.file, f"violated_at: {prop.name} already fails at step {k}, not at "
+                                          f"step {last} as recorded")
+    except NotEnabled as e:
+        raise CounterexampleError(rec.file, f"{e.action.label} is no longer enabled: {e.why}", e.step) from None
     checkable = same_model or (rec.fingerprint is None and not any(differences))
     if checkable and evaluate(prop.holds, state):
         raise CounterexampleError(rec.file, f"violated_at: {prop.name} holds after step {last}: the file records no "
                                   "violation of the model it was written against")
     return Trace(ts, tuple(states), tuple(actions), rec.property, dropped)
+
+
+def _call(family: str, params: tuple[str, ...]) -> str:
+    """A recorded call as the trace text shows it."""
+    return f"{family}({', '.join(params)})"
 
 
 def still_violates(trace: Trace) -> bool:

@@ -160,3 +160,32 @@ def test_fuzz_command_reports_and_dumps(tmp_path):
     assert len(list(tmp_path.glob("*.json"))) == 1
     bad = CliRunner().invoke(main, ["fuzz", "--examples", "0"])
     assert bad.exit_code == 2
+
+
+def test_replay_builds_every_state_in_the_systems_variable_order_whatever_the_order_of_init():
+    from dataclasses import replace
+
+    from checker.trace import codes, replay
+
+    rec = read(str(SEED))
+    _, ts = from_record(rec.origin, str(SEED)).system()
+    shuffled = replace(ts, init=dict(reversed(list(ts.init.items()))))
+    assert list(shuffled.init) != [v.name for v in ts.variables]
+    trace = to_trace(rec, shuffled)
+    assert trace.states[0] == codes(ts, ts.init)
+    assert replay(trace) == len(trace) == len(rec.calls)
+    assert rec.calls[0] == (ts.actions[trace.actions[0]].family, ts.actions[trace.actions[0]].params)
+
+
+def test_replay_and_file_replay_explain_a_disabled_step_alike():
+    from checker.trace import NotEnabled, ReplayError, Trace, replay, why_disabled
+
+    rec = read(str(SEED))
+    _, ts = from_record(rec.origin, str(SEED)).system()
+    trace = to_trace(rec, ts)
+    skipped = Trace(ts, trace.states[:1] + trace.states[2:], trace.actions[1:], trace.violates, trace.dropped)
+    with pytest.raises(ReplayError) as e:
+        replay(skipped)
+    assert isinstance(e.value, NotEnabled)
+    assert e.value.why == why_disabled(ts.actions[trace.actions[1]], trace.valuation(0), trace.dropped)
+    assert str(e.value).startswith(f"step 1: {ts.actions[trace.actions[1]].label} is not enabled: ")
