@@ -59,6 +59,8 @@ class Recorded:
     """The `config` and `policy` fields as written, for the application to resolve."""
     fingerprint: str | None
     """The model's when the file was written (None in version 1)."""
+    tool: str | None
+    """The tool and version that wrote the file (None: it does not say, as in version 1)."""
     property: str
     without: tuple[str, ...]
     calls: tuple[tuple[str, tuple[str, ...]], ...]
@@ -66,10 +68,17 @@ class Recorded:
     states: tuple[Mapping[str, str], ...]
 
 
-def document(trace: Trace, view: View, origin: Mapping[str, Any]) -> dict[str, Any]:
-    """The file's content: the trace, what wrote it and what it ran on."""
+def document(trace: Trace, view: View, origin: Mapping[str, Any], recorded: Recorded | None = None) -> dict[str, Any]:
+    """The file's content: the trace, what wrote it and what it ran on. Stamped with this
+    tool and the trace's model, or with what the file `recorded` says wrote it and against
+    which model (when it says so: version 1 files do not)."""
     doc = trace_json(trace, view)
-    doc.update(schema=SCHEMA, version=VERSION, **stamp(trace.ts), **origin, violated_at=len(trace))
+    written = stamp(trace.ts)
+    if recorded is not None and recorded.fingerprint is not None:
+        written = {"model_fingerprint": recorded.fingerprint}
+        if recorded.tool is not None:
+            written = {"tool": recorded.tool, **written}
+    doc.update(schema=SCHEMA, version=VERSION, **written, **origin, violated_at=len(trace))
     return doc
 
 
@@ -128,6 +137,7 @@ def read(path: str) -> Recorded:
             file=path,
             origin={key: doc[key] for key in ORIGIN},
             fingerprint=field(doc, "model_fingerprint", str) if doc["version"] >= 2 else None,
+            tool=field(doc, "tool", str) if "tool" in doc else None,
             property=field(doc, "violates", str),
             without=strings(doc, "without"),
             calls=tuple(calls),

@@ -189,3 +189,33 @@ def test_replay_and_file_replay_explain_a_disabled_step_alike():
     assert isinstance(e.value, NotEnabled)
     assert e.value.why == why_disabled(ts.actions[trace.actions[1]], trace.valuation(0), trace.dropped)
     assert str(e.value).startswith(f"step 1: {ts.actions[trace.actions[1]].label} is not enabled: ")
+
+
+def test_show_says_when_the_changed_model_no_longer_violates(tmp_path):
+    (path,) = _dumped(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["config"]["text"] = doc["config"]["text"].replace("coherent = false", "coherent = true")  # the display snoops
+    doc["tool"] = "dmabuf-mc 0.0.1"
+    path.write_text(json.dumps(doc))
+    runner = CliRunner()
+    fixed = "-> device-reads-latest holds after step 5: the violation no longer happens in the current model"
+    for fmt in ("text", "markdown"):
+        r = runner.invoke(main, ["show", str(path), "--format", fmt])
+        assert r.exit_code == 0, r.output
+        assert "-> violates" not in r.stdout and fixed in r.stdout, r.stdout
+        assert "warning: the model of seed/baseline has changed" in r.stderr
+    assert "no longer violates **device-reads-latest**" in r.stdout
+    r = runner.invoke(main, ["show", str(path), "--format", "json"])
+    assert r.exit_code == 0 and fixed in r.stderr
+    shown = json.loads(r.stdout)
+    assert (shown["tool"], shown["model_fingerprint"]) == (doc["tool"], doc["model_fingerprint"])
+
+
+def test_show_json_keeps_what_the_file_records_about_its_writer(tmp_path):
+    (path,) = _dumped(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["tool"] = "dmabuf-mc 0.0.1"
+    path.write_text(json.dumps(doc))
+    r = CliRunner().invoke(main, ["show", str(path), "--format", "json"])
+    assert r.exit_code == 0 and r.stderr == ""
+    assert json.loads(r.stdout) == doc
