@@ -127,8 +127,16 @@ class FieldError(Exception):
     def __init__(self, field: str, expected: str, value: Any = _MISSING) -> None:
         self.field = field
         self.expected = expected
-        self.got = None if value is _MISSING else json.dumps(value)[:40]
+        self.got = None if value is _MISSING else _excerpt(value)
         super().__init__(f"{field}: missing" if self.got is None else f"{field}: expected {expected}, got {self.got}")
+
+
+def _excerpt(value: Any) -> str:
+    """The start of a JSON value as the file spells it."""
+    try:
+        return json.dumps(value)[:40]
+    except (RecursionError, ValueError):
+        return f"a {type(value).__name__} nested too deeply to show"
 
 
 def field(table: Any, key: str, kind: type | tuple[type, ...], where: str = "") -> Any:

@@ -222,3 +222,15 @@ def test_version_true_is_not_version_1(tmp_path, kind_certificate):
     for command in ("replay", "show"):
         r = run(command, str(cex))
         assert r.exit_code == Exit.BAD_INPUT and "schema version True is not supported" in r.output, r.output
+
+
+def test_a_field_error_about_a_deeply_nested_value_still_names_the_field():
+    from checker.artefact import FieldError, field
+
+    deep: list = []
+    inner = deep
+    for _ in range(100_000):
+        inner.append([])
+        inner = inner[0]
+    with pytest.raises(FieldError, match=r"^steps: expected a string, got a list nested too deeply to show$"):
+        field({"steps": deep}, "steps", str)
