@@ -17,18 +17,30 @@ from typing import Any
 
 import z3
 
-from checker.artefact import tool_version, write_atomic
+from checker.artefact import (
+    CERTIFICATE,
+    ORIGIN,
+    READABLE,
+    VERSION,
+    FieldError,
+    Unreadable,
+    field,
+    read_json,
+    readable,
+    stamp,
+    strings,
+    write_atomic,
+)
 from checker.engines.bmc import SolverGaveUp, bmc, solver
 from checker.symbolic import Encoding, differ
 from checker.ts import TransitionSystem
 
-SCHEMA = "dmabuf-mc.certificate"
-VERSION = 2
-READABLE = (1, 2)
-"""Version 1 named the configuration and policy only, and recorded no fingerprint."""
-ORIGIN = ("config", "policy")
-"""The fields the application fills with what the proof ran on (`model.provenance`)."""
+SCHEMA = CERTIFICATE
 ENGINES = ("pdr", "kind")
+MAX_K = 64
+"""The largest k a k-induction certificate may claim: the re-check unrolls k steps and
+compares every pair of states on the path, so a k much larger would not finish (a proof
+that needs a larger k is better done by PDR)."""
 
 
 class CertificateError(Exception):
@@ -152,8 +164,7 @@ def save(cert: Certificate, ts: TransitionSystem, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     slug = "-".join([cert.system.replace("/", "-"), cert.property, *cert.without]).replace(".", "_")
     path = directory / f"{slug}.{cert.engine}.cert.json"
-    doc = {"schema": SCHEMA, "version": VERSION, "tool": f"dmabuf-mc {tool_version()}",
-           "model_fingerprint": cert.fingerprint, "system": cert.system, **cert.origin,
+    doc = {"schema": SCHEMA, "version": VERSION, **stamp(ts), "system": cert.system, **cert.origin,
            "without": list(cert.without), "property": cert.property, "engine": cert.engine, "k": cert.k,
            "invariant_smt2": cert.invariant_smt2,
            "invariant_text": claim(cert, ts)}  # for people reading the file; certify renders its own
@@ -161,41 +172,41 @@ def save(cert: Certificate, ts: TransitionSystem, directory: Path) -> Path:
     return path
 
 
-def _get(doc: Mapping[str, Any], key: str, kind: type, path: str) -> Any:
-    if key not in doc:
-        raise CertificateError(f"{path}: field {key} missing")
-    if not isinstance(doc[key], kind) or isinstance(doc[key], bool):
-        raise CertificateError(f"{path}: {key}: expected a {kind.__name__}, got {json.dumps(doc[key])[:40]}")
-    return doc[key]
-
-
 def load(path: str) -> Certificate:
     """Parse and validate a certificate file; CertificateError names the field."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CertificateError(f"{path}: not a readable JSON certificate ({e})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or doc.get("version") not in READABLE:
+        doc = read_json(path)
+    except Unreadable as e:
+        raise CertificateError(f"{path}: not a readable JSON certificate ({e.error})") from None
+    if not readable(doc, SCHEMA):
         raise CertificateError(f"{path}: expected schema {SCHEMA} version {' or '.join(map(str, READABLE))}")
-    without = _get(doc, "without", list, path)
-    if not all(isinstance(o, str) for o in without):
-        raise CertificateError(f"{path}: without: expected a list of obligation names")
-    engine = _get(doc, "engine", str, path)
-    if engine not in ENGINES:
-        raise CertificateError(f"{path}: engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
-    for key in ORIGIN:
-        if key not in doc:
-            raise CertificateError(f"{path}: field {key} missing")
-    return Certificate(
-        system=_get(doc, "system", str, path),
-        origin={key: doc[key] for key in ORIGIN},
-        without=tuple(without),
-        property=_get(doc, "property", str, path),
-        engine=engine,
-        k=_get(doc, "k", int, path),
-        invariant_smt2=_get(doc, "invariant_smt2", str, path),
-        fingerprint=_get(doc, "model_fingerprint", str, path) if doc["version"] >= 2 else None,
-    )
+    try:
+        without = strings(doc, "without")
+        engine = field(doc, "engine", str)
+        if engine not in ENGINES:
+            raise CertificateError(f"{path}: engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+        for key in ORIGIN:
+            if key not in doc:
+                raise FieldError(key, "present")
+        return Certificate(
+            system=field(doc, "system", str),
+            origin={key: doc[key] for key in ORIGIN},
+            without=without,
+            property=field(doc, "property", str),
+            engine=engine,
+            k=_k(path, engine, field(doc, "k", int)),
+            invariant_smt2=field(doc, "invariant_smt2", str),
+            fingerprint=field(doc, "model_fingerprint", str) if doc["version"] >= 2 else None,
+        )
+    except FieldError as e:
+        raise CertificateError(f"{path}: {e}") from None
+
+
+def _k(path: str, engine: str, k: int) -> int:
+    """`k`, which for k-induction must be from 1 to MAX_K (PDR does not use it)."""
+    if engine == "kind" and not 1 <= k <= MAX_K:
+        raise CertificateError(f"{path}: k: expected an integer from 1 to {MAX_K} for engine kind, got {k}")
+    return k
 
 
 def describe(inv: z3.BoolRef, ts: TransitionSystem) -> str:

@@ -13,23 +13,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker.artefact import fingerprint, stamp, write_atomic
-from checker.interp import evaluate, successor
+from checker.artefact import (
+    COUNTEREXAMPLE,
+    ORIGIN,
+    READABLE,
+    VERSION,
+    FieldError,
+    Unreadable,
+    field,
+    fingerprint,
+    read_json,
+    readable,
+    stamp,
+    strings,
+    write_atomic,
+)
+from checker.interp import evaluate
 from checker.render import View, trace_json
-from checker.trace import Trace
+from checker.trace import NotEnabled, Trace, codes, run
 from checker.ts import TransitionSystem
 
-SCHEMA = "dmabuf-mc.counterexample"
-VERSION = 2
-READABLE = (1, 2)
-"""Version 1 named the configuration and policy only, and recorded no fingerprint."""
-ORIGIN = ("config", "policy")
-"""The fields the application fills with what the check ran on (`model.provenance`)."""
+SCHEMA = COUNTEREXAMPLE
 
 
 class CounterexampleError(Exception):
@@ -42,7 +51,7 @@ class CounterexampleError(Exception):
 
 @dataclass(frozen=True)
 class Recorded:
-    """What a file says: where it came from, the calls by label and the states it claims
+    """What a file says: where it came from, the calls and the states it claims
     they lead to (the initial one first); the violation is claimed at the last call."""
 
     file: str
@@ -50,16 +59,26 @@ class Recorded:
     """The `config` and `policy` fields as written, for the application to resolve."""
     fingerprint: str | None
     """The model's when the file was written (None in version 1)."""
+    tool: str | None
+    """The tool and version that wrote the file (None: it does not say, as in version 1)."""
     property: str
     without: tuple[str, ...]
-    calls: tuple[str, ...]
+    calls: tuple[tuple[str, tuple[str, ...]], ...]
+    """Each call as its family (the kernel function) and parameters."""
     states: tuple[Mapping[str, str], ...]
 
 
-def document(trace: Trace, view: View, origin: Mapping[str, Any]) -> dict[str, Any]:
-    """The file's content: the trace, what wrote it and what it ran on."""
+def document(trace: Trace, view: View, origin: Mapping[str, Any], recorded: Recorded | None = None) -> dict[str, Any]:
+    """The file's content: the trace, what wrote it and what it ran on. Stamped with this
+    tool and the trace's model, or with what the file `recorded` says wrote it and against
+    which model (when it says so: version 1 files do not)."""
     doc = trace_json(trace, view)
-    doc.update(schema=SCHEMA, version=VERSION, **stamp(trace.ts), **origin, violated_at=len(trace))
+    written = stamp(trace.ts)
+    if recorded is not None and recorded.fingerprint is not None:
+        written = {"model_fingerprint": recorded.fingerprint}
+        if recorded.tool is not None:
+            written = {"tool": recorded.tool, **written}
+    doc.update(schema=SCHEMA, version=VERSION, **written, **origin, violated_at=len(trace))
     return doc
 
 
@@ -70,43 +89,23 @@ def file_stem(trace: Trace) -> str:
     return f"{trace.ts.name.replace('/', '-')}-{trace.violates}-{digest}"
 
 
-KINDS: dict[type, str] = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
-
-
-def _get(table: Mapping[str, Any], key: str, kind: type, path: str, step: int | None = None) -> Any:
-    """`table[key]`, which must be there and be a `kind`."""
-    if key not in table:
-        raise CounterexampleError(path, f"{key}: missing", step)
-    value = table[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise CounterexampleError(path, f"{key}: expected {KINDS[kind]}, got {json.dumps(value)[:40]}", step)
-    return value
-
-
-def _strings(values: list[Any], key: str, path: str, step: int | None = None) -> tuple[str, ...]:
-    if not all(isinstance(v, str) for v in values):
-        raise CounterexampleError(path, f"{key}: expected a list of strings", step)
-    return tuple(values)
-
-
-def _state(table: Mapping[str, Any], key: str, path: str, step: int | None = None) -> dict[str, str]:
-    state = _get(table, key, dict, path, step)
+def _state(table: Mapping[str, Any], where: str = "") -> dict[str, str]:
+    """`table["state"]`: variable name -> value label."""
+    state = field(table, "state", dict, where)
     if not all(isinstance(v, str) for v in state.values()):
-        raise CounterexampleError(path, f"{key}: expected an object of variable -> value label", step)
+        raise FieldError(f"{where}.state" if where else "state", "an object of variable -> value label", state)
     return state
 
 
 def _load(path: str) -> dict[str, Any]:
     """The JSON object of a counterexample file in a version this code reads."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError) as e:
-        raise CounterexampleError(path, f"cannot be read ({e})") from None
-    except json.JSONDecodeError as e:
-        raise CounterexampleError(path, f"not valid JSON ({e})") from None
+        doc = read_json(path)
+    except Unreadable as e:
+        raise CounterexampleError(path, str(e)) from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise CounterexampleError(path, f"expected \"schema\": \"{SCHEMA}\"")
-    if doc.get("version") not in READABLE:
+    if not readable(doc, SCHEMA):
         raise CounterexampleError(path, f"schema version {doc.get('version')!r} is not supported "
                                   f"(expected one of {', '.join(map(str, READABLE))})")
     return doc
@@ -117,28 +116,35 @@ def read(path: str) -> Recorded:
     names the field (and step) that is missing or has the wrong type."""
     doc = _load(path)
     calls = []
-    states = [_state(_get(doc, "initial", dict, path), "state", path)]
-    for k, step in enumerate(_get(doc, "steps", list, path), start=1):
-        if not isinstance(step, dict):
-            raise CounterexampleError(path, "expected an object with call, params and state", k)
-        params = _strings(_get(step, "params", list, path, k), "params", path, k)
-        calls.append(f"{_get(step, 'call', str, path, k)}({', '.join(params)})")
-        states.append(_state(step, "state", path, k))
-    violated_at = _get(doc, "violated_at", int, path)
-    if violated_at != len(calls):
-        raise CounterexampleError(path, f"violated_at: expected the number of steps, {len(calls)}, got {violated_at}")
-    for key in ORIGIN:
-        if key not in doc:
-            raise CounterexampleError(path, f"{key}: missing")
-    return Recorded(
-        file=path,
-        origin={key: doc[key] for key in ORIGIN},
-        fingerprint=_get(doc, "model_fingerprint", str, path) if doc["version"] >= 2 else None,
-        property=_get(doc, "violates", str, path),
-        without=_strings(_get(doc, "without", list, path), "without", path),
-        calls=tuple(calls),
-        states=tuple(states),
-    )
+    step: int | None = None
+    try:
+        states = [_state(field(doc, "initial", dict), "initial")]
+        for step, entry in enumerate(field(doc, "steps", list), start=1):
+            if not isinstance(entry, dict):
+                raise CounterexampleError(path, "expected an object with call, params and state", step)
+            params = strings(entry, "params")
+            calls.append((field(entry, "call", str), params))
+            states.append(_state(entry))
+        step = None
+        violated_at = field(doc, "violated_at", int)
+        if violated_at != len(calls):
+            raise CounterexampleError(path, f"violated_at: expected the number of steps, {len(calls)}, "
+                                      f"got {violated_at}")
+        for key in ORIGIN:
+            if key not in doc:
+                raise FieldError(key, "present")
+        return Recorded(
+            file=path,
+            origin={key: doc[key] for key in ORIGIN},
+            fingerprint=field(doc, "model_fingerprint", str) if doc["version"] >= 2 else None,
+            tool=field(doc, "tool", str) if "tool" in doc else None,
+            property=field(doc, "violates", str),
+            without=strings(doc, "without"),
+            calls=tuple(calls),
+            states=tuple(states),
+        )
+    except FieldError as e:
+        raise CounterexampleError(path, str(e), step) from None
 
 
 def _difference(rec: Recorded, ts: TransitionSystem, state: Mapping[str, int], k: int) -> str | None:
@@ -172,36 +178,41 @@ def to_trace(rec: Recorded, ts: TransitionSystem) -> Trace:
     same_model = rec.fingerprint == fingerprint(ts)
     prop = ts.property(rec.property)
     dropped = frozenset(rec.without)
-    labels = {a.label: i for i, a in enumerate(ts.actions)}
-    state = dict(ts.init)
-    states = [tuple(state.values())]
-    actions = []
+    index = {(a.family, a.params): i for i, a in enumerate(ts.actions)}
+    actions: list[int] = []
+
+    def resolved() -> Iterator[int]:
+        """The recorded calls as actions of `ts`, each looked up when replay reaches it."""
+        for k, (family, params) in enumerate(rec.calls, start=1):
+            if (family, params) not in index:
+                raise CounterexampleError(rec.file, f"{_call(family, params)} is not an action of {ts.name}", k)
+            actions.append(index[family, params])
+            yield actions[-1]
+
+    states = []
     differences = []
     last = len(rec.calls)
-    for k, call in enumerate([*rec.calls, None]):
-        differences.append(_difference(rec, ts, state, k))
-        if same_model and differences[-1] is not None:
-            raise CounterexampleError(rec.file, f"{differences[-1]} it was written against", k or None)
-        if call is None:
-            break
-        if not evaluate(prop.holds, state):
-            raise CounterexampleError(rec.file, f"violated_at: {prop.name} already fails at step {k}, not at step "
-                                      f"{last} as recorded")
-        if call not in labels:
-            raise CounterexampleError(rec.file, f"{call} is not an action of {ts.name}", k + 1)
-        act = ts.actions[labels[call]]
-        if not evaluate(act.enabled(dropped), state):
-            failed = [o.name for o in act.obligations if o.name not in dropped and not evaluate(o.holds, state)]
-            why = f"obligation {', '.join(failed)} does not hold" if failed else "its guard does not hold"
-            raise CounterexampleError(rec.file, f"{call} is no longer enabled: {why}", k + 1)
-        state = successor(ts, act, state)
-        states.append(tuple(state[v.name] for v in ts.variables))
-        actions.append(labels[call])
+    try:
+        for k, state in enumerate(run(ts, resolved(), dropped)):
+            differences.append(_difference(rec, ts, state, k))
+            if same_model and differences[-1] is not None:
+                raise CounterexampleError(rec.file, f"{differences[-1]} it was written against", k or None)
+            states.append(codes(ts, state))
+            if k < last and not evaluate(prop.holds, state):
+                raise CounterexampleError(rec.file, f"violated_at: {prop.name} already fails at step {k}, not at "
+                                          f"step {last} as recorded")
+    except NotEnabled as e:
+        raise CounterexampleError(rec.file, f"{e.action.label} is no longer enabled: {e.why}", e.step) from None
     checkable = same_model or (rec.fingerprint is None and not any(differences))
     if checkable and evaluate(prop.holds, state):
         raise CounterexampleError(rec.file, f"violated_at: {prop.name} holds after step {last}: the file records no "
                                   "violation of the model it was written against")
     return Trace(ts, tuple(states), tuple(actions), rec.property, dropped)
+
+
+def _call(family: str, params: tuple[str, ...]) -> str:
+    """A recorded call as the trace text shows it."""
+    return f"{family}({', '.join(params)})"
 
 
 def still_violates(trace: Trace) -> bool:

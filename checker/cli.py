@@ -23,7 +23,7 @@ from rich.console import Console
 from checker.artefact import model_changed
 from checker.certificate import CertificateError, claim, recheck
 from checker.certificate import load as load_certificate
-from checker.cexfile import CounterexampleError, document, dump, file_stem, still_violates, to_trace
+from checker.cexfile import CounterexampleError, Recorded, document, dump, file_stem, still_violates, to_trace
 from checker.cexfile import read as read_counterexample
 from checker.check import ENGINES as CHECK_ENGINES
 from checker.check import UnknownName, check, fuzz_check
@@ -392,29 +392,46 @@ def _rebuilt(origin: Mapping[str, object], fingerprint: str | None, file: str) -
     return prov, cfg, ts
 
 
-def _recorded(file: str) -> tuple[Provenance, Configuration, Trace]:
-    """A counterexample file re-executed against the current model."""
+def _recorded(file: str) -> tuple[Provenance, Configuration, Trace, Recorded]:
+    """A counterexample file re-executed against the current model, and what it says."""
     try:
         rec = read_counterexample(file)
         prov, cfg, ts = _rebuilt(rec.origin, rec.fingerprint, file)
-        return prov, cfg, to_trace(rec, ts)
+        return prov, cfg, to_trace(rec, ts), rec
     except CounterexampleError as e:
         _fail(str(e))
+
+
+def _no_longer(trace: Trace) -> str:
+    """What `show` says in place of "-> violates" when the current model runs the trace
+    and the property holds at its end."""
+    return (f"-> {trace.violates} holds after step {len(trace)}: the violation no longer happens in the current "
+            "model")
 
 
 @main.command("show")
 @click.argument("file")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 def show_cmd(file: str, fmt: str) -> None:
-    """Render a counterexample file as text, Markdown (with a Mermaid diagram) or JSON."""
-    prov, cfg, trace = _recorded(file)
+    """Render a counterexample file as text, Markdown (with a Mermaid diagram) or JSON,
+    as the current model runs it: says so when the violation no longer happens."""
+    prov, cfg, trace, rec = _recorded(file)
     cells = partial(view, cfg)
+    violates = f"-> violates {trace.violates}"
+    fixed = not still_violates(trace)
     if fmt == "json":
-        click.echo(json.dumps(document(trace, cells, prov.record()), indent=2))
+        click.echo(json.dumps(document(trace, cells, prov.record(), rec), indent=2))
+        if fixed:
+            click.echo(f"{file}: {_no_longer(trace)}", err=True)  # stderr: the output stays JSON
     elif fmt == "markdown":
-        click.echo(_markdown(trace, cfg, prov))
+        text = _markdown(trace, cfg, prov)
+        if fixed:
+            text = text.replace(f"; violates **{trace.violates}**", f"; no longer violates **{trace.violates}**")
+            text = text.replace(violates, _no_longer(trace))
+        click.echo(text)
     else:
-        click.echo(trace_text(trace, cells))
+        text = trace_text(trace, cells)
+        click.echo(text.replace(violates, _no_longer(trace)) if fixed else text)
 
 
 @main.command("replay")
@@ -423,7 +440,7 @@ def replay_cmd(file: str) -> None:
     """Re-execute a counterexample against the model it records, rebuilt from the file:
     exit 1 if the violation still happens, 0 if it no longer does (only possible when the
     model has changed), 2 if the trace no longer applies or the file contradicts itself."""
-    _, _, trace = _recorded(file)
+    _, _, trace, _ = _recorded(file)
     if still_violates(trace):
         click.echo(f"{file}: {trace.violates} is still violated, at step {len(trace)}")
         sys.exit(Exit.VIOLATED)

@@ -8,10 +8,11 @@ state really violates what the trace claims. Only replayed traces are shown to u
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from checker.interp import evaluate, successor
-from checker.ts import TransitionSystem
+from checker.ts import Action, TransitionSystem
 
 DEADLOCK = "deadlock"
 
@@ -53,6 +54,46 @@ class ReplayError(Exception):
         self.reason = reason
 
 
+class NotEnabled(ReplayError):
+    """A step takes an action that is not enabled there: `action` and `why` not."""
+
+    def __init__(self, step: int, action: Action, why: str) -> None:
+        super().__init__(step, f"{action.label} is not enabled: {why}")
+        self.action = action
+        self.why = why
+
+
+def why_disabled(act: Action, state: Mapping[str, int], dropped: frozenset[str] = frozenset()) -> str | None:
+    """Why `act` is not enabled in `state` with the obligations in `dropped` not imposed:
+    which obligations fail, or else its guard (None: it is enabled)."""
+    if evaluate(act.enabled(dropped), state):
+        return None
+    failed = [o.name for o in act.obligations if o.name not in dropped and not evaluate(o.holds, state)]
+    return f"obligation {', '.join(failed)} does not hold" if failed else "its guard does not hold"
+
+
+def run(
+    ts: TransitionSystem, actions: Iterable[int], dropped: frozenset[str] = frozenset()
+) -> Iterator[dict[str, int]]:
+    """The states `actions` (indices into `ts.actions`, taken one at a time) lead to from
+    the initial state, the initial state first, each keyed in `ts.variables` order;
+    NotEnabled at the first action that is not enabled where it is taken."""
+    state = {v.name: ts.init[v.name] for v in ts.variables}
+    yield state
+    for k, a in enumerate(actions, start=1):
+        act = ts.actions[a]
+        why = why_disabled(act, state, dropped)
+        if why is not None:
+            raise NotEnabled(k, act, why)
+        state = successor(ts, act, state)
+        yield state
+
+
+def codes(ts: TransitionSystem, state: Mapping[str, int]) -> tuple[int, ...]:
+    """A valuation as a trace state: the codes in `ts.variables` order."""
+    return tuple(state[v.name] for v in ts.variables)
+
+
 def replay(trace: Trace) -> int:
     """Re-execute `trace` against its system; return the step at which the violation shows.
 
@@ -60,18 +101,13 @@ def replay(trace: Trace) -> int:
     computes, or the end state does not violate the claimed property.
     """
     ts = trace.ts
-    state = trace.valuation(0)
-    if state != dict(ts.init):
+    states = run(ts, trace.actions, trace.dropped)
+    state = next(states)
+    if state != trace.valuation(0):
         raise ReplayError(0, "the first state is not the initial state")
-    for k, a in enumerate(trace.actions, start=1):
-        act = ts.actions[a]
-        if not evaluate(act.enabled(trace.dropped), state):
-            failed = [o.name for o in act.obligations if o.name not in trace.dropped and not evaluate(o.holds, state)]
-            why = f"obligation {', '.join(failed)} does not hold" if failed else "its guard does not hold"
-            raise ReplayError(k, f"{act.label} is not enabled: {why}")
-        state = successor(ts, act, state)
+    for k, state in enumerate(states, start=1):
         if state != trace.valuation(k):
-            raise ReplayError(k, f"{act.label} does not lead to the recorded state")
+            raise ReplayError(k, f"{ts.actions[trace.actions[k - 1]].label} does not lead to the recorded state")
     last = len(trace.actions)
     if trace.violates == DEADLOCK:
         if evaluate(ts.final, state):

@@ -313,6 +313,10 @@ def read_toml(text: str, file: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         line = re.search(r"at line (\d+)", str(e))
         raise ConfigError(file, "(syntax)", f"valid TOML ({e})", int(line.group(1)) if line else None) from None
+    except RecursionError:
+        raise ConfigError(file, "(syntax)", "valid TOML (nested too deeply)") from None
+    except ValueError as e:  # the parser's other refusals (a value out of range)
+        raise ConfigError(file, "(syntax)", f"valid TOML ({e})") from None
 
 
 def read_file(path: str) -> str:

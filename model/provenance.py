@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from checker.artefact import FieldError, field
 from checker.ts import TransitionSystem
 from model import catalog
 from model.build import system
@@ -68,19 +69,15 @@ def from_record(origin: Mapping[str, Any], artefact: str) -> Provenance:
     return Provenance(*_config(config, artefact), _policy(policy, artefact))
 
 
-JSON_TYPES: dict[type | tuple[type, ...], str] = {
-    str: "a string", (str, type(None)): "a string or null", dict: "an object", list: "a list",
-}
-
-
 def _field(table: object, key: str, kind: type | tuple[type, ...], artefact: str, where: str) -> Any:
-    """`table[key]` if `table` is a JSON object and the value has type `kind`."""
-    if not isinstance(table, dict):
-        raise ConfigError(artefact, where, "a JSON object")
-    value = table.get(key)
-    if not isinstance(value, kind):
-        raise ConfigError(artefact, f"{where}.{key}", f"{JSON_TYPES[kind]}, got {value!r}")
-    return value
+    """`table[key]` if `table` is a JSON object and the value has type `kind` (a missing
+    value is null)."""
+    if isinstance(table, dict) and key not in table and isinstance(None, kind):
+        return None
+    try:
+        return field(table, key, kind, where)
+    except FieldError as e:
+        raise ConfigError(artefact, e.field, f"{e.expected}, got {e.got or 'nothing'}") from None
 
 
 def _config(record: object, artefact: str) -> tuple[str, str | None, str | None, Configuration]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,7 @@ def test_pdr_and_k_induction_certificates_do_not_overwrite_each_other(tmp_path):
 def test_the_fingerprint_follows_the_model_not_its_name():
     _, seed = system("seed")
     assert fingerprint(seed) == fingerprint(system("seed")[1])
+    assert fingerprint(replace(seed, name="x")) == fingerprint(seed)
     assert fingerprint(seed) != fingerprint(system("seed-zeroed")[1])
 
 
@@ -147,3 +149,88 @@ def test_version_1_certificates_still_certify_by_name(tmp_path):
     cert.write_text(json.dumps(doc))
     r = run("certify", str(cert))
     assert r.exit_code == Exit.HOLDS and r.output.startswith("VALID"), r.output
+
+
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+DEEP_TOML = "v = " + "[" * 5000 + "]" * 5000 + "\n"
+
+
+@pytest.mark.parametrize(("command", "needle"), [("replay", "not valid JSON (nested too deeply)"),
+                                                 ("show", "not valid JSON (nested too deeply)"),
+                                                 ("certify", "not a readable JSON certificate (nested too deeply)")])
+def test_deeply_nested_json_is_bad_input_naming_the_file(tmp_path, command, needle):
+    path = tmp_path / "deep.json"
+    path.write_text(DEEP_JSON)
+    r = run(command, str(path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert f"{path}: {needle}" in r.output and "internal error" not in r.output
+
+
+def test_deeply_nested_toml_is_bad_input_naming_the_file(tmp_path):
+    path = tmp_path / "deep.toml"
+    path.write_text(DEEP_TOML)
+    r = run("check", "--config", str(path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert f"{path}: (syntax): expected valid TOML (nested too deeply)" in r.output
+
+
+def test_deeply_nested_toml_inside_an_artefact_is_bad_input_naming_the_field(tmp_path):
+    assert run("check", "--property", "device-reads-latest", "--dump", str(tmp_path)).exit_code == Exit.VIOLATED
+    (path,) = tmp_path.glob("*.json")
+    doc = json.loads(path.read_text())
+    doc["config"]["text"] = DEEP_TOML
+    path.write_text(json.dumps(doc))
+    r = run("replay", str(path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert f"{path}: config.text: expected a valid configuration" in r.output and "nested too deeply" in r.output
+
+
+@pytest.fixture(scope="module")
+def kind_certificate(tmp_path_factory) -> dict:
+    directory = tmp_path_factory.mktemp("kind")
+    r = run("prove", "--config", "seed", "--property", "dma-within-mapping", "--engine", "kind", "--depth", "4",
+            "--certificates", str(directory))
+    assert r.exit_code == Exit.HOLDS, r.output
+    (cert,) = directory.glob("*.kind.cert.json")
+    return json.loads(cert.read_text())
+
+
+@pytest.mark.parametrize("k", [-3, 0, 10**12, 65])
+def test_a_k_induction_certificate_with_k_out_of_range_is_bad_input(tmp_path, kind_certificate, k):
+    path = tmp_path / "c.kind.cert.json"
+    path.write_text(json.dumps({**kind_certificate, "k": k}))
+    r = run("certify", str(path))
+    assert r.exit_code == Exit.BAD_INPUT, r.output
+    assert f"{path}: k: expected an integer from 1 to 64 for engine kind, got {k}" in r.output
+
+
+def test_a_k_induction_certificate_at_the_largest_k_is_read(tmp_path, kind_certificate):
+    from checker.certificate import MAX_K, load
+    path = tmp_path / "c.kind.cert.json"
+    path.write_text(json.dumps({**kind_certificate, "k": MAX_K}))
+    assert load(str(path)).k == MAX_K
+
+
+def test_version_true_is_not_version_1(tmp_path, kind_certificate):
+    cert = tmp_path / "c.kind.cert.json"
+    cert.write_text(json.dumps({**kind_certificate, "version": True}))
+    r = run("certify", str(cert))
+    assert r.exit_code == Exit.BAD_INPUT and "expected schema dmabuf-mc.certificate version 1 or 2" in r.output
+    assert run("check", "--property", "device-reads-latest", "--dump", str(tmp_path / "cex")).exit_code == 1
+    (cex,) = (tmp_path / "cex").glob("*.json")
+    cex.write_text(json.dumps({**json.loads(cex.read_text()), "version": True}))
+    for command in ("replay", "show"):
+        r = run(command, str(cex))
+        assert r.exit_code == Exit.BAD_INPUT and "schema version True is not supported" in r.output, r.output
+
+
+def test_a_field_error_about_a_deeply_nested_value_still_names_the_field():
+    from checker.artefact import FieldError, field
+
+    deep: list = []
+    inner = deep
+    for _ in range(100_000):
+        inner.append([])
+        inner = inner[0]
+    with pytest.raises(FieldError, match=r"^steps: expected a string, got a list nested too deeply to show$"):
+        field({"steps": deep}, "steps", str)

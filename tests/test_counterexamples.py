@@ -160,3 +160,62 @@ def test_fuzz_command_reports_and_dumps(tmp_path):
     assert len(list(tmp_path.glob("*.json"))) == 1
     bad = CliRunner().invoke(main, ["fuzz", "--examples", "0"])
     assert bad.exit_code == 2
+
+
+def test_replay_builds_every_state_in_the_systems_variable_order_whatever_the_order_of_init():
+    from dataclasses import replace
+
+    from checker.trace import codes, replay
+
+    rec = read(str(SEED))
+    _, ts = from_record(rec.origin, str(SEED)).system()
+    shuffled = replace(ts, init=dict(reversed(list(ts.init.items()))))
+    assert list(shuffled.init) != [v.name for v in ts.variables]
+    trace = to_trace(rec, shuffled)
+    assert trace.states[0] == codes(ts, ts.init)
+    assert replay(trace) == len(trace) == len(rec.calls)
+    assert rec.calls[0] == (ts.actions[trace.actions[0]].family, ts.actions[trace.actions[0]].params)
+
+
+def test_replay_and_file_replay_explain_a_disabled_step_alike():
+    from checker.trace import NotEnabled, ReplayError, Trace, replay, why_disabled
+
+    rec = read(str(SEED))
+    _, ts = from_record(rec.origin, str(SEED)).system()
+    trace = to_trace(rec, ts)
+    skipped = Trace(ts, trace.states[:1] + trace.states[2:], trace.actions[1:], trace.violates, trace.dropped)
+    with pytest.raises(ReplayError) as e:
+        replay(skipped)
+    assert isinstance(e.value, NotEnabled)
+    assert e.value.why == why_disabled(ts.actions[trace.actions[1]], trace.valuation(0), trace.dropped)
+    assert str(e.value).startswith(f"step 1: {ts.actions[trace.actions[1]].label} is not enabled: ")
+
+
+def test_show_says_when_the_changed_model_no_longer_violates(tmp_path):
+    (path,) = _dumped(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["config"]["text"] = doc["config"]["text"].replace("coherent = false", "coherent = true")  # the display snoops
+    doc["tool"] = "dmabuf-mc 0.0.1"
+    path.write_text(json.dumps(doc))
+    runner = CliRunner()
+    fixed = "-> device-reads-latest holds after step 5: the violation no longer happens in the current model"
+    for fmt in ("text", "markdown"):
+        r = runner.invoke(main, ["show", str(path), "--format", fmt])
+        assert r.exit_code == 0, r.output
+        assert "-> violates" not in r.stdout and fixed in r.stdout, r.stdout
+        assert "warning: the model of seed/baseline has changed" in r.stderr
+    assert "no longer violates **device-reads-latest**" in r.stdout
+    r = runner.invoke(main, ["show", str(path), "--format", "json"])
+    assert r.exit_code == 0 and fixed in r.stderr
+    shown = json.loads(r.stdout)
+    assert (shown["tool"], shown["model_fingerprint"]) == (doc["tool"], doc["model_fingerprint"])
+
+
+def test_show_json_keeps_what_the_file_records_about_its_writer(tmp_path):
+    (path,) = _dumped(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["tool"] = "dmabuf-mc 0.0.1"
+    path.write_text(json.dumps(doc))
+    r = CliRunner().invoke(main, ["show", str(path), "--format", "json"])
+    assert r.exit_code == 0 and r.stderr == ""
+    assert json.loads(r.stdout) == doc
