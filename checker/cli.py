@@ -21,7 +21,7 @@ import click
 from rich.console import Console
 
 from checker.artefact import model_changed
-from checker.certificate import CertificateError, claim, recheck
+from checker.certificate import MAX_K, CertificateError, claim, recheck
 from checker.certificate import load as load_certificate
 from checker.cexfile import CounterexampleError, Recorded, document, dump, file_stem, still_violates, to_trace
 from checker.cexfile import read as read_counterexample
@@ -308,6 +308,8 @@ def prove_cmd(
 ) -> None:
     """Prove the properties for every reachable state, or refute them with a trace.
     --strict: the engine also shows every premise occurs and every action is enabled."""
+    if engine == "kind" and depth > MAX_K:
+        _fail(f"--depth {depth}: k-induction certificates hold k up to {MAX_K}")
     prov = _provenance(config_name, policy_name, rules)
     _directory("--certificates", certificates)
     _directory("--dump", dump)

@@ -375,3 +375,11 @@ def test_a_closed_stdout_ends_quietly_with_the_usual_code(args, code):
         os.close(writer)
     assert done.returncode == code, done.stderr
     assert done.stderr == ""
+
+
+def test_a_k_induction_depth_past_what_a_certificate_holds_is_bad_input():
+    from click.testing import CliRunner
+
+    from checker.cli import main
+    r = CliRunner().invoke(main, ["prove", "--engine", "kind", "--depth", "65"])
+    assert r.exit_code == 2 and "k-induction certificates hold k up to 64" in r.output
