@@ -14,7 +14,7 @@ from checker.engines.bmc import BmcResult, bmc
 from checker.interrupt import ctrl_c_stops_z3
 from checker.trace import ReplayError, Trace, replay
 from checker.ts import TransitionSystem
-from checker.verdict import Exit, PropertyResult, Report, Verdict
+from checker.verdict import Exit, PropertyResult, Report, Verdict, unsettled
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,7 @@ class CrossCheck:
         (or was interrupted) where the report says everything holds (3)."""
         if self.disagreements:
             return Exit.VIOLATED
-        if (self.undecided or self.interrupted) and report.exit_code is Exit.HOLDS:
-            return Exit.UNKNOWN
-        return report.exit_code
+        return unsettled(report.exit_code, bool(self.undecided or self.interrupted))
 
 
 def cross_check(ts: TransitionSystem, report: Report) -> CrossCheck:

@@ -107,11 +107,12 @@ class Coverage:
 
     def exit_code(self, code: Exit) -> Exit:
         """VIOLATED on a failure; UNKNOWN instead of HOLDS when something was left undecided."""
-        if self.failures:
-            return Exit.VIOLATED
-        if self.undecided and code is Exit.HOLDS:
-            return Exit.UNKNOWN
-        return code
+        return Exit.VIOLATED if self.failures else unsettled(code, bool(self.undecided))
+
+
+def unsettled(code: Exit, undecided: bool) -> Exit:
+    """UNKNOWN instead of HOLDS when part of what the run claims was left undecided."""
+    return Exit.UNKNOWN if undecided and code is Exit.HOLDS else code
 
 
 def exit_code(results: tuple[PropertyResult, ...], deadlock: bool = False) -> Exit:
