@@ -38,6 +38,16 @@ class Layout:
             s |= valuation[v.name] << self.offsets[i]
         return s
 
+    def transients(self, ts: TransitionSystem) -> tuple[int, int]:
+        """The bits of the transient variables, and their initial values in place: every
+        successor starts from these, so observations last one step."""
+        mask = reset = 0
+        for i, v in enumerate(ts.variables):
+            if v.transient:
+                mask |= ((1 << self.widths[i]) - 1) << self.offsets[i]
+                reset |= ts.init[v.name] << self.offsets[i]
+        return mask, reset
+
     def unpack(self, ts: TransitionSystem, state: int) -> dict[str, int]:
         return {
             v.name: (state >> self.offsets[i]) & ((1 << self.widths[i]) - 1)
@@ -165,12 +175,7 @@ def compile_system(ts: TransitionSystem, dropped: frozenset[str] = frozenset()) 
     """Generate and load the Python successor, property and final-state functions."""
     layout = Layout.of(ts)
     em = _Emitter(ts, layout)
-    transient_reset = 0
-    transient_mask = 0
-    for i, v in enumerate(ts.variables):
-        if v.transient:
-            transient_mask |= ((1 << layout.widths[i]) - 1) << layout.offsets[i]
-            transient_reset |= ts.init[v.name] << layout.offsets[i]
+    transient_mask, transient_reset = layout.transients(ts)
 
     needed: set[str] = set()
     bodies: list[str] = []

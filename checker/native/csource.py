@@ -60,11 +60,7 @@ def _expand(em: _CEmitter, model: Compiled, nwords: int) -> list[str]:
     handed to the runtime's `visit`; a deadlock when none is enabled and i is not final."""
     ts, layout = model.ts, model.layout
     total = (1 << sum(layout.widths)) - 1
-    transient_mask = transient_reset = 0
-    for i, v in enumerate(ts.variables):
-        if v.transient:
-            transient_mask |= ((1 << layout.widths[i]) - 1) << layout.offsets[i]
-            transient_reset |= ts.init[v.name] << layout.offsets[i]
+    transient_mask, transient_reset = layout.transients(ts)
     needed: set[str] = set()
     bodies: list[str] = []
     for a_id, act in enumerate(ts.actions):
