@@ -20,6 +20,17 @@ import z3
 CANCEL_EVERY = 0.01  # seconds between cancels once Ctrl-C was pressed: a new query stops as fast
 
 
+_PRESSED = threading.Event()
+"""Set from the first Ctrl-C inside `ctrl_c_stops_z3()` until the block ends."""
+
+
+def requested() -> bool:
+    """Whether Ctrl-C was pressed inside the running block: from then on Z3 is being
+    cancelled, so an answer read back now (a model, an invariant) may be cut short and is
+    not to be trusted."""
+    return _PRESSED.is_set()
+
+
 def _nothing() -> None:
     """The checkpoint outside the main thread, where signals cannot be caught."""
 
@@ -31,7 +42,8 @@ def ctrl_c_stops_z3() -> Iterator[Callable[[], None]]:
     if threading.current_thread() is not threading.main_thread():
         yield _nothing
         return
-    pressed = threading.Event()
+    pressed = _PRESSED
+    pressed.clear()
     done = threading.Event()
     reader, writer = socket.socketpair()
     writer.setblocking(False)
@@ -44,6 +56,7 @@ def ctrl_c_stops_z3() -> Iterator[Callable[[], None]]:
         the main thread is inside Z3), then cancel Z3 until the block ends."""
         while not done.is_set() and (data := reader.recv(64)):
             if signal.SIGINT in data:
+                pressed.set()  # before any cancel, so `requested()` never misses one
                 while not done.wait(CANCEL_EVERY):
                     # Z3_interrupt reports the main thread's last error (e.g. "push canceled") as its own
                     with suppress(z3.Z3Exception):
@@ -70,6 +83,7 @@ def ctrl_c_stops_z3() -> Iterator[Callable[[], None]]:
         reader.close()
         if pressed.is_set():
             _clear_cancel()
+        pressed.clear()
 
 
 def _clear_cancel() -> None:

@@ -383,3 +383,23 @@ def test_a_k_induction_depth_past_what_a_certificate_holds_is_bad_input():
     from checker.cli import main
     r = CliRunner().invoke(main, ["prove", "--engine", "kind", "--depth", "65"])
     assert r.exit_code == 2 and "k-induction certificates hold k up to 64" in r.output
+
+
+def test_a_model_read_back_after_ctrl_c_is_not_an_answer(monkeypatch):
+    # Ctrl-C can land while Z3's model is being read back; the cancel then cuts the read
+    # short, so whatever trace it gives is not trusted: the query gave up.
+    import checker.engines.bmc as bmc_engine
+    from checker.interrupt import _PRESSED
+    from tests.conftest import system
+
+    def cancelled_mid_read(*_args: object) -> None:
+        _PRESSED.set()
+        raise AssertionError("step 1 of a Z3 model matches no action")
+
+    monkeypatch.setattr(bmc_engine, "decode", cancelled_mid_read)
+    _, ts = system("seed")
+    try:
+        result = bmc_engine.bmc(ts, "device-reads-latest", 8)
+    finally:
+        _PRESSED.clear()
+    assert result.trace is None and "gave up (canceled)" in (result.stopped or "")

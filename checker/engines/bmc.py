@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import z3
 
 from checker.interp import evaluate, successor
+from checker.interrupt import requested
 from checker.symbolic import Encoding
 from checker.trace import Trace
 from checker.ts import TransitionSystem
@@ -103,7 +104,13 @@ def bmc(
                 raise
             return BmcResult(None, k - 1, f"{stopped} at depth {k}", time.perf_counter() - start)
         if model is not None:
-            trace = decode(enc, model, path, prop)
+            try:
+                trace = decode(enc, model, path, prop)
+            except (AssertionError, z3.Z3Exception):
+                if not requested():
+                    raise
+            if requested():  # cancelled while the model was read back: not an answer
+                return BmcResult(None, k - 1, f"solver gave up (canceled) at depth {k}", time.perf_counter() - start)
             return BmcResult(trace, k, None, time.perf_counter() - start)
         s.pop()
         if result == z3.unknown:

@@ -15,6 +15,7 @@ import z3
 
 from checker.certificate import check_invariant, check_k_induction, invariant_to_smt2
 from checker.engines.bmc import SEED, SolverGaveUp, bmc, gave_up, solver
+from checker.interrupt import requested
 from checker.symbolic import Encoding, differ
 from checker.trace import Trace
 from checker.ts import TransitionSystem
@@ -146,6 +147,8 @@ def _spacer(
         return ProofResult(False, found.trace, "pdr", found.depth, None, stopped, time.perf_counter() - start)
     bare = {v.name: z3.Int(v.name) for v in ts.variables}
     invariant = z3.substitute_vars(fp.get_cover_delta(-1, inv), *[bare[v.name] for v in ts.variables])
+    if requested():  # cancelled while the invariant was read back: not an answer
+        raise SolverGaveUp("solver gave up (canceled)")
     failures = check_invariant(enc, prop, invariant_to_smt2(invariant), _left(start, timeout))
     if failures:
         raise AssertionError(f"Spacer's invariant does not re-check: {failures}")
