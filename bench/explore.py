@@ -14,13 +14,13 @@ import argparse
 import time
 from dataclasses import replace
 
-from checker.compile import Compiled, compile_system
-from checker.engines.explicit import Exploration, explore
-from checker.engines.native import explore_native, library
-from checker.native.toolchain import compiler
-from model.build import build
-from model.config import load
-from model.policy import BASELINE
+from dmabuf_mc.checker.compile import Compiled, compile_system
+from dmabuf_mc.checker.engines.explicit import Exploration, explore
+from dmabuf_mc.checker.engines.native import explore_native, library
+from dmabuf_mc.checker.native.toolchain import compiler
+from dmabuf_mc.model.build import build
+from dmabuf_mc.model.config import load
+from dmabuf_mc.model.policy import BASELINE
 
 ENGINES = {"native": explore_native, "explicit": explore}
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from checker.compile import compile_system
-from checker.engines.explicit import explore
-from model.build import build
-from model.config import Configuration, builtin_names, load
-from model.kernels import ArchSync, Swiotlb
-from model.policy import BASELINE, POLICIES
+from dmabuf_mc.checker.compile import compile_system
+from dmabuf_mc.checker.engines.explicit import explore
+from dmabuf_mc.model.build import build
+from dmabuf_mc.model.config import Configuration, builtin_names, load
+from dmabuf_mc.model.kernels import ArchSync, Swiotlb
+from dmabuf_mc.model.policy import BASELINE, POLICIES
 
 KNOBS = {
     "arm64-before-c50f11c6196f": lambda c: replace(c, kernel=replace(c.kernel, arch_sync=ArchSync.INVALIDATE)),

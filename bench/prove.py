@@ -13,16 +13,16 @@ import argparse
 import sys
 import time
 
-from checker.compile import compile_system
-from checker.engines.bmc import bmc
-from checker.engines.explicit import explore
-from checker.engines.prove import kinduction, pdr
-from checker.interrupt import ctrl_c_stops_z3
-from checker.ts import TransitionSystem
-from checker.verdict import Exit
-from model.build import build
-from model.config import builtin_names, load
-from model.policy import BASELINE
+from dmabuf_mc.checker.compile import compile_system
+from dmabuf_mc.checker.engines.bmc import bmc
+from dmabuf_mc.checker.engines.explicit import explore
+from dmabuf_mc.checker.engines.prove import kinduction, pdr
+from dmabuf_mc.checker.interrupt import ctrl_c_stops_z3
+from dmabuf_mc.checker.ts import TransitionSystem
+from dmabuf_mc.checker.verdict import Exit
+from dmabuf_mc.model.build import build
+from dmabuf_mc.model.config import builtin_names, load
+from dmabuf_mc.model.policy import BASELINE
 
 
 def decided(engine: str, ts: TransitionSystem, prop: str, depth: int, timeout: float) -> bool:

@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator
 import pytest
 import z3
 
-from checker.interp import evaluate, successor
-from checker.native.toolchain import CACHE_ENV
-from checker.trace import Trace
-from checker.ts import TransitionSystem
-from model.build import system as build_system
-from model.config import Configuration, load, parse
-from model.policy import BASELINE, Policy
-from model.view import view
+from dmabuf_mc.checker.interp import evaluate, successor
+from dmabuf_mc.checker.native.toolchain import CACHE_ENV
+from dmabuf_mc.checker.trace import Trace
+from dmabuf_mc.checker.ts import TransitionSystem
+from dmabuf_mc.model.build import system as build_system
+from dmabuf_mc.model.config import Configuration, load, parse
+from dmabuf_mc.model.policy import BASELINE, Policy
+from dmabuf_mc.model.view import view
 
 
 def system(cfg: str | Configuration, policy: Policy = BASELINE) -> tuple[Configuration, TransitionSystem]:

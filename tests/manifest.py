@@ -12,14 +12,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from checker.check import check
-from checker.compile import compile_system
-from checker.engines.explicit import explore
-from checker.engines.native import explore_native
-from checker.native.toolchain import compiler
-from model.build import build
-from model.config import builtin_names, load
-from model.policy import BASELINE
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.compile import compile_system
+from dmabuf_mc.checker.engines.explicit import explore
+from dmabuf_mc.checker.engines.native import explore_native
+from dmabuf_mc.checker.native.toolchain import compiler
+from dmabuf_mc.model.build import build
+from dmabuf_mc.model.config import builtin_names, load
+from dmabuf_mc.model.policy import BASELINE
 
 MANIFEST = Path(__file__).parent / "data" / "builtins-manifest.json"
 full_search = explore_native if compiler() else explore

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from checker.artefact import fingerprint, tool_version, write_atomic
-from checker.cli import main
-from checker.verdict import Exit
+from dmabuf_mc.app.cli import main
+from dmabuf_mc.checker.artefact import fingerprint, tool_version, write_atomic
+from dmabuf_mc.checker.verdict import Exit
 from tests.conftest import system
 
-BUILTINS = Path(__file__).parent.parent / "model" / "configs"
+BUILTINS = Path(__file__).parent.parent / "dmabuf_mc" / "model" / "configs"
 
 
 def run(*args: str):
@@ -205,7 +205,7 @@ def test_a_k_induction_certificate_with_k_out_of_range_is_bad_input(tmp_path, ki
 
 
 def test_a_k_induction_certificate_at_the_largest_k_is_read(tmp_path, kind_certificate):
-    from checker.certificate import MAX_K, load
+    from dmabuf_mc.checker.certificate import MAX_K, load
     path = tmp_path / "c.kind.cert.json"
     path.write_text(json.dumps({**kind_certificate, "k": MAX_K}))
     assert load(str(path)).k == MAX_K
@@ -225,7 +225,7 @@ def test_version_true_is_not_version_1(tmp_path, kind_certificate):
 
 
 def test_a_field_error_about_a_deeply_nested_value_still_names_the_field():
-    from checker.artefact import FieldError, field
+    from dmabuf_mc.checker.artefact import FieldError, field
 
     deep: list = []
     inner = deep

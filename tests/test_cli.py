@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from checker.cli import main
+from dmabuf_mc.app.cli import main
 
 
 def run(*args: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.config import ConfigError, builtin_names, load, parse
+from dmabuf_mc.model.config import ConfigError, builtin_names, load, parse
 
 GOOD = """
 [exporter]

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from checker.cexfile import read, still_violates, to_trace
-from checker.check import check
-from checker.cli import main
-from checker.compile import compile_system
-from checker.engines.explicit import explore
-from checker.engines.random import fuzz
-from model.provenance import from_record
-from model.testing import check_random_histories, random_histories
+from dmabuf_mc.app.cli import main
+from dmabuf_mc.app.testing import check_random_histories, random_histories
+from dmabuf_mc.checker.cexfile import read, still_violates, to_trace
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.compile import compile_system
+from dmabuf_mc.checker.engines.explicit import explore
+from dmabuf_mc.checker.engines.random import fuzz
+from dmabuf_mc.model.provenance import from_record
 from tests.conftest import system
 
 CORPUS = sorted(Path(__file__).parent.parent.joinpath("counterexamples").glob("*.json"))
@@ -165,7 +165,7 @@ def test_fuzz_command_reports_and_dumps(tmp_path):
 def test_replay_builds_every_state_in_the_systems_variable_order_whatever_the_order_of_init():
     from dataclasses import replace
 
-    from checker.trace import codes, replay
+    from dmabuf_mc.checker.trace import codes, replay
 
     rec = read(str(SEED))
     _, ts = from_record(rec.origin, str(SEED)).system()
@@ -178,7 +178,7 @@ def test_replay_builds_every_state_in_the_systems_variable_order_whatever_the_or
 
 
 def test_replay_and_file_replay_explain_a_disabled_step_alike():
-    from checker.trace import NotEnabled, ReplayError, Trace, replay, why_disabled
+    from dmabuf_mc.checker.trace import NotEnabled, ReplayError, Trace, replay, why_disabled
 
     rec = read(str(SEED))
     _, ts = from_record(rec.origin, str(SEED)).system()

@@ -19,14 +19,14 @@ import pytest
 import z3
 from click.testing import CliRunner
 
-import checker.check
-import checker.cli
-import checker.crosscheck
-import checker.engines.prove
-import checker.engines.random
-import checker.prover
-from checker.cli import main
-from checker.verdict import Exit
+import dmabuf_mc.app.cli
+import dmabuf_mc.checker.check
+import dmabuf_mc.checker.crosscheck
+import dmabuf_mc.checker.engines.prove
+import dmabuf_mc.checker.engines.random
+import dmabuf_mc.checker.prover
+from dmabuf_mc.app.cli import main
+from dmabuf_mc.checker.verdict import Exit
 from tests.conftest import system
 
 
@@ -42,7 +42,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_4(monkeypatch):
     def broken(*_args: object, **_kw: object) -> None:
         raise ValueError("boom")
 
-    monkeypatch.setattr(checker.cli, "check", broken)
+    monkeypatch.setattr(dmabuf_mc.app.cli, "check", broken)
     r = run("check")
     assert r.exit_code == Exit.INTERNAL_ERROR == 4
     assert r.output.strip() == ("dmabuf-mc: internal error: ValueError: boom "
@@ -50,7 +50,7 @@ def test_an_unexpected_exception_is_one_line_and_exit_4(monkeypatch):
 
 
 def test_check_interrupted_mid_search_reports_the_states_covered_and_exit_3(monkeypatch):
-    real = checker.check.compile_system
+    real = dmabuf_mc.checker.check.compile_system
 
     def compiled(*args: object):
         model = real(*args)
@@ -63,7 +63,7 @@ def test_check_interrupted_mid_search_reports_the_states_covered_and_exit_3(monk
 
         return replace(model, successors=successors)
 
-    monkeypatch.setattr(checker.check, "compile_system", compiled)
+    monkeypatch.setattr(dmabuf_mc.checker.check, "compile_system", compiled)
     r = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest")
     assert r.exit_code == Exit.UNKNOWN, r.output
     assert "stopped: interrupted" in r.output
@@ -71,7 +71,7 @@ def test_check_interrupted_mid_search_reports_the_states_covered_and_exit_3(monk
 
 
 def test_prove_interrupted_keeps_the_answers_so_far_and_exits_3(monkeypatch, tmp_path):
-    real = checker.prover.bmc
+    real = dmabuf_mc.checker.prover.bmc
     calls = iter(range(1))
 
     def bmc_then_interrupt(*args: object, **kw: object):
@@ -79,7 +79,7 @@ def test_prove_interrupted_keeps_the_answers_so_far_and_exits_3(monkeypatch, tmp
             raise KeyboardInterrupt
         return real(*args, **kw)
 
-    monkeypatch.setattr(checker.prover, "bmc", bmc_then_interrupt)
+    monkeypatch.setattr(dmabuf_mc.checker.prover, "bmc", bmc_then_interrupt)
     r = run("prove", "--engine", "bmc", "--depth", "3", "--property", "device-reads-latest",
             "--property", "no-lost-writes", "--certificates", str(tmp_path))
     assert r.exit_code == Exit.UNKNOWN, r.output
@@ -88,14 +88,14 @@ def test_prove_interrupted_keeps_the_answers_so_far_and_exits_3(monkeypatch, tmp
 
 
 def test_ctrl_c_while_z3_works_cancels_the_query_and_stops_the_run(monkeypatch, tmp_path):
-    real = checker.engines.prove._spacer
+    real = dmabuf_mc.checker.engines.prove._spacer
 
     def ctrl_c_then_spacer(*args: object):
         os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C as Spacer starts
         return real(*args)
 
     handler = signal.getsignal(signal.SIGINT)
-    monkeypatch.setattr(checker.engines.prove, "_spacer", ctrl_c_then_spacer)
+    monkeypatch.setattr(dmabuf_mc.checker.engines.prove, "_spacer", ctrl_c_then_spacer)
     r = run("prove", "--config", "heap-mmap", "--property", "cpu-reads-latest", "--property", "no-lost-writes",
             "--certificates", str(tmp_path))
     assert r.exit_code == Exit.UNKNOWN, r.output
@@ -105,7 +105,7 @@ def test_ctrl_c_while_z3_works_cancels_the_query_and_stops_the_run(monkeypatch, 
 
 
 def test_fuzz_interrupted_exits_3(monkeypatch):
-    monkeypatch.setattr(checker.engines.random, "run_state_machine_as_test", interrupt)
+    monkeypatch.setattr(dmabuf_mc.checker.engines.random, "run_state_machine_as_test", interrupt)
     r = run("fuzz", "--property", "device-reads-latest")
     assert r.exit_code == Exit.UNKNOWN, r.output
     assert "UNKNOWN  device-reads-latest  interrupted before 100 histories" in r.output
@@ -119,9 +119,9 @@ def test_fuzz_that_finds_nothing_is_unknown_not_a_pass():
 
 
 @pytest.mark.parametrize(("command", "target"), [
-    (["certify", "x.cert.json"], (checker.cli, "load_certificate")),
-    (["replay", "x.json"], (checker.cli, "read_counterexample")),
-    (["sweep", "--config", "seed", "--workers", "1"], (checker.cli.judge, "sweep")),
+    (["certify", "x.cert.json"], (dmabuf_mc.app.cli, "load_certificate")),
+    (["replay", "x.json"], (dmabuf_mc.app.cli, "read_counterexample")),
+    (["sweep", "--config", "seed", "--workers", "1"], (dmabuf_mc.app.cli.judge, "sweep")),
 ])
 def test_ctrl_c_anywhere_else_is_exit_3_not_a_traceback(monkeypatch, command, target):
     monkeypatch.setattr(*target, interrupt)
@@ -141,7 +141,7 @@ def test_a_solver_stopped_by_its_resource_limit_is_unknown_exit_3(solver_rlimit,
 
 
 def test_pdr_says_how_deep_its_probe_got_before_the_solver_gave_up(solver_rlimit):
-    from checker.engines.prove import pdr
+    from dmabuf_mc.checker.engines.prove import pdr
 
     _, ts = system("heap-mmap")
     solver_rlimit(100_000)
@@ -174,7 +174,7 @@ def test_running_out_of_memory_anywhere_is_unknown_exit_3(monkeypatch):
     def no_memory(*_args: object, **_kw: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(checker.cli, "check", no_memory)
+    monkeypatch.setattr(dmabuf_mc.app.cli, "check", no_memory)
     r = run("check")
     assert r.exit_code == Exit.UNKNOWN, r.output
     assert r.output.strip() == "dmabuf-mc: out of memory before an answer"
@@ -182,8 +182,8 @@ def test_running_out_of_memory_anywhere_is_unknown_exit_3(monkeypatch):
 
 ANNOUNCE_SPACER = """
 import sys
-import checker.engines.prove as engine
-from checker.cli import main
+import dmabuf_mc.checker.engines.prove as engine
+from dmabuf_mc.app.cli import main
 
 real = engine._spacer
 
@@ -225,8 +225,8 @@ def test_a_real_ctrl_c_during_a_z3_query_stops_prove_with_exit_3(tmp_path):
 
 def test_a_cancel_between_queries_is_the_solver_giving_up_not_a_bug():
     """Ctrl-C can cancel Z3 while no query runs: the next push fails with "push canceled"."""
-    from checker.engines.bmc import bmc
-    from checker.interrupt import _clear_cancel
+    from dmabuf_mc.checker.engines.bmc import bmc
+    from dmabuf_mc.checker.interrupt import _clear_cancel
 
     _, ts = system("heap-mmap")
     z3.main_ctx().interrupt()
@@ -240,8 +240,8 @@ def test_a_cancel_between_queries_is_the_solver_giving_up_not_a_bug():
 
 
 def test_ctrl_c_leaves_no_cancel_behind_for_later_queries():
-    from checker.engines.bmc import bmc
-    from checker.interrupt import ctrl_c_stops_z3
+    from dmabuf_mc.checker.engines.bmc import bmc
+    from dmabuf_mc.checker.interrupt import ctrl_c_stops_z3
 
     _, ts = system("heap-mmap")
     with pytest.raises(KeyboardInterrupt), ctrl_c_stops_z3() as checkpoint:
@@ -271,12 +271,12 @@ def _sigint_on_call(module: object, name: str, call: int, monkeypatch: pytest.Mo
 
 
 def test_prove_strict_interrupted_does_not_judge_coverage(monkeypatch, tmp_path):
-    _sigint_on_call(checker.prover, "_run", 1, monkeypatch)
+    _sigint_on_call(dmabuf_mc.checker.prover, "_run", 1, monkeypatch)
 
     def no_coverage(*_args: object) -> None:
         raise AssertionError("coverage judged after an interrupted run")
 
-    monkeypatch.setattr(checker.cli, "coverage", no_coverage)
+    monkeypatch.setattr(dmabuf_mc.app.cli, "coverage", no_coverage)
     r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--property",
             "no-lost-writes", "--strict", "--certificates", str(tmp_path))
     assert r.exit_code == Exit.UNKNOWN, r.output
@@ -287,7 +287,7 @@ def test_prove_strict_interrupted_does_not_judge_coverage(monkeypatch, tmp_path)
 
 def test_ctrl_c_in_prove_strict_coverage_stops_it_and_says_what_was_covered(monkeypatch, tmp_path):
     # The first _run proves the property; the second is the first coverage goal.
-    _sigint_on_call(checker.prover, "_run", 2, monkeypatch)
+    _sigint_on_call(dmabuf_mc.checker.prover, "_run", 2, monkeypatch)
     handler = signal.getsignal(signal.SIGINT)
     r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--strict",
             "--certificates", str(tmp_path))
@@ -301,7 +301,7 @@ def test_ctrl_c_in_prove_strict_coverage_stops_it_and_says_what_was_covered(monk
 
 
 def test_fuzz_strict_interrupted_does_not_invent_never_enabled_actions(monkeypatch):
-    monkeypatch.setattr(checker.engines.random, "run_state_machine_as_test", interrupt)
+    monkeypatch.setattr(dmabuf_mc.checker.engines.random, "run_state_machine_as_test", interrupt)
     r = run("fuzz", "--property", "device-reads-latest", "--strict")
     assert r.exit_code == Exit.UNKNOWN, r.output
     assert "STRICT   not decided: coverage not judged: interrupted after" in r.output
@@ -309,7 +309,7 @@ def test_fuzz_strict_interrupted_does_not_invent_never_enabled_actions(monkeypat
 
 
 def test_ctrl_c_in_the_cross_check_stops_its_bmc_and_says_what_was_compared(monkeypatch):
-    _sigint_on_call(checker.crosscheck, "bmc", 1, monkeypatch)
+    _sigint_on_call(dmabuf_mc.checker.crosscheck, "bmc", 1, monkeypatch)
     handler = signal.getsignal(signal.SIGINT)
     r = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest", "--property",
             "no-lost-writes", "--cross-check")
@@ -320,7 +320,7 @@ def test_ctrl_c_in_the_cross_check_stops_its_bmc_and_says_what_was_compared(monk
 
 
 def test_an_interrupted_cross_check_keeps_the_violations_found(monkeypatch):
-    _sigint_on_call(checker.crosscheck, "bmc", 1, monkeypatch)
+    _sigint_on_call(dmabuf_mc.checker.crosscheck, "bmc", 1, monkeypatch)
     r = run("check", "--property", "dma-api-ownership", "--property", "no-lost-writes", "--cross-check",
             "--format", "json")
     assert r.exit_code == Exit.VIOLATED, r.output
@@ -340,7 +340,7 @@ def test_check_dump_that_fails_reports_the_verdicts_then_exits_2(monkeypatch, tm
     def full(*_args: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(checker.cli, "dump", full)
+    monkeypatch.setattr(dmabuf_mc.app.cli, "dump", full)
     r = run("check", "--property", "dma-api-ownership", "--dump", str(tmp_path))
     assert r.exit_code == Exit.BAD_INPUT, r.output
     assert "REFUTED  dma-api-ownership" in r.output
@@ -351,7 +351,7 @@ def test_a_certificate_that_cannot_be_written_is_bad_input_naming_the_option(mon
     def denied(*_args: object) -> None:
         raise PermissionError(errno.EACCES, "Permission denied")
 
-    monkeypatch.setattr(checker.prover, "save", denied)
+    monkeypatch.setattr(dmabuf_mc.checker.prover, "save", denied)
     r = run("prove", "--config", "heap-bracketed", "--property", "device-reads-latest", "--certificates",
             str(tmp_path))
     assert r.exit_code == Exit.BAD_INPUT, r.output
@@ -359,7 +359,7 @@ def test_a_certificate_that_cannot_be_written_is_bad_input_naming_the_option(mon
                                 f"{tmp_path}: Permission denied")
 
 
-CLI = "import sys; from checker.cli import main; main(sys.argv[1:], prog_name='dmabuf-mc')"
+CLI = "import sys; from dmabuf_mc.app.cli import main; main(sys.argv[1:], prog_name='dmabuf-mc')"
 
 
 @pytest.mark.skipif(os.name != "posix", reason="a pipe whose reader is gone")
@@ -380,7 +380,7 @@ def test_a_closed_stdout_ends_quietly_with_the_usual_code(args, code):
 def test_a_k_induction_depth_past_what_a_certificate_holds_is_bad_input():
     from click.testing import CliRunner
 
-    from checker.cli import main
+    from dmabuf_mc.app.cli import main
     r = CliRunner().invoke(main, ["prove", "--engine", "kind", "--depth", "65"])
     assert r.exit_code == 2 and "k-induction certificates hold k up to 64" in r.output
 
@@ -388,8 +388,8 @@ def test_a_k_induction_depth_past_what_a_certificate_holds_is_bad_input():
 def test_a_model_read_back_after_ctrl_c_is_not_an_answer(monkeypatch):
     # Ctrl-C can land while Z3's model is being read back; the cancel then cuts the read
     # short, so whatever trace it gives is not trusted: the query gave up.
-    import checker.engines.bmc as bmc_engine
-    from checker.interrupt import _PRESSED
+    import dmabuf_mc.checker.engines.bmc as bmc_engine
+    from dmabuf_mc.checker.interrupt import _PRESSED
     from tests.conftest import system
 
     def cancelled_mid_read(*_args: object) -> None:

@@ -8,17 +8,18 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from checker.check import check
-from checker.cli import main
-from checker.engines.bmc import bmc
-from checker.verdict import Verdict
-from model import catalog, judge
-from model.build import build
-from model.config import ConfigError, builtin_names, load
-from model.policy import BASELINE, POLICIES
-from model.policyfile import parse_policy
-from model.sweep import Sweep, generate
-from properties import REFUSAL
+from dmabuf_mc.app import judge
+from dmabuf_mc.app.cli import main
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.engines.bmc import bmc
+from dmabuf_mc.checker.verdict import Verdict
+from dmabuf_mc.model import catalog
+from dmabuf_mc.model.build import build
+from dmabuf_mc.model.config import ConfigError, builtin_names, load
+from dmabuf_mc.model.policy import BASELINE, POLICIES
+from dmabuf_mc.model.policyfile import parse_policy
+from dmabuf_mc.model.sweep import Sweep, generate
+from dmabuf_mc.properties import REFUSAL
 from tests.conftest import labels
 
 SEED = "seed"

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from checker.cli import main
+from dmabuf_mc.app.cli import main
 
 DIRECTORY = Path(__file__).parent.parent / "counterexamples"
 SCHEMA = json.loads((DIRECTORY / "schema.json").read_text())

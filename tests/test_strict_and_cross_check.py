@@ -8,10 +8,10 @@ from dataclasses import replace
 
 from click.testing import CliRunner
 
-import checker.crosscheck
-from checker.cli import main
-from checker.engines.bmc import BmcResult, bmc
-from checker.verdict import Exit
+import dmabuf_mc.checker.crosscheck
+from dmabuf_mc.app.cli import main
+from dmabuf_mc.checker.engines.bmc import BmcResult, bmc
+from dmabuf_mc.checker.verdict import Exit
 from tests.conftest import system
 
 
@@ -56,7 +56,7 @@ def test_a_disagreement_fails_the_run_and_prints_both_traces(monkeypatch):
     def always_five(*_args: object) -> BmcResult:
         return five_steps
 
-    monkeypatch.setattr(checker.crosscheck, "bmc", always_five)
+    monkeypatch.setattr(dmabuf_mc.checker.crosscheck, "bmc", always_five)
     r = run("check", "--property", "dma-api-ownership", "--property", "no-lost-writes", "--cross-check")
     assert r.exit_code == Exit.VIOLATED, r.output
     assert "DISAGREE dma-api-ownership: explicit REFUTED in 4 steps, bmc a violation in 5 steps" in r.output
@@ -116,7 +116,7 @@ def test_cross_check_replays_every_bmc_trace_before_showing_it(monkeypatch):
     def forging(*_args: object) -> BmcResult:
         return replace(found, trace=forged)
 
-    monkeypatch.setattr(checker.crosscheck, "bmc", forging)
+    monkeypatch.setattr(dmabuf_mc.checker.crosscheck, "bmc", forging)
     r = run("check", "--property", "no-lost-writes", "--cross-check")
     assert r.exit_code == Exit.INTERNAL_ERROR, r.output
     assert r.output.startswith("dmabuf-mc: internal error: ReplayError: step 4: bmc's counterexample for "
@@ -126,8 +126,9 @@ def test_cross_check_replays_every_bmc_trace_before_showing_it(monkeypatch):
 
 def test_cross_check_replays_the_traces_it_compares(monkeypatch):
     replayed = []
-    real = checker.crosscheck.replay
-    monkeypatch.setattr(checker.crosscheck, "replay", lambda trace: replayed.append(trace.violates) or real(trace))
+    crosscheck = dmabuf_mc.checker.crosscheck
+    real = crosscheck.replay
+    monkeypatch.setattr(crosscheck, "replay", lambda trace: replayed.append(trace.violates) or real(trace))
     r = run("check", "--property", "dma-api-ownership", "--property", "no-lost-writes", "--cross-check")
     assert r.exit_code == Exit.VIOLATED, r.output
     assert replayed == ["dma-api-ownership"]

@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checker.compile import compile_system
-from checker.engines.explicit import explore
-from checker.interp import evaluate, successor
-from model.config import builtin_names
+from dmabuf_mc.checker.compile import compile_system
+from dmabuf_mc.checker.engines.explicit import explore
+from dmabuf_mc.checker.interp import evaluate, successor
+from dmabuf_mc.model.config import builtin_names
 from tests.conftest import system
 
 

@@ -7,13 +7,13 @@ from collections import deque
 
 import pytest
 
-from checker.check import check
-from checker.compile import compile_system
-from checker.engines.explicit import Limits, explore
-from checker.ir import TRUE, Const, Expr, add, and_, eq, lt, ne, not_, or_
-from checker.trace import DEADLOCK, replay
-from checker.ts import BOOL, Effect, Property, TransitionSystem, Var, action, bounded, enum
-from checker.verdict import Verdict
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.compile import compile_system
+from dmabuf_mc.checker.engines.explicit import Limits, explore
+from dmabuf_mc.checker.ir import TRUE, Const, Expr, add, and_, eq, lt, ne, not_, or_
+from dmabuf_mc.checker.trace import DEADLOCK, replay
+from dmabuf_mc.checker.ts import BOOL, Effect, Property, TransitionSystem, Var, action, bounded, enum
+from dmabuf_mc.checker.verdict import Verdict
 
 
 def toggles(n: int) -> TransitionSystem:

@@ -14,19 +14,19 @@ from itertools import combinations_with_replacement
 
 import pytest
 
-from checker.check import PROBE_STATES, check
-from checker.compile import compile_system
-from checker.engines import native
-from checker.engines.explicit import NO_LIMITS, Exploration, Limits, explore
-from checker.engines.native import explore_native
-from checker.ir import FALSE, TRUE, Const, add, and_, lt, or_
-from checker.native import toolchain
-from checker.native.csource import c_source, words
-from checker.native.toolchain import NativeUnavailable
-from checker.trace import replay
-from checker.ts import BOOL, Effect, Property, TransitionSystem, Var, action, bounded
-from model.config import builtin_names
-from model.policy import BASELINE, POLICIES
+from dmabuf_mc.checker.check import PROBE_STATES, check
+from dmabuf_mc.checker.compile import compile_system
+from dmabuf_mc.checker.engines import native
+from dmabuf_mc.checker.engines.explicit import NO_LIMITS, Exploration, Limits, explore
+from dmabuf_mc.checker.engines.native import explore_native
+from dmabuf_mc.checker.ir import FALSE, TRUE, Const, add, and_, lt, or_
+from dmabuf_mc.checker.native import toolchain
+from dmabuf_mc.checker.native.csource import c_source, words
+from dmabuf_mc.checker.native.toolchain import NativeUnavailable
+from dmabuf_mc.checker.trace import replay
+from dmabuf_mc.checker.ts import BOOL, Effect, Property, TransitionSystem, Var, action, bounded
+from dmabuf_mc.model.config import builtin_names
+from dmabuf_mc.model.policy import BASELINE, POLICIES
 from tests.checker.test_explicit import peterson, philosophers, toggles, triangle
 from tests.conftest import system
 from tests.manifest import MANIFEST
@@ -303,7 +303,7 @@ class _OutOfMemory:
 def test_the_native_engine_out_of_memory_is_a_limit_unknown_exit_3(monkeypatch, after):
     from click.testing import CliRunner
 
-    from checker.cli import main
+    from dmabuf_mc.app.cli import main
 
     real = native.library
     monkeypatch.setattr(native, "library", lambda model: _OutOfMemory(real(model), after))

@@ -7,16 +7,16 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from checker.certificate import check_invariant, invariant_to_smt2, recheck
-from checker.certificate import load as load_certificate
-from checker.check import check
-from checker.cli import main
-from checker.engines.bmc import bmc
-from checker.engines.prove import kinduction, pdr
-from checker.symbolic import Encoding
-from checker.trace import replay
-from checker.verdict import Verdict
-from model.config import builtin_names
+from dmabuf_mc.app.cli import main
+from dmabuf_mc.checker.certificate import check_invariant, invariant_to_smt2, recheck
+from dmabuf_mc.checker.certificate import load as load_certificate
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.engines.bmc import bmc
+from dmabuf_mc.checker.engines.prove import kinduction, pdr
+from dmabuf_mc.checker.symbolic import Encoding
+from dmabuf_mc.checker.trace import replay
+from dmabuf_mc.checker.verdict import Verdict
+from dmabuf_mc.model.config import builtin_names
 from tests.checker.test_explicit import peterson
 from tests.conftest import system
 

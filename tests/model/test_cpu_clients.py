@@ -5,8 +5,8 @@ order and direction."""
 
 from __future__ import annotations
 
-from checker.check import check
-from checker.verdict import Verdict
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.verdict import Verdict
 from tests.conftest import config_text, history, system
 
 HEAP = """[exporter]

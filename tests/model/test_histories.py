@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.config import ConfigError
+from dmabuf_mc.model.config import ConfigError
 from tests.conftest import config_text, history
 
 NONCOHERENT_WRITER = """

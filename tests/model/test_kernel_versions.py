@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from checker.check import check
-from checker.interp import evaluate, successor
-from checker.verdict import Verdict
-from model.config import ConfigError, Kernel
-from model.exporters import STATES, exporter_kind
-from model.kernels import ArchSync, Swiotlb, Version, arch_sync_rule, parse_version, prep_rule, swiotlb_rule
-from model.policy import BASELINE, POLICIES, Policy
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.interp import evaluate, successor
+from dmabuf_mc.checker.verdict import Verdict
+from dmabuf_mc.model.config import ConfigError, Kernel
+from dmabuf_mc.model.exporters import STATES, exporter_kind
+from dmabuf_mc.model.kernels import ArchSync, Swiotlb, Version, arch_sync_rule, parse_version, prep_rule, swiotlb_rule
+from dmabuf_mc.model.policy import BASELINE, POLICIES, Policy
 from tests.conftest import config_text, history, system
 
 
@@ -96,7 +96,7 @@ def test_one_rule_can_be_overridden_on_a_version():
 def test_list_kernel_shows_every_rule_per_version():
     from click.testing import CliRunner
 
-    from checker.cli import main
+    from dmabuf_mc.app.cli import main
     out = CliRunner().invoke(main, ["list", "kernel"]).output
     for version in ("5.4", "5.10.125", "5.15.33", "6.1", "6.16", "7.2"):
         assert f"version = {version}\n" in out

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from checker.check import check
-from checker.verdict import Verdict
-from model.config import ConfigError
-from model.policy import BASELINE, Policy
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.verdict import Verdict
+from dmabuf_mc.model.config import ConfigError
+from dmabuf_mc.model.policy import BASELINE, Policy
 from tests.conftest import config_text, history, system
 
 

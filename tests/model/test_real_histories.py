@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 
 import pytest
 
-from checker.compile import compile_system
-from checker.ts import Action
-from model.config import builtin_names, load
-from model.policy import POLICIES
+from dmabuf_mc.checker.compile import compile_system
+from dmabuf_mc.checker.ts import Action
+from dmabuf_mc.model.config import builtin_names, load
+from dmabuf_mc.model.policy import POLICIES
 from tests.conftest import config_text, history, system
 
 Labels = Mapping[str, str]

@@ -10,11 +10,11 @@ from importlib.resources import files
 
 import pytest
 
-from checker.check import check
-from checker.engines.explicit import Limits
-from checker.trace import replay
-from checker.verdict import Verdict
-from model.config import builtin_names
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.engines.explicit import Limits
+from dmabuf_mc.checker.trace import replay
+from dmabuf_mc.checker.verdict import Verdict
+from dmabuf_mc.model.config import builtin_names
 from tests.conftest import config_text, labels, system
 
 
@@ -150,7 +150,8 @@ def test_bounced_snapshot_misses_another_devices_write():
 def test_userspace_write_bracket_is_lost_when_the_writer_unmaps():
     # The same race for userspace: a camera mapped DMA_FROM_DEVICE is unmapped (V4L2
     # DQBUF) while userspace is inside SYNC_START|RW and has written a line.
-    text = (files("model.configs") / "heap-mmap.toml").read_text().replace('mmap = "read"', 'mmap = "read-write"')
+    text = (files("dmabuf_mc.model.configs") / "heap-mmap.toml").read_text()
+    text = text.replace('mmap = "read"', 'mmap = "read-write"')
     v, trace = verdict(config_text(text), "cpu-reads-latest")
     assert v is Verdict.REFUTED
     calls = labels(trace)

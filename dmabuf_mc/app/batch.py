@@ -1,0 +1,107 @@
+"""Many checks at once: (configuration, policy) jobs run on a local process pool.
+
+Results come back in job order whatever the number of workers, so a sweep's table does
+not depend on the machine. Each worker builds its own model from picklable values and
+returns rendered, replayed outcomes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.engines.explicit import Limits
+from dmabuf_mc.checker.render import trace_markdown, trace_text
+from dmabuf_mc.checker.verdict import Verdict
+from dmabuf_mc.model.build import system
+from dmabuf_mc.model.config import Configuration
+from dmabuf_mc.model.policy import Policy
+from dmabuf_mc.model.sequence import arrow, lifelines
+from dmabuf_mc.model.view import view
+
+
+@dataclass(frozen=True)
+class Job:
+    config: Configuration
+    policy: Policy
+    properties: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One property of one configuration under one policy."""
+
+    verdict: Verdict
+    vacuous: bool = False
+    steps: int = 0
+    trace: str = ""
+    """The replayed counterexample (or refusal) as text; empty if none."""
+    markdown: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    config: str
+    policy: str
+    states: int
+    cells: tuple[tuple[str, Cell], ...]
+
+    def cell(self, prop: str) -> Cell:
+        return dict(self.cells)[prop]
+
+    @property
+    def violated(self) -> tuple[str, ...]:
+        return tuple(p for p, c in self.cells if c.verdict in (Verdict.REFUTED, Verdict.REFUSED))
+
+
+MAX_STATES = 5_000_000
+"""A guard against a runaway configuration; a check that reaches it reports UNKNOWN."""
+
+
+def run_job(job: Job) -> Outcome:
+    """Check one configuration under one policy; counterexamples are replayed by `check`."""
+    cfg, ts = system(job.config, job.policy)
+    report = check(ts, job.properties, limits=Limits(max_states=MAX_STATES))
+    cells = []
+    cfg_view = partial(view, cfg)
+    for r in report.results:
+        if r.counterexample is not None:
+            title = f"{r.name} in {job.config.name} under {job.policy.name}"
+            md = trace_markdown(r.counterexample, cfg_view, lifelines(cfg), partial(arrow, cfg), title)
+            cell = Cell(r.verdict, r.vacuous, len(r.counterexample), trace_text(r.counterexample, cfg_view), md)
+        else:
+            cell = Cell(r.verdict, r.vacuous)
+        cells.append((r.name, cell))
+    return Outcome(job.config.name, job.policy.name, report.stats.states, tuple(cells))
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run(
+    jobs: Sequence[Job], workers: int = 0, progress: Callable[[int, int], None] | None = None
+) -> tuple[list[Outcome], bool]:
+    """Every job's outcome in job order, and whether all ran (False after Ctrl-C)."""
+    workers = workers or default_workers()
+    done: list[Outcome] = []
+    try:
+        if workers == 1:
+            for job in jobs:
+                done.append(run_job(job))
+                if progress:
+                    progress(len(done), len(jobs))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                chunk = max(1, len(jobs) // (workers * 8))
+                for outcome in pool.map(run_job, jobs, chunksize=chunk):
+                    done.append(outcome)
+                    if progress:
+                        progress(len(done), len(jobs))
+    except KeyboardInterrupt:
+        return done, False
+    return done, True

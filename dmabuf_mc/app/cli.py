@@ -1,0 +1,683 @@
+"""The `dmabuf-mc` command: a thin dispatcher over the library.
+
+Exit codes (`checker.verdict.Exit`): 0 every property holds (or is proved; certify: the
+certificate is valid), 1 a property is violated or a deadlock found (certify: rejected),
+2 bad input, 3 a limit, a solver giving up or Ctrl-C ended the run before an answer, 4 an
+internal error (a bug: one line on stderr, never a traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from functools import partial, wraps
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+
+from dmabuf_mc.app import judge, tables
+from dmabuf_mc.checker.artefact import model_changed, tool_version
+from dmabuf_mc.checker.certificate import MAX_K, CertificateError, claim, recheck
+from dmabuf_mc.checker.certificate import load as load_certificate
+from dmabuf_mc.checker.cexfile import CounterexampleError, Recorded, document, dump, file_stem, still_violates, to_trace
+from dmabuf_mc.checker.cexfile import read as read_counterexample
+from dmabuf_mc.checker.check import ENGINES as CHECK_ENGINES
+from dmabuf_mc.checker.check import UnknownName, check, fuzz_check
+from dmabuf_mc.checker.crosscheck import cross_check
+from dmabuf_mc.checker.engines.bmc import SolverGaveUp
+from dmabuf_mc.checker.engines.explicit import Limits, Stats
+from dmabuf_mc.checker.native.toolchain import NativeUnavailable
+from dmabuf_mc.checker.prover import ENGINES, CannotWrite, coverage, prove
+from dmabuf_mc.checker.render import (
+    coverage_lines,
+    cross_check_json,
+    cross_check_text,
+    proof_text,
+    report_json,
+    report_text,
+    trace_markdown,
+    trace_text,
+)
+from dmabuf_mc.checker.trace import Trace
+from dmabuf_mc.checker.ts import TransitionSystem
+from dmabuf_mc.checker.verdict import Coverage, Exit, exit_code
+from dmabuf_mc.model import catalog
+from dmabuf_mc.model.config import (
+    ARCH_SYNC,
+    ARCHES,
+    IOMMU,
+    MAPPING,
+    PREP,
+    SOURCES,
+    SWIOTLB,
+    ConfigError,
+    Configuration,
+    builtin_names,
+    load,
+)
+from dmabuf_mc.model.exporters import ALIASES, FAMILIES, STATES
+from dmabuf_mc.model.policy import OBLIGATIONS, POLICIES, RULES, Policy
+from dmabuf_mc.model.provenance import Provenance, from_record, resolve
+from dmabuf_mc.model.sequence import arrow, lifelines
+from dmabuf_mc.model.sweep import DEVICES, Sweep, generate
+from dmabuf_mc.model.sweep import EXPORTERS as SWEEP_EXPORTERS
+from dmabuf_mc.model.sweep import KINDS as SWEEP_KINDS
+from dmabuf_mc.model.versions import kernel_line, listed_versions, version_rules
+from dmabuf_mc.model.view import view
+from dmabuf_mc.properties import DOCS
+
+DEFAULT_CONFIG = "seed"
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"dmabuf-mc: error: {message}", err=True)
+    sys.exit(Exit.BAD_INPUT)
+
+
+def _policy(name: str) -> Policy:
+    try:
+        return catalog.policy(name)
+    except ConfigError as e:
+        _fail(str(e))
+
+
+def _with_rules(policy: Policy, rules: tuple[str, ...]) -> Policy:
+    """The policy with `--rule NAME=VALUE` overrides."""
+    for text in rules:
+        name, _, value = text.partition("=")
+        if name not in RULES:
+            _fail(f"--rule {text}: unknown rule {name!r}; known: {', '.join(RULES)}")
+        if value not in RULES[name].values:
+            _fail(f"--rule {text}: {name} is one of {', '.join(RULES[name].values)}")
+        policy = policy.with_rule(name, value)
+    return policy
+
+
+def _provenance(config_name: str, policy_name: str, rules: tuple[str, ...]) -> Provenance:
+    """The configuration and policy the options name, resolved in full."""
+    policy = _with_rules(_policy(policy_name), rules)
+    try:
+        return resolve(config_name, policy)
+    except ConfigError as e:
+        _fail(str(e))
+
+
+def system_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--config, --policy, --property and --without, shared by check, prove and fuzz."""
+    for option in reversed([
+        click.option("--config", "config_name", default=DEFAULT_CONFIG, show_default=True,
+                     help="A built-in configuration name or a TOML file."),
+        click.option("--policy", "policy_name", default="baseline", show_default=True,
+                     help="A built-in policy (dmabuf-mc list policies) or a policy file."),
+        click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
+        click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable)."),
+        click.option("--rule", "rules", multiple=True, metavar="NAME=VALUE",
+                     help="Set an implementation rule (repeatable; dmabuf-mc list rules)."),
+    ]):
+        command = option(command)
+    return command
+
+
+strict_option = click.option(
+    "--strict", is_flag=True, help="A VACUOUS property or a never-enabled action fails the run (exit 1).",
+)
+
+dump_option = click.option(
+    "--dump", type=click.Path(file_okay=False), is_flag=False, flag_value="counterexamples", default=None,
+    help="Write each counterexample as JSON and Markdown under DIR (default: counterexamples/).",
+)
+
+
+def _markdown(trace: Trace, cfg: Configuration, prov: Provenance) -> str:
+    return trace_markdown(trace, partial(view, cfg), lifelines(cfg), partial(arrow, cfg),
+                          f"{trace.violates} in {prov.title}")
+
+
+def _directory(option: str, directory: str | None) -> None:
+    """Refuse (exit 2) before any work a DIR option that cannot become a directory: the
+    path or one of its parents is something else (a file, a device)."""
+    if directory is None:
+        return
+    for path in (Path(directory), *Path(directory).absolute().parents):
+        if path.exists():
+            if not path.is_dir():
+                _fail(f"{option} {directory}: {path} is not a directory")
+            return
+
+
+def _dump(traces: list[Trace], cfg: Configuration, prov: Provenance, directory: str | None) -> None:
+    """Write the counterexamples, named so that the same trace gets the same file, each
+    with what it takes to replay it anywhere (`model.provenance`); exit 2 naming --dump
+    and the directory if they cannot be written (the verdicts are printed by then)."""
+    if directory is None:
+        return
+    for trace in traces:
+        doc = document(trace, partial(view, cfg), prov.record())
+        try:
+            path = dump(doc, _markdown(trace, cfg, prov), file_stem(trace), Path(directory))
+        except OSError as e:
+            _fail(f"--dump {directory}: cannot write a counterexample there: {e.strerror or e}")
+        click.echo(f"wrote {path} (and .md)")
+
+
+EXIT_KEY = "dmabuf-mc.exit"
+"""Where a command notes its exit code before printing, for when the reader of stdout is gone."""
+
+
+def _exiting(code: Exit) -> Exit:
+    """Note the exit code the command will use, so that a closed stdout does not change it."""
+    click.get_current_context().meta[EXIT_KEY] = code
+    return code
+
+
+def _silence_stdout() -> None:
+    """Send what is left in stdout's buffer, and all later output, nowhere: without this
+    Python's last flush at exit fails again on the closed pipe and prints a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (e.g. captured output): nothing to flush at exit
+        pass
+
+
+class _Commands(click.Group):
+    """The command group with the last-resort handlers: Ctrl-C where no command caught it
+    and running out of memory are UNKNOWN (exit 3), a reader of stdout that went away
+    ends the command quietly with its usual code, and an exception nobody expected is an
+    internal error in one line (exit 4): a traceback would read like an answer, and exit
+    1 like a violation."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("dmabuf-mc: interrupted before an answer", err=True)
+            sys.exit(Exit.UNKNOWN)
+        except BrokenPipeError:  # the reader went away (`dmabuf-mc list | head -1`): not an error
+            _silence_stdout()
+            sys.exit(ctx.meta.get(EXIT_KEY, Exit.HOLDS))
+        except MemoryError:
+            click.echo("dmabuf-mc: out of memory before an answer", err=True)
+            sys.exit(Exit.UNKNOWN)
+        except Exception as e:
+            click.echo(f"dmabuf-mc: internal error: {type(e).__name__}: {e} (please report it with the command line)",
+                       err=True)
+            sys.exit(Exit.INTERNAL_ERROR)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(tool_version(), "-V", "--version", prog_name="dmabuf-mc", message="%(prog)s %(version)s")
+def main() -> None:
+    """A model checker for the Linux DMA-buf sharing protocol."""
+
+
+@main.command("check")
+@system_options
+@click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states.")
+@click.option("--max-depth", type=click.IntRange(min=0), help="Do not expand states deeper than this.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+@click.option("--engine", type=click.Choice(CHECK_ENGINES), default="auto", show_default=True,
+              help="native: C compiled by gcc; explicit: Python; auto: Python, then C for large models.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@strict_option
+@click.option("--cross-check", "cross", is_flag=True,
+              help="Re-derive every verdict with BMC to the BFS depth; a disagreement fails the run (exit 1).")
+@dump_option
+def check_cmd(
+    config_name: str,
+    policy_name: str,
+    properties: tuple[str, ...],
+    without: tuple[str, ...],
+    rules: tuple[str, ...],
+    max_states: int | None,
+    max_depth: int | None,
+    timeout: float | None,
+    engine: str,
+    fmt: str,
+    strict: bool,
+    cross: bool,
+    dump: str | None,
+) -> None:
+    """Explore every reachable state of a configuration and check the properties."""
+    prov = _provenance(config_name, policy_name, rules)
+    _directory("--dump", dump)
+    cfg, ts = prov.system()
+    console = Console(stderr=True)
+    status = console.status("exploring", spinner="dots") if console.is_terminal else None
+
+    def progress(stats: Stats) -> None:
+        if status is not None:
+            status.start()
+            status.update(f"{stats.states:,} states, depth {stats.depth}, {stats.states_per_second:,.0f} states/s")
+
+    try:
+        report = replace(check(ts, properties, without, Limits(max_states, max_depth, timeout), progress,
+                               engine), strict=strict)
+    except UnknownName as e:
+        _fail(str(e))
+    except NativeUnavailable as e:
+        _fail(f"--engine native: {e}")
+    finally:
+        if status is not None:
+            status.stop()
+    cells = partial(view, cfg)
+    cc = cross_check(ts, report) if cross else None
+    code = _exiting(cc.exit_code(report) if cc is not None else report.exit_code)
+    if fmt == "json":
+        doc = report_json(report, cells)
+        if cc is not None:
+            doc.update(cross_check=cross_check_json(cc, cells), exit_code=code)
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(kernel_line(cfg))
+        click.echo(report_text(report, cells) + (f"\n{cross_check_text(cc, cells)}" if cc is not None else ""))
+    traces = [r.counterexample for r in report.results if r.counterexample is not None]
+    _dump(traces, cfg, prov, dump)
+    sys.exit(code)
+
+
+@main.command("prove")
+@system_options
+@click.option("--engine", type=click.Choice(ENGINES), default="pdr", show_default=True,
+              help="pdr: Spacer, with an invariant; kind: k-induction; bmc: bounded only.")
+@click.option("--depth", type=click.IntRange(min=0), default=30, show_default=True,
+              help="BMC depth; for kind, the largest k.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per property.")
+@click.option("--certificates", type=click.Path(file_okay=False), default="certificates", show_default=True,
+              help="Where proof certificates are written.")
+@strict_option
+@dump_option
+def prove_cmd(
+    config_name: str,
+    policy_name: str,
+    properties: tuple[str, ...],
+    without: tuple[str, ...],
+    rules: tuple[str, ...],
+    engine: str,
+    depth: int,
+    timeout: float | None,
+    certificates: str,
+    strict: bool,
+    dump: str | None,
+) -> None:
+    """Prove the properties for every reachable state, or refute them with a trace.
+    --strict: the engine also shows every premise occurs and every action is enabled."""
+    if engine == "kind" and depth > MAX_K:
+        _fail(f"--depth {depth}: k-induction certificates hold k up to {MAX_K}")
+    prov = _provenance(config_name, policy_name, rules)
+    _directory("--certificates", certificates)
+    _directory("--dump", dump)
+    cfg, ts = prov.system()
+    try:
+        proofs = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
+    except UnknownName as e:
+        _fail(str(e))
+    except CannotWrite as e:
+        _fail(f"--certificates {certificates}: {e}")
+    results = proofs.results
+    code = _exiting(exit_code(results))
+    click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
+    _dump([r.counterexample for r in results if r.counterexample], cfg, prov, dump)
+    if not strict:
+        _exit(code, None)
+    if proofs.interrupted:
+        _exit(code, Coverage.not_judged("the run was interrupted"))
+    _exit(code, coverage(ts, engine, properties, without, depth, timeout))
+
+
+@main.command("fuzz")
+@system_options
+@click.option("--examples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Random histories to run.")
+@click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True, help="Longest history.")
+@click.option("--seed", "seed_value", type=click.IntRange(min=0), default=0, show_default=True)
+@strict_option
+@dump_option
+def fuzz_cmd(
+    config_name: str,
+    policy_name: str,
+    properties: tuple[str, ...],
+    without: tuple[str, ...],
+    rules: tuple[str, ...],
+    examples: int,
+    steps: int,
+    seed_value: int,
+    strict: bool,
+    dump: str | None,
+) -> None:
+    """Run random driver histories (Hypothesis) and report shrunk violations. --strict:
+    a premise that never held or an action never enabled in the histories fails the run."""
+    prov = _provenance(config_name, policy_name, rules)
+    _directory("--dump", dump)
+    cfg, ts = prov.system()
+    try:
+        fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value)
+    except UnknownName as e:
+        _fail(str(e))
+    _exiting(exit_code(fuzzed.results))
+    click.echo(proof_text(ts.name, "random", fuzzed.results, partial(view, cfg)))
+    click.echo(f"  {fuzzed.visited:,} distinct states visited")
+    _dump([r.counterexample for r in fuzzed.results if r.counterexample], cfg, prov, dump)
+    _exit(exit_code(fuzzed.results), fuzzed.coverage if strict else None)
+
+
+def _exit(code: Exit, coverage: Coverage | None) -> NoReturn:
+    """Exit with `code`, or as `--strict` judges the run's coverage when it was asked for."""
+    if coverage is None:
+        sys.exit(code)
+    lines = coverage_lines(coverage)
+    if lines:
+        click.echo("\n".join(lines))
+    sys.exit(coverage.exit_code(code))
+
+
+Rebuilt = tuple[Provenance, Configuration, TransitionSystem]
+
+
+def _rebuilt(origin: Mapping[str, object], fingerprint: str | None, file: str) -> Rebuilt:
+    """The system an artefact records, rebuilt from its own data; says first when the
+    model is no longer the one the artefact was written against."""
+    try:
+        prov = from_record(origin, file)
+    except ConfigError as e:
+        _fail(str(e))
+    cfg, ts = prov.system()
+    warning = model_changed(fingerprint, ts)
+    if warning is not None:
+        click.echo(f"{file}: {warning}", err=True)  # stderr: `show --format json` stays JSON
+    return prov, cfg, ts
+
+
+def _recorded(file: str) -> tuple[Provenance, Configuration, Trace, Recorded]:
+    """A counterexample file re-executed against the current model, and what it says."""
+    try:
+        rec = read_counterexample(file)
+        prov, cfg, ts = _rebuilt(rec.origin, rec.fingerprint, file)
+        return prov, cfg, to_trace(rec, ts), rec
+    except CounterexampleError as e:
+        _fail(str(e))
+
+
+def _no_longer(trace: Trace) -> str:
+    """What `show` says in place of "-> violates" when the current model runs the trace
+    and the property holds at its end."""
+    return (f"-> {trace.violates} holds after step {len(trace)}: the violation no longer happens in the current "
+            "model")
+
+
+@main.command("show")
+@click.argument("file")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+def show_cmd(file: str, fmt: str) -> None:
+    """Render a counterexample file as text, Markdown (with a Mermaid diagram) or JSON,
+    as the current model runs it: says so when the violation no longer happens."""
+    prov, cfg, trace, rec = _recorded(file)
+    cells = partial(view, cfg)
+    violates = f"-> violates {trace.violates}"
+    fixed = not still_violates(trace)
+    if fmt == "json":
+        click.echo(json.dumps(document(trace, cells, prov.record(), rec), indent=2))
+        if fixed:
+            click.echo(f"{file}: {_no_longer(trace)}", err=True)  # stderr: the output stays JSON
+    elif fmt == "markdown":
+        text = _markdown(trace, cfg, prov)
+        if fixed:
+            text = text.replace(f"; violates **{trace.violates}**", f"; no longer violates **{trace.violates}**")
+            text = text.replace(violates, _no_longer(trace))
+        click.echo(text)
+    else:
+        text = trace_text(trace, cells)
+        click.echo(text.replace(violates, _no_longer(trace)) if fixed else text)
+
+
+@main.command("replay")
+@click.argument("file")
+def replay_cmd(file: str) -> None:
+    """Re-execute a counterexample against the model it records, rebuilt from the file:
+    exit 1 if the violation still happens, 0 if it no longer does (only possible when the
+    model has changed), 2 if the trace no longer applies or the file contradicts itself."""
+    _, _, trace, _ = _recorded(file)
+    if still_violates(trace):
+        click.echo(f"{file}: {trace.violates} is still violated, at step {len(trace)}")
+        sys.exit(Exit.VIOLATED)
+    click.echo(f"{file}: all {len(trace)} steps run and {trace.violates} holds: the violation no longer happens")
+
+
+@main.command("certify")
+@click.argument("file")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds for the re-check.")
+def certify_cmd(file: str, timeout: float | None) -> None:
+    """Re-check a proof certificate against the model it records, rebuilt from the file
+    (exit 0 valid, 1 rejected, 3 the solver gave up)."""
+    try:
+        cert = load_certificate(file)
+    except CertificateError as e:
+        _fail(str(e))
+    _, _, ts = _rebuilt(cert.origin, cert.fingerprint, file)
+    try:
+        failures = recheck(cert, ts, timeout)
+        proved = claim(cert, ts)
+    except CertificateError as e:
+        _fail(f"{file}: {e}")
+    except SolverGaveUp as e:
+        click.echo(f"UNKNOWN {file}: {cert.property} in {ts.name}: {e}; the certificate was not re-checked")
+        sys.exit(Exit.UNKNOWN)
+    if failures:
+        click.echo(f"REJECTED {file}: {cert.property} in {ts.name}")
+        for f in failures:
+            click.echo(f"  - {f}")
+        sys.exit(Exit.VIOLATED)
+    click.echo(f"VALID {file}: {cert.property} holds in every reachable state of {ts.name} ({cert.engine})")
+    click.echo("\n".join(f"  {line}" for line in proved.splitlines()))
+
+
+LISTS = ["configs", "policies", "rules", "properties", "obligations", "exporters", "sources", "kernel", "devices"]
+
+
+@main.command("list")
+@click.argument("what", required=False,
+                type=click.Choice(LISTS))
+def list_cmd(what: str | None) -> None:
+    """Show configurations, policies, rules, properties, obligations, exporter kinds,
+    allocation sources, kernel knobs and sweep devices."""
+    sections = {
+        "configs": lambda: {n: load(n).description for n in builtin_names()},
+        "policies": lambda: {p.name: p.doc for p in POLICIES.values()},
+        "rules": lambda: {f"{r.name} = {v}": d + (" (base)" if v == r.base else "")
+                          for r in RULES.values() for v, d in r.values.items()},
+        "properties": lambda: DOCS,
+        "obligations": lambda: OBLIGATIONS,
+        "exporters": lambda: {**{f.name: "the kernel version picks one of: " + ", ".join(n for _, n in f.states)
+                                 for f in FAMILIES.values()},
+                              **{k.name: k.doc for k in STATES.values()},
+                              **{k: f"an older name of {v}" for k, v in ALIASES.items()}},
+        "sources": lambda: {s.name: s.doc for s in SOURCES.values()},
+        "kernel": lambda: {**{f"version = {v}": "; ".join(f"{k}: {r}" for k, r in version_rules(v).items())
+                              for v in listed_versions()},
+                           **{f"arch = {k}": v for k, v in ARCHES.items()},
+                           **{f"arch_sync = {k}": v for k, v in ARCH_SYNC.items()},
+                           **{f"swiotlb = {k}": v for k, v in SWIOTLB.items()},
+                           **{f"iommu = {k}": v for k, v in IOMMU.items()},
+                           **{f"[buffer] prep = {k}": v for k, v in PREP.items()},
+                           **{f"[[importer]] mapping = {k}": v for k, v in MAPPING.items()}},
+        "devices": lambda: {n: doc for n, (_, doc) in DEVICES.items()},
+    }
+    for name in [what] if what else list(sections):
+        click.echo(f"{name}:")
+        for key, doc in sections[name]().items():
+            click.echo(f"  {key}")
+            click.echo(f"      {' '.join(doc.split())}")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a batch command was asked for: which configurations, which properties, how many
+    workers, and how to print."""
+
+    configs: tuple[str, ...]
+    builtins: bool
+    importers: int
+    devices: str
+    exporters: str
+    properties: tuple[str, ...]
+    workers: int
+    markdown: bool
+    traces: bool
+
+    @property
+    def swept(self) -> bool:
+        """Whether a sweep option was given."""
+        return (self.importers, self.devices, self.exporters) != (2, ",".join(DEVICES), ",".join(SWEEP_EXPORTERS))
+
+
+def batch_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Which configurations a batch command covers, and how it runs and prints; the
+    command receives them as one `batch` value."""
+
+    @wraps(command)
+    def wrapper(**kw: object) -> None:
+        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt", "traces")
+        values = {f: kw.pop(f) for f in fields}
+        values["markdown"] = values.pop("fmt") == "markdown"
+        command(batch=Batch(**values), **kw)
+
+    for option in reversed([
+        click.option("--config", "configs", multiple=True, metavar="NAME",
+                     help="Check these configurations (repeatable) instead of a generated sweep."),
+        click.option("--builtins", is_flag=True, help="Check every built-in configuration."),
+        click.option("--importers", type=click.IntRange(1, 3), default=2, show_default=True,
+                     help="Sweep: device mixes of up to this many importers."),
+        click.option("--devices", default=",".join(DEVICES), show_default=True,
+                     help="Sweep: the device profiles to mix (dmabuf-mc list devices)."),
+        click.option("--exporters", default=",".join(SWEEP_EXPORTERS), show_default=True,
+                     help="Sweep: the exporter kinds (dmabuf-mc list exporters)."),
+        click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
+        click.option("--workers", type=click.IntRange(min=0), default=0,
+                     help="Processes to run checks in; 0: one per core."),
+        click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True),
+        click.option("--traces", is_flag=True, help="Text format: print every trace, not just how to reproduce it."),
+    ]):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _names(value: str, known: dict[str, object] | tuple[str, ...], option: str) -> tuple[str, ...]:
+    names = tuple(n for n in value.split(",") if n)
+    for n in names:
+        if n not in known:
+            _fail(f"{option}: unknown name {n!r}; known: {', '.join(known)}")
+    if not names:
+        _fail(f"{option}: expected at least one name")
+    return names
+
+
+def _scope(batch: Batch, default_builtins: bool = False) -> list[Configuration]:
+    try:
+        if batch.configs:
+            return [catalog.configuration(c) for c in batch.configs]
+        if batch.builtins or default_builtins:
+            return [load(n) for n in builtin_names()]
+    except ConfigError as e:
+        _fail(str(e))
+    sweep = Sweep(_names(batch.devices, DEVICES, "--devices"), batch.importers,
+                  _names(batch.exporters, SWEEP_KINDS, "--exporters"))
+    return list(generate(sweep))
+
+
+def _check_properties(properties: tuple[str, ...]) -> tuple[str, ...]:
+    for p in properties:
+        if p not in DOCS:
+            _fail(f"--property: unknown property {p!r}; known: {', '.join(DOCS)}")
+    return properties
+
+
+def _progress(what: str) -> Callable[[int, int], None]:
+    """A progress bar on a terminal, a line per tenth of the work otherwise."""
+    console = Console(stderr=True)
+
+    def show(done: int, total: int) -> None:
+        if console.is_terminal:
+            console.print(f"\r{what}: {done}/{total} checks", end="")
+            if done == total:
+                console.print()
+        elif done == total or done % max(1, total // 10) == 0:
+            click.echo(f"{what}: {done}/{total} checks", err=True)
+
+    return show
+
+
+def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
+    click.echo(text)
+    if not complete:
+        click.echo("dmabuf-mc: interrupted; the table covers what was checked", err=True)
+        sys.exit(Exit.UNKNOWN)
+    sys.exit(code)
+
+
+@main.command("sweep")
+@click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
+@batch_options
+def sweep_cmd(policy_name: str, batch: Batch) -> None:
+    """Check one policy on many configurations: configurations x properties, with counts."""
+    policy = _policy(policy_name)
+    m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"))
+    bad = any(o.violated for o in m.outcomes)
+    _emit(tables.matrix(m, policy_name, batch.markdown, batch.traces), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
+
+
+@main.command("compare")
+@click.argument("base")
+@click.argument("proposal")
+@batch_options
+def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
+    """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
+    Exit 1 if it breaks or refuses anything the base served safely."""
+    cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
+                        batch.workers, _progress("compare"))
+    counts = cmp.counts()
+    regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
+    _emit(tables.comparison(cmp, base, proposal, batch.markdown, batch.traces), cmp.complete,
+          Exit.VIOLATED if regress else Exit.HOLDS)
+
+
+@main.command("explain")
+@click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
+@batch_options
+def explain_cmd(policy_name: str, batch: Batch) -> None:
+    """Drop each client obligation and each implementation rule of a policy in turn and
+    report which are necessary (with the trace that appears) and which redundant. Runs on
+    the built-in configurations unless --config or sweep options say otherwise."""
+    policy = _policy(policy_name)
+    scope = _scope(batch, default_builtins=not batch.swept)
+    e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"))
+    _emit(tables.explanation(e, policy_name, batch.markdown, batch.traces), e.complete, Exit.HOLDS)
+
+
+@main.command("allocate")
+@click.argument("devices", nargs=-1, required=True)
+@click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
+@click.option("--property", "properties", multiple=True, metavar="NAME",
+              help=f"Only these (repeatable); default: all but {', '.join(judge.ALLOCATE_SKIPS)}.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
+@click.option("--traces", is_flag=True, help="Text format: print every trace.")
+def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int, fmt: str,
+                 traces: bool) -> None:
+    """Which allocation sources keep every property for DEVICES (e.g. camera encoder
+    display) without a copy fallback; exit 1 if none does."""
+    for d in devices:
+        if d not in DEVICES:
+            _fail(f"DEVICES: unknown device {d!r}; known: {', '.join(DEVICES)}")
+    if len(devices) > 3:
+        _fail("DEVICES: at most 3 devices")
+    a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"))
+    _emit(tables.allocation(a, policy_name, fmt == "markdown", traces), a.complete,
+          Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)

@@ -1,0 +1,234 @@
+"""The questions users ask of policies, answered from batches of checks: what does a
+proposal fix, break or refuse (compare), which rules does a proof need (explain), and
+which allocation keeps a set of devices safe (allocate). Answers are values; rendering
+is `dmabuf_mc.app.tables`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dmabuf_mc.app.batch import Cell, Job, Outcome, run
+from dmabuf_mc.checker.verdict import Verdict
+from dmabuf_mc.model.config import Configuration
+from dmabuf_mc.model.exporters import exporter_kind
+from dmabuf_mc.model.kernels import DEFAULT as DEFAULT_KERNEL
+from dmabuf_mc.model.kernels import parse_version
+from dmabuf_mc.model.policy import RULES, Policy
+from dmabuf_mc.model.sweep import DEVICES, make
+from dmabuf_mc.properties import DOCS, REFUSAL
+
+Progress = Callable[[int, int], None] | None
+BAD = (Verdict.REFUTED, Verdict.REFUSED)
+
+FIXED = "fixed"
+BROKEN = "broken"
+REFUSED = "refused"
+REJECTS_UNSAFE = "rejects-unsafe"
+UNCHANGED = "unchanged"
+CATEGORIES = {
+    FIXED: "violated under the base, holds under the proposal",
+    BROKEN: "holds under the base, violated under the proposal",
+    REFUSED: "the proposal refuses (attach/map fails) a configuration the base served safely",
+    REJECTS_UNSAFE: "the proposal refuses a configuration the base served unsafely",
+    UNCHANGED: "the same verdict under both",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    prop: str
+    category: str
+    evidence: Cell | None
+    """The counterexample or refusal trace that makes the cell non-trivial."""
+
+
+@dataclass(frozen=True)
+class Row:
+    config: str
+    changes: tuple[Change, ...]
+
+    @property
+    def trivial(self) -> bool:
+        return all(c.category == UNCHANGED for c in self.changes)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    base: str
+    proposal: str
+    properties: tuple[str, ...]
+    rows: tuple[Row, ...]
+    complete: bool
+
+    def counts(self) -> dict[str, Counter[str]]:
+        return {p: Counter(c.category for r in self.rows for c in r.changes if c.prop == p) for p in self.properties}
+
+
+STRICT_ONLY = ("dma-api-ownership",)
+"""Properties a configuration may violate and still count as served safely: strict DMA-API
+ownership is no dma-buf rule, concurrent device and CPU access is allowed (P2 R2.3)."""
+
+
+def _served_safely(o: Outcome) -> bool:
+    return all(p in STRICT_ONLY for p in o.violated)
+
+
+def classify(base: Outcome, proposal: Outcome) -> Row:
+    """Each property's change from the base's verdict to the proposal's."""
+    changes = []
+    for prop, b in base.cells:
+        p = proposal.cell(prop)
+        if prop == REFUSAL and p.verdict is Verdict.REFUSED and b.verdict is not Verdict.REFUSED:
+            category = REFUSED if _served_safely(base) else REJECTS_UNSAFE
+            changes.append(Change(prop, category, p))
+        elif b.verdict in BAD and p.verdict is Verdict.HOLDS:
+            changes.append(Change(prop, FIXED, b))
+        elif b.verdict is Verdict.HOLDS and p.verdict in BAD:
+            changes.append(Change(prop, BROKEN, p))
+        else:
+            changes.append(Change(prop, UNCHANGED, None))
+    return Row(base.config, tuple(changes))
+
+
+def compare(
+    base: Policy, proposal: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
+    workers: int = 0, progress: Progress = None,
+) -> Comparison:
+    """BASE and PROPOSAL on every configuration, cell by cell."""
+    jobs = [Job(c, p, properties) for c in configs for p in (base, proposal)]
+    outcomes, complete = run(jobs, workers, progress)
+    rows = tuple(classify(outcomes[i], outcomes[i + 1]) for i in range(0, len(outcomes) - 1, 2))
+    props = tuple(p for p, _ in outcomes[0].cells) if outcomes else properties
+    return Comparison(base.name, proposal.name, props, rows, complete)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """One policy over many configurations."""
+
+    policy: str
+    properties: tuple[str, ...]
+    outcomes: tuple[Outcome, ...]
+    complete: bool
+
+    def counts(self) -> dict[str, Counter[Verdict]]:
+        return {p: Counter(o.cell(p).verdict for o in self.outcomes) for p in self.properties}
+
+
+def sweep(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
+          workers: int = 0, progress: Progress = None) -> Matrix:
+    outcomes, complete = run([Job(c, policy, properties) for c in configs], workers, progress)
+    props = tuple(p for p, _ in outcomes[0].cells) if outcomes else properties
+    return Matrix(policy.name, props, tuple(outcomes), complete)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What dropping one obligation or rule does to the policy's verdicts."""
+
+    kind: str  # "obligation" or "rule"
+    name: str
+    change: str
+    necessary: bool
+    weaker: str = ""
+    """For a rule: the value it was set to."""
+    config: str = ""
+    prop: str = ""
+    evidence: Cell | None = None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    policy: str
+    configs: int
+    holding: tuple[str, ...]
+    """Properties that hold on every configuration under the policy: what it proves."""
+    findings: tuple[Finding, ...]
+    complete: bool
+
+
+def variants(policy: Policy) -> list[tuple[str, str, str, str, Policy]]:
+    """(kind, name, change, value, policy) for each obligation dropped and each rule
+    weakened: a rule the policy sets away from the base goes back to the base; a base rule
+    goes to its weakest value."""
+    out = [("obligation", o, "dropped", "", policy.without(o)) for o in sorted(policy.obligations)]
+    for rule in RULES.values():
+        value = policy.rule(rule.name)
+        weaker = rule.base if value != rule.base else rule.weakest
+        if weaker != value:
+            out.append(("rule", rule.name, f"{value} -> {weaker}", weaker, policy.with_rule(rule.name, weaker)))
+    return out
+
+
+def explain(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
+            workers: int = 0, progress: Progress = None) -> Explanation:
+    """Drop each obligation and rule in turn and re-check every configuration."""
+    vs = variants(policy)
+    jobs = [Job(c, p, properties) for p in [policy, *(v[4] for v in vs)] for c in configs]
+    outcomes, complete = run(jobs, workers, progress)
+    n = len(configs)
+    base = outcomes[:n]
+    findings = []
+    for k, (kind, name, change, weaker, _) in enumerate(vs):
+        mine = outcomes[(k + 1) * n:(k + 2) * n]
+        if len(mine) < n:
+            break
+        found = next(((o.config, prop, o.cell(prop)) for b, o in zip(base, mine, strict=True) for prop, cell in b.cells
+                      if cell.verdict is Verdict.HOLDS and o.cell(prop).verdict in BAD), None)
+        if found:
+            findings.append(Finding(kind, name, change, True, weaker, *found))
+        else:
+            findings.append(Finding(kind, name, change, False, weaker))
+    props = [p for p, _ in base[0].cells] if base else []
+    holding = tuple(p for p in props if all(o.cell(p).verdict is Verdict.HOLDS for o in base))
+    return Explanation(policy.name, n, holding, tuple(findings), complete)
+
+
+ALLOCATORS = ("heap", "heap-uncached", "drm-prime", "udmabuf")
+"""Who can allocate the shared buffer: a heap, an uncached heap, a driver, or udmabuf."""
+ALLOCATE_SKIPS = ("dma-api-ownership", "dma-api-rules")
+"""Not coherency: strict ownership is no dma-buf rule (P2 R2.3), and DMA-API misuse is
+reported by `check`; `allocate --property` asks for them."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    label: str
+    outcome: Outcome
+
+    @property
+    def safe(self) -> bool:
+        return not self.outcome.violated
+
+
+@dataclass(frozen=True)
+class Allocation:
+    devices: tuple[str, ...]
+    policy: str
+    candidates: tuple[Candidate, ...]
+    complete: bool
+
+
+def candidates(devices: Sequence[str]) -> list[tuple[str, Configuration]]:
+    """Every allocation source and placement that could back a buffer these devices share."""
+    bounces = any(DEVICES[d][0].dma_mask == 32 and not DEVICES[d][0].iommu for d in devices)
+    out = []
+    for kind in ALLOCATORS:
+        for source in exporter_kind(kind, parse_version(DEFAULT_KERNEL)).sources:
+            for high in (False, True) if bounces else (False,):
+                label = f"{source} ({kind}{', above 4 GiB' if high else ''})"
+                out.append((label, make(kind, source, False, high, devices)))
+    return out
+
+
+def allocate(devices: Sequence[str], policy: Policy, properties: tuple[str, ...] = (),
+             workers: int = 0, progress: Progress = None) -> Allocation:
+    """Check each allocation candidate for the devices; safe ones keep every property."""
+    props = properties or tuple(p for p in DOCS if p not in ALLOCATE_SKIPS)
+    cands = candidates(devices)
+    outcomes, complete = run([Job(c, policy, props) for _, c in cands], workers, progress)
+    chosen = tuple(Candidate(label, o) for (label, _), o in zip(cands, outcomes, strict=False))
+    return Allocation(tuple(devices), policy.name, chosen, complete)

@@ -1,0 +1,499 @@
+"""Configurations: who shares the buffer, with what hardware, from which allocator.
+
+A configuration is a TOML file a user writes (or one of the named built-ins under
+`dmabuf_mc/model/configs/`). It is parsed and validated once, into frozen values; every error names
+the file, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from dmabuf_mc.model.exporters import AS_PASSED, KIND_FIELDS, KIND_NAMES, ExporterKind, KindUnavailable, exporter_kind
+from dmabuf_mc.model.kernels import (
+    ARCH_SYNC_DOC,
+    DEFAULT,
+    DEFAULT_VERSION,
+    SWIOTLB_DOC,
+    Arch,
+    ArchSync,
+    Swiotlb,
+    UnknownVersion,
+    Version,
+    arch_sync_rule,
+    parse_version,
+    prep_rule,
+    swiotlb_rule,
+)
+
+
+class ConfigError(Exception):
+    """A configuration or policy file is malformed: which file (and line, when known),
+    which field, what was expected."""
+
+    def __init__(self, file: str, field: str, expected: str, line: int | None = None) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {field}: expected {expected}")
+        self.file = file
+        self.field = field
+        self.expected = expected
+        self.line = line
+
+    def at(self, text: str) -> ConfigError:
+        """The same error with the line of its field in `text`, if it can be found."""
+        if self.line is not None:
+            return self
+        return ConfigError(self.file, self.field, self.expected, locate(text, self.field))
+
+
+def locate(text: str, field: str) -> int | None:
+    """The line where a dotted field (`importer[1].coherent`, `rules.attach`) is set: the
+    first assignment of its last key after the header of its table, if any."""
+    parts = [re.sub(r"\[\d+\]$", "", p) for p in field.split(".")]
+    key, tables = parts[-1], parts[:-1]
+    index = int(m.group(1)) if (m := re.search(r"\[(\d+)\]", field)) else 0
+    lines = text.splitlines()
+    start = 0
+    if tables:
+        headers = [n for n, ln in enumerate(lines) if re.match(rf"^\s*\[\[?{re.escape(tables[-1])}\]\]?\s*$", ln)]
+        if len(headers) > index:
+            start = headers[index]
+    for n in range(start, len(lines)):
+        if re.match(rf"^\s*{re.escape(key)}\s*=", lines[n]) or re.match(rf"^\s*\[\[?{re.escape(key)}\]\]?", lines[n]):
+            return n + 1
+    return None
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the pages come from (docs/semantics.md "Allocation")."""
+
+    name: str
+    doc: str
+    coherent_alloc: bool  # dma_alloc_coherent/_wc: uncached CPU mapping on a non-coherent device
+    contiguous: bool | None  # None: either, say which in the file
+    cpu_zeroed: bool  # zeroed through a cacheable mapping, so lines start dirty
+    write_combined: bool = False  # the CPU maps it WC/uncached whatever the device
+
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        Source("system-heap", "alloc_pages(__GFP_ZERO) in the system heap: cached, scattered, "
+               "zeroed by the CPU (system_heap.c)", False, False, True),
+        Source("cma-heap", "cma_alloc in the CMA heap: cached, contiguous, zeroed by the CPU (cma_heap.c)",
+               False, True, True),
+        Source("system-heap-uncached", "the vendor system-uncached heap: system-heap pages, "
+               "write-combined CPU mappings, cleaned once at allocation (P12)", False, False, False, True),
+        Source("cma-heap-uncached", "the vendor cma-uncached heap: CMA pages, write-combined CPU "
+               "mappings, cleaned once at allocation (P12)", False, True, False, True),
+        Source("driver-cached", "a driver's own cacheable pages (shmem GEM object, "
+               "dma_alloc_noncoherent)", False, None, True),
+        Source("driver-uncached", "a driver's own pages mapped write-combined or uncached for the "
+               "CPU and cleaned once (amdgpu USWC, radeon/nouveau uncached, msm/etnaviv WC BOs)",
+               False, None, False, True),
+        Source("memfd", "shmem memfd pages wrapped by udmabuf (udmabuf.c)", False, False, True),
+        Source("dma-alloc-coherent", "dma_alloc_coherent for the exporter's device: uncached "
+               "CPU mapping if that device is non-coherent, flushed at allocation (dma_direct_alloc)",
+               True, True, False),
+        Source("dma-alloc-wc", "dma_alloc_wc for the exporter's device: write-combined CPU "
+               "mapping if that device is non-coherent, flushed at allocation (dma_direct_alloc)", True, True, False),
+    )
+}
+
+ARCHES: dict[str, str] = {
+    "arm64": "arm64: the kernel version decides for-device maintenance of DMA_FROM_DEVICE "
+    "(kernel.arch_sync); for-CPU invalidates unless DMA_TO_DEVICE (arch/arm64/mm/dma-mapping.c)",
+    "arm32": "arch/arm/mm/dma-mapping.c: map with DMA_FROM_DEVICE invalidates, other "
+    "directions clean; for-CPU invalidates unless DMA_TO_DEVICE",
+    "x86": "dev_is_dma_coherent() is always true, so the DMA API does no cache maintenance; "
+    "a device whose traffic does not snoop (PCIe no-snoop, scan-out) reads memory",
+}
+LEGACY_ARCH = "arm64-before-c50f11c6196f"
+"""An older spelling of arch = "arm64" with arch_sync = "before-c50f11c6196f"."""
+SWIOTLB: dict[str, str] = {str(k): v for k, v in SWIOTLB_DOC.items()}
+ARCH_SYNC: dict[str, str] = {str(k): v for k, v in ARCH_SYNC_DOC.items()}
+IOMMU: dict[str, str] = {
+    "strict": "iommu.strict=1: the IOTLB is invalidated at unmap; a later access faults",
+    "lazy": "iommu.strict=0: invalidation is deferred to a flush queue that drains at any time; "
+    "until then the old translation still reaches the pages",
+}
+PREP: dict[str, str] = {
+    "clean": "arch_dma_prep_coherent cleans the cacheable linear alias (arm64 since 7bd6680b47fa): "
+    "a line the pages' previous owner left stays valid, now stale",
+    "clean-invalidate": "arch_dma_prep_coherent cleans and invalidates the alias (arm64 before c44094eee32f)",
+    "none": "an allocator that does not prep: the previous owner's dirty lines stay in the cache",
+}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Which kernel the check models: its version, and the rules that version had (each
+    overridable in the file: "this kernel, but with that patch")."""
+
+    version: Version = DEFAULT_VERSION
+    arch: Arch = Arch.ARM64
+    arch_sync: ArchSync = ArchSync.CLEAN  # v6.1's; a test checks these against the tables
+    swiotlb: Swiotlb = Swiotlb.REINSTATED
+    iommu: str = "strict"
+
+    @classmethod
+    def of(cls, version: Version, **overrides: Any) -> Kernel:
+        """The kernel `version` with the rules it had, then the overrides."""
+        return replace(cls(version, arch_sync=arch_sync_rule(version), swiotlb=swiotlb_rule(version)), **overrides)
+
+    @property
+    def invalidates_from_device(self) -> bool:
+        """Whether arch_sync_dma_for_device(DMA_FROM_DEVICE) invalidates instead of cleaning."""
+        return self.arch is Arch.ARM32 or (self.arch is Arch.ARM64 and self.arch_sync is ArchSync.INVALIDATE)
+
+
+@dataclass(frozen=True)
+class Importer:
+    """An importing device. `coherent` is what dev_is_dma_coherent() says (so whether the
+    DMA API does cache maintenance); `snoops` is what the hardware does (dev_is_dma_coherent)."""
+
+    name: str
+    coherent: bool
+    snoops: bool
+    iommu: bool
+    dma_mask: int
+    needs_contiguous: bool
+    reads: bool
+    writes: bool
+    map_directions: tuple[str, ...]
+    """The directions its driver passes to dma_buf_map_attachment."""
+    partial_writes: bool = True
+    """A transfer may write some lines and not others; false: every write covers the buffer."""
+    mapping: str = "any"
+    """MAPPING: when its driver maps and unmaps."""
+
+
+MAPPING = {
+    "any": "maps and unmaps at any time, and the CPU may access the buffer meanwhile",
+    "per-job": "maps at QBUF and unmaps at DQBUF, and the CPU leaves a queued buffer alone "
+    "(V4L2: the driver owns it from QBUF until __vb2_dqbuf)",
+    "once": "maps once and keeps the mapping until it detaches (GPU, display)",
+}
+
+
+def natural_direction(reads: bool, writes: bool) -> str:
+    """The direction a driver maps with for its transfer: the device reads the buffer
+    (DMA_TO_DEVICE), writes it (DMA_FROM_DEVICE) or both."""
+    if reads and writes:
+        return "DMA_BIDIRECTIONAL"
+    return "DMA_TO_DEVICE" if reads else "DMA_FROM_DEVICE"
+
+
+@dataclass(frozen=True)
+class Exporter:
+    kind: ExporterKind
+    coherent: bool  # dev_is_dma_coherent(exporter's device): decides dma_alloc_* cacheability
+    cpu_writes: bool  # the exporter's own kernel CPU writes (memcpy into its buffer)
+    brackets_own_cpu_access: bool  # it wraps them in its begin/end_cpu_access (P9)
+    own_access_direction: str = AS_PASSED
+    """The direction the driver passes to its own begin/end; AS_PASSED: one that covers a write."""
+    iommu: bool = False  # the exporter's own device is behind an IOMMU (matters for sync_nents)
+
+
+@dataclass(frozen=True)
+class Buffer:
+    lines: int
+    source: Source
+    above_4g: bool
+    contiguous: bool
+    cpu_zeroed: bool
+    prep: str = "clean-invalidate"
+    """PREP (v6.1's by default): what dma_alloc_coherent/_wc did to the linear alias of pages it remaps uncached."""
+
+
+@dataclass(frozen=True)
+class Configuration:
+    name: str
+    description: str
+    exporter: Exporter
+    buffer: Buffer
+    mmap: str
+    """What userspace does through its mmap of the fd: ACCESS value."""
+    vmap: str
+    """What an importer's kernel driver does through dma_buf_vmap: ACCESS value."""
+    importers: tuple[Importer, ...]
+    kernel: Kernel = Kernel()
+
+    @property
+    def userspace_mmap(self) -> bool:
+        return self.mmap != "none"
+
+    @property
+    def cached(self) -> bool:
+        """Whether the CPU reaches the buffer through a cacheable mapping (dma_direct_alloc, heaps, drivers)."""
+        if self.buffer.source.write_combined:
+            return False
+        return not (self.buffer.source.coherent_alloc and not self.dma_coherent(self.exporter.coherent))
+
+    def initial_line(self) -> tuple[str, bool, bool]:
+        """A line at allocation: (cache line, whether it holds the latest value, whether
+        memory does). Pages zeroed through a cacheable mapping start dirty (system_heap.c:
+        __GFP_ZERO). Pages dma_alloc_coherent remaps uncached are zeroed through the uncached
+        mapping after arch_dma_prep_coherent (kernel/dma/direct.c: dma_direct_alloc), so
+        what the previous owner left in the cacheable alias is stale; write-combined heap and
+        driver pages are flushed once after zeroing."""
+        source = self.buffer.source
+        if self.cached:
+            dirty = self.buffer.cpu_zeroed or source.coherent_alloc
+            return ("dirty", True, False) if dirty else ("invalid", False, True)
+        if not source.coherent_alloc:
+            return ("invalid", False, True)
+        return {"clean": ("clean", False, True), "clean-invalidate": ("invalid", False, True),
+                "none": ("dirty", False, True)}[self.buffer.prep]
+
+    def dma_coherent(self, coherent: bool) -> bool:
+        """dev_is_dma_coherent() of a device the file says is (not) coherent: always true on x86."""
+        return coherent or self.kernel.arch is Arch.X86
+
+    def bounces(self, imp: Importer) -> bool:
+        """Whether dma_map_* bounces through swiotlb for this importer (dma_direct_map_page)."""
+        return not imp.iommu and imp.dma_mask == 32 and self.buffer.above_4g
+
+
+ACCESS = ("none", "read", "write", "read-write")
+
+
+class Reader:
+    """Typed access to one TOML table, recording field paths for errors."""
+
+    def __init__(self, file: str, table: Any, path: str) -> None:
+        self.file = file
+        self.path = path
+        if not isinstance(table, dict):
+            raise ConfigError(file, path or "(top level)", "a table")
+        self.table = table
+        self.used: set[str] = set()
+
+    def field(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(self, key: str, kind: type, default: Any = None, required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.table:
+            if required:
+                raise ConfigError(self.file, self.field(key), f"a {kind.__name__} (required)")
+            return default
+        value = self.table[key]
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+            raise ConfigError(self.file, self.field(key), f"a {kind.__name__}, got {value!r}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...] | list[str], default: str | None = None) -> str:
+        value = self.get(key, str, default, required=default is None)
+        if value not in choices:
+            raise ConfigError(self.file, self.field(key), f"one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def sub(self, key: str) -> Reader:
+        self.used.add(key)
+        return Reader(self.file, self.table.get(key, {}), self.field(key))
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            known = ", ".join(sorted(self.used))
+            raise ConfigError(self.file, self.field(unknown[0]), f"no such field (known: {known})")
+
+
+def read_toml(text: str, file: str) -> dict[str, Any]:
+    """TOML text as a table; a syntax error names the file and line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = re.search(r"at line (\d+)", str(e))
+        raise ConfigError(file, "(syntax)", f"valid TOML ({e})", int(line.group(1)) if line else None) from None
+    except RecursionError:
+        raise ConfigError(file, "(syntax)", "valid TOML (nested too deeply)") from None
+    except ValueError as e:  # the parser's other refusals (a value out of range)
+        raise ConfigError(file, "(syntax)", f"valid TOML ({e})") from None
+
+
+def read_file(path: str) -> str:
+    """A file's text, or a ConfigError naming it."""
+    try:
+        return Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(path, "(file)", f"a readable UTF-8 TOML file ({e})") from None
+
+
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+RESERVED = ("dma_buf", "cpu", "observed", "exporter", "hardware", "kernel", "userspace")  # the model's own trace rows
+
+
+def _importer(file: str, table: Any, k: int) -> Importer:
+    r = Reader(file, table, f"importer[{k}]")
+    name = r.get("name", str, required=True)
+    if not NAME.match(name) or name in RESERVED:
+        raise ConfigError(file, r.field("name"), f"a short lower-case name like 'isp' or 'gpu0', not one of "
+                          f"the model's own ({', '.join(RESERVED)}); got {name!r}")
+    coherent = r.get("coherent", bool, required=True)
+    dma_mask = r.get("dma_mask", int, 64)
+    if dma_mask not in (32, 64):
+        raise ConfigError(file, r.field("dma_mask"), f"32 or 64, got {dma_mask}")
+    reads = r.get("reads", bool, True)
+    writes = r.get("writes", bool, False)
+    if not (reads or writes):
+        raise ConfigError(file, r.field("reads"), "an importer that reads, writes or both")
+    directions = r.get("map_directions", list, [natural_direction(reads, writes)])
+    natural = natural_direction(reads, writes)
+    allowed = (natural,) if natural == "DMA_BIDIRECTIONAL" else (natural, "DMA_BIDIRECTIONAL")
+    for k_dir, direction in enumerate(directions):
+        if direction not in allowed:
+            field = f"{r.field('map_directions')}[{k_dir}]"
+            raise ConfigError(file, field, f"one of {', '.join(allowed)} for this importer; got {direction!r}")
+    if not directions or len(set(directions)) != len(directions):
+        raise ConfigError(file, r.field("map_directions"), "a non-empty list of distinct directions")
+    imp = Importer(
+        name=name,
+        coherent=coherent,
+        snoops=r.get("snoops", bool, coherent),
+        iommu=r.get("iommu", bool, False),
+        dma_mask=dma_mask,
+        needs_contiguous=r.get("needs_contiguous", bool, False),
+        reads=reads,
+        writes=writes,
+        map_directions=tuple(directions),
+        partial_writes=r.get("partial_writes", bool, True),
+        mapping=r.choice("mapping", tuple(MAPPING), "any"),
+    )
+    r.done()
+    return imp
+
+
+def _exporter_kind(r: Reader, kernel: Kernel) -> ExporterKind:
+    """The named kind as the configured kernel has it, with any of its fields overridden by
+    the file (buggy or proposed callbacks written as data)."""
+    name = r.choice("kind", KIND_NAMES)
+    try:
+        kind = exporter_kind(name, kernel.version)
+    except KindUnavailable as e:
+        raise ConfigError(r.file, r.field("kind"), str(e)) from None
+    overrides = {}
+    for key, spec in KIND_FIELDS.items():
+        if key in r.table:
+            overrides[key] = r.get(key, bool) if spec is bool else type(spec[0])(r.choice(key, spec))
+    if not overrides:
+        return kind
+    changed = ", ".join(f"{k} = {v}" for k, v in overrides.items())
+    return replace(kind, doc=f"{kind.doc}; modified: {changed}", **overrides)
+
+
+def _kernel(r: Reader) -> Kernel:
+    """The `[kernel]` table: a version, and the rules it decides unless the file sets them."""
+    text = r.get("version", str, DEFAULT)
+    try:
+        version = parse_version(text)
+    except UnknownVersion as e:
+        raise ConfigError(r.file, r.field("version"), str(e)) from None
+    overrides: dict[str, Any] = {}
+    name = r.choice("arch", (*ARCHES, LEGACY_ARCH), "arm64")
+    if name == LEGACY_ARCH:
+        name, overrides["arch_sync"] = "arm64", ArchSync.INVALIDATE
+    arch = Arch(name)
+    if "arch_sync" in r.table:
+        overrides["arch_sync"] = ArchSync(r.choice("arch_sync", tuple(ARCH_SYNC)))
+    if "swiotlb" in r.table:
+        overrides["swiotlb"] = Swiotlb(r.choice("swiotlb", tuple(SWIOTLB)))
+    return Kernel.of(version, arch=arch, iommu=r.choice("iommu", tuple(IOMMU), "strict"), **overrides)
+
+
+def parse(text: str, file: str) -> Configuration:
+    """Parse and validate a configuration from TOML text; `file` names it in errors."""
+    try:
+        return _parse(text, file)
+    except ConfigError as e:
+        raise e.at(text) from None
+
+
+def _parse(text: str, file: str) -> Configuration:
+    doc = read_toml(text, file)
+    top = Reader(file, doc, "")
+    name = top.get("name", str, Path(file).stem)
+    description = top.get("description", str, "")
+
+    kr = top.sub("kernel")
+    kernel = _kernel(kr)
+    kr.done()
+
+    ex = top.sub("exporter")
+    exporter = Exporter(
+        kind=_exporter_kind(ex, kernel),
+        coherent=ex.get("coherent", bool, False),
+        cpu_writes=ex.get("cpu_writes", bool, False),
+        brackets_own_cpu_access=ex.get("brackets_own_cpu_access", bool, False),
+        own_access_direction=ex.choice("own_access_direction", KIND_FIELDS["cpu_access_direction"], AS_PASSED),
+        iommu=ex.get("iommu", bool, False),
+    )
+    ex.done()
+    if exporter.brackets_own_cpu_access and not exporter.cpu_writes:
+        expected = "exporter.cpu_writes = true (it brackets its own writes)"
+        raise ConfigError(file, "exporter.brackets_own_cpu_access", expected)
+    if exporter.own_access_direction != AS_PASSED and not exporter.brackets_own_cpu_access:
+        expected = "exporter.brackets_own_cpu_access = true (the direction of its own bracket)"
+        raise ConfigError(file, "exporter.own_access_direction", expected)
+
+    bu = top.sub("buffer")
+    allowed = exporter.kind.sources
+    source = SOURCES[bu.choice("source", allowed, allowed[0])]
+    lines = bu.get("lines", int, 1)
+    if lines not in (1, 2):
+        raise ConfigError(file, "buffer.lines", f"1 or 2 cache lines, got {lines}")
+    contiguous = bu.get("contiguous", bool, source.contiguous if source.contiguous is not None else False)
+    if source.contiguous is not None and contiguous != source.contiguous:
+        raise ConfigError(file, "buffer.contiguous", f"{str(source.contiguous).lower()} for a {source.name} buffer")
+    cpu_zeroed = bu.get("cpu_zeroed", bool, source.cpu_zeroed)
+    if cpu_zeroed and (source.coherent_alloc or source.write_combined):
+        raise ConfigError(file, "buffer.cpu_zeroed", f"false: {source.name} is flushed at allocation")
+    prep = bu.choice("prep", tuple(PREP), prep_rule(kernel.version))
+    if "prep" in bu.table and not source.coherent_alloc:
+        raise ConfigError(file, "buffer.prep", f"a dma-alloc-coherent or dma-alloc-wc source for prep = {prep!r}")
+    buffer = Buffer(lines, source, bu.get("above_4g", bool, False), contiguous, cpu_zeroed, prep)
+    bu.done()
+
+    cl = top.sub("clients")
+    mmap = cl.choice("mmap", ACCESS, "none")
+    vmap = cl.choice("vmap", ACCESS, "none")
+    cl.done()
+
+    top.used.add("importer")
+    tables = doc.get("importer", [])
+    if not isinstance(tables, list) or not 1 <= len(tables) <= 3:
+        raise ConfigError(file, "importer", "1 to 3 [[importer]] tables")
+    importers = tuple(_importer(file, t, k) for k, t in enumerate(tables))
+    names = [i.name for i in importers]
+    if len(set(names)) != len(names):
+        raise ConfigError(file, "importer.name", f"distinct names, got {names}")
+    for k, imp in enumerate(importers):
+        if kernel.arch is Arch.X86 and not imp.coherent:
+            raise ConfigError(file, f"importer[{k}].coherent", "true with kernel.arch = \"x86\": dev_is_dma_coherent() "
+                              "is always true there (dev_is_dma_coherent); a device whose traffic does not snoop is "
+                              "coherent = true, snoops = false")
+    top.done()
+    return Configuration(name, description, exporter, buffer, mmap, vmap, importers, kernel)
+
+
+def builtin_names() -> list[str]:
+    """Names of the configurations shipped under model/configs/."""
+    return sorted(p.name[:-5] for p in resources.files("dmabuf_mc.model.configs").iterdir() if p.name.endswith(".toml"))
+
+
+def load(name_or_path: str) -> Configuration:
+    """A built-in configuration by name, or a TOML file by path."""
+    if name_or_path in builtin_names():
+        res = resources.files("dmabuf_mc.model.configs") / f"{name_or_path}.toml"
+        return parse(res.read_text(), f"dmabuf_mc/model/configs/{name_or_path}.toml")
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ConfigError(name_or_path, "(file)", f"a configuration file or one of: {', '.join(builtin_names())}")
+    return parse(read_file(name_or_path), name_or_path)

@@ -1,0 +1,28 @@
+"""Lifelines for sequence diagrams of a trace: who talks to whom at each kernel call."""
+
+from __future__ import annotations
+
+from dmabuf_mc.checker.ts import Action
+from dmabuf_mc.model.config import Configuration
+
+
+def lifelines(cfg: Configuration) -> list[str]:
+    """CPU, cache, memory, then each importer's device."""
+    return ["CPU", "Cache", "Memory", *(i.name for i in cfg.importers)]
+
+
+def arrow(cfg: Configuration, act: Action) -> tuple[str, str]:
+    """(from, to) for one action instance."""
+    f, p = act.family, act.params
+    cpu_side = "Cache" if cfg.cached else "Memory"
+    if f in ("cpu_read", "cpu_write"):
+        return ("CPU", cpu_side)
+    if f in ("dma_read", "dma_write"):
+        return (p[0], "Memory")
+    if f == "cache_evict":
+        return ("Cache", "Memory")
+    if f == "speculative_fill":
+        return ("Memory", "Cache")
+    if p and p[0] in {i.name for i in cfg.importers}:
+        return ("CPU", p[0])
+    return ("CPU", "Memory")

@@ -1,0 +1,60 @@
+"""What a kernel version decides: every version-dependent rule with its commit, for
+`dmabuf-mc list kernel` and for the header of a check."""
+
+from __future__ import annotations
+
+from dmabuf_mc.model.config import Configuration
+from dmabuf_mc.model.exporters import FAMILIES
+from dmabuf_mc.model.kernels import (
+    AA6F8DCBAB47,
+    C50F11C6196F,
+    CACHE_SGT_MAPPING,
+    CACHE_SGT_MAPPING_REMOVED,
+    MAINLINE,
+    REVERT_901C7280CA0D,
+    Arch,
+    Version,
+    arch_sync_rule,
+    swiotlb_rule,
+)
+
+NOTABLE_STABLE: tuple[Version, ...] = tuple(
+    sorted({b for c in (C50F11C6196F, AA6F8DCBAB47, REVERT_901C7280CA0D) for b in c.backports}
+           | {Version(b.major, b.minor, b.patch - 1) for c in (C50F11C6196F, AA6F8DCBAB47, REVERT_901C7280CA0D)
+              for b in c.backports})
+)
+"""Stable releases on either side of each backport."""
+
+
+def core_mapping_cache(v: Version) -> str:
+    """Whether the dma-buf core offers cache_sgt_mapping in release `v`."""
+    if CACHE_SGT_MAPPING_REMOVED.applies(v):
+        return "removed (b72f66f22c0e)"
+    return "cache_sgt_mapping (f13e143e7444)" if CACHE_SGT_MAPPING.applies(v) else "none (before f13e143e7444)"
+
+
+def version_rules(v: Version) -> dict[str, str]:
+    """Rule -> value (named by its commit) for release `v`."""
+    rules = {
+        "arch_sync (arm64)": str(arch_sync_rule(v)),
+        "swiotlb": str(swiotlb_rule(v)),
+        "dma-buf core mapping cache": core_mapping_cache(v),
+    }
+    for family in FAMILIES.values():
+        available = family.since is None or family.since.applies(v)
+        rules[f"exporter {family.name}"] = family.state(v) if available else "not in this kernel"
+    return rules
+
+
+def listed_versions() -> list[Version]:
+    """The releases `list kernel` shows: every mainline release and the stable releases
+    around each backport."""
+    return sorted({*MAINLINE, *NOTABLE_STABLE})
+
+
+def kernel_line(cfg: Configuration) -> str:
+    """One line naming the kernel a check modelled and the rules it decided."""
+    k = cfg.kernel
+    arch = f"{k.arch} {k.arch_sync}" if k.arch is Arch.ARM64 else str(k.arch)
+    return (f"kernel v{k.version}: {arch}, swiotlb {k.swiotlb}, iommu {k.iommu}, "
+            f"exporter {cfg.exporter.kind.name}")
