@@ -10,8 +10,12 @@ from pathlib import Path
 
 import dmabuf_mc
 
-PACKAGE = Path(dmabuf_mc.__file__).parent
+REPO = Path(dmabuf_mc.__file__).parent.parent
 LAYERS = {"checker": 0, "model": 1, "properties": 1, "app": 2}
+ROOTS = {"checker": REPO / "checker", "model": REPO / "model", "properties": REPO / "properties",
+         "app": REPO / "dmabuf_mc" / "app"}
+"""Where each layer's modules live in the repository: pyproject.toml maps the design's
+top-level folders under the one import package."""
 """A module may import from its own layer and the layers below: the generic checker knows
 nothing of DMA-buf, the model nothing of the application."""
 
@@ -29,18 +33,29 @@ def _imports(path: Path) -> set[str]:
 
 def test_every_module_imports_only_its_own_layer_and_below():
     violations = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE).parts
-        if len(parts) == 1:
-            continue  # __init__ and __main__ sit above every layer
-        layer = LAYERS[parts[0]]
+    paths = [(root, path) for root in ROOTS for path in sorted(ROOTS[root].rglob("*.py"))]
+    assert len(paths) > 40, "the layer roots moved: update ROOTS"
+    for root, path in paths:
+        where = path.relative_to(REPO)
         for name in _imports(path):
             top = name.split(".")
             if top[0] != "dmabuf_mc":
-                violations.append(f"{path.relative_to(PACKAGE)} imports top-level {name!r}")
-            elif len(top) > 1 and top[1] in LAYERS and LAYERS[top[1]] > layer:
-                violations.append(f"{path.relative_to(PACKAGE)} ({parts[0]}) imports {name}")
+                violations.append(f"{where} imports top-level {name!r}")
+            elif len(top) > 1 and top[1] in LAYERS and LAYERS[top[1]] > LAYERS[root]:
+                violations.append(f"{where} ({root}) imports {name}")
     assert not violations, "\n".join(violations)
+
+
+def test_the_design_layout_is_the_repository_layout():
+    """The design fixes the top level (model/, properties/, checker/); installed, they are
+    dmabuf_mc.model, dmabuf_mc.properties and dmabuf_mc.checker."""
+    import dmabuf_mc.checker
+    import dmabuf_mc.model
+    import dmabuf_mc.properties
+
+    for name, module in (("checker", dmabuf_mc.checker), ("model", dmabuf_mc.model),
+                         ("properties", dmabuf_mc.properties)):
+        assert Path(module.__file__).parent == REPO / name
 
 
 def test_a_layer_violation_is_caught(tmp_path):

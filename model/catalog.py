@@ -26,7 +26,7 @@ def configuration_text(name: str) -> tuple[str, str] | None:
         return None
     if name in builtin_names():
         text = (resources.files("dmabuf_mc.model.configs") / f"{name}.toml").read_text()
-        return f"dmabuf_mc/model/configs/{name}.toml", text
+        return f"model/configs/{name}.toml", text
     if not Path(name).is_file():
         raise ConfigError(name, "(file)", f"a configuration file or one of: {', '.join(builtin_names())}")
     return name, read_file(name)

@@ -1,7 +1,7 @@
 """Configurations: who shares the buffer, with what hardware, from which allocator.
 
 A configuration is a TOML file a user writes (or one of the named built-ins under
-`dmabuf_mc/model/configs/`). It is parsed and validated once, into frozen values; every error names
+`model/configs/`). It is parsed and validated once, into frozen values; every error names
 the file, the field and what was expected.
 """
 
@@ -492,7 +492,7 @@ def load(name_or_path: str) -> Configuration:
     """A built-in configuration by name, or a TOML file by path."""
     if name_or_path in builtin_names():
         res = resources.files("dmabuf_mc.model.configs") / f"{name_or_path}.toml"
-        return parse(res.read_text(), f"dmabuf_mc/model/configs/{name_or_path}.toml")
+        return parse(res.read_text(), f"model/configs/{name_or_path}.toml")
     path = Path(name_or_path)
     if not path.is_file():
         raise ConfigError(name_or_path, "(file)", f"a configuration file or one of: {', '.join(builtin_names())}")
