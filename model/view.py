@@ -45,7 +45,8 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
                 text += ", inside device access"
         if state.get(f"sgt_dir[{d}]", "DMA_NONE") != "DMA_NONE":
             text += f", {keeper} keeps a {state[f'sgt_dir[{d}]']} mapping"
-        if cfg.bounces(imp) and (state[f"mapped[{d}]"] != "DMA_NONE" or f"sgt_dir[{d}]" in state):
+        kept = state.get(f"sgt_dir[{d}]", "DMA_NONE") != "DMA_NONE"
+        if cfg.bounces(imp) and (state[f"mapped[{d}]"] != "DMA_NONE" or kept):
             slots = ", ".join(_latest(state[f"bounce_latest[{d}][{ln}]"]) for ln in range(cfg.buffer.lines))
             text += f", bounce slot {slots}"
         if state.get(f"iotlb_stale[{d}]") == "yes":
