@@ -29,6 +29,7 @@ name = "display"
 coherent = false
 reads = true
 needs_contiguous = true
+map_directions = ["DMA_BIDIRECTIONAL"]
 mapping = "{mapping}"
 {user}
 """
@@ -63,8 +64,9 @@ def unmaps_by_bracket(text: str) -> dict[str, int]:
 # --- mapping = "held" ---------------------------------------------------------------------
 
 def test_a_held_scan_out_never_unmaps_inside_its_own_cpu_bracket():
-    # A display maps at import and unmaps at release; its driver's begin/end_cpu_access never
-    # enclose that unmap. Every reachable transition is walked; "once" lets it happen.
+    # A display maps at import and unmaps at release (drm_gem_prime_import_dev maps
+    # DMA_BIDIRECTIONAL, drm_prime_gem_destroy unmaps, then detaches); its driver's
+    # begin/end_cpu_access never enclose that unmap. Every reachable transition is walked; "once" lets it happen.
     held = unmaps_by_bracket(scan_out("held"))
     once = unmaps_by_bracket(scan_out("once"))
     assert held["inside"] == 0 and held["outside"] > 0
@@ -81,12 +83,12 @@ def enabled_after(text: str, calls: list[str], call: str) -> bool:
 
 
 def test_a_held_importer_is_never_attached_or_mapped_again():
-    calls = ["dma_buf_export()", "dma_buf_attach(display)", "dma_buf_map_attachment(display, DMA_TO_DEVICE)",
-             "dma_buf_unmap_attachment(display, DMA_TO_DEVICE)"]
+    calls = ["dma_buf_export()", "dma_buf_attach(display)", "dma_buf_map_attachment(display, DMA_BIDIRECTIONAL)",
+             "dma_buf_unmap_attachment(display, DMA_BIDIRECTIONAL)"]
     steps = history(config_text(scan_out("held")), [*calls, "dma_buf_detach(display)"])
     assert steps[-2]["display"] == "attached, unmapped (held mapping released)"
     assert steps[-1]["display"] == "detached, released"
-    assert not enabled_after(scan_out("held"), calls, "dma_buf_map_attachment(display, DMA_TO_DEVICE)")
+    assert not enabled_after(scan_out("held"), calls, "dma_buf_map_attachment(display, DMA_BIDIRECTIONAL)")
     assert not enabled_after(scan_out("held"), [*calls, "dma_buf_detach(display)"], "dma_buf_attach(display)")
     assert enabled_after(scan_out("once"), [*calls, "dma_buf_detach(display)"], "dma_buf_attach(display)")
 
