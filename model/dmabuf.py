@@ -64,7 +64,8 @@ def dma_buf_attach(st: DmabufState, policy: Policy, d: str) -> Action:
         eff.set(st.attached[d], TRUE)
         if at_attach:
             _map_at_attach(st, policy, eff, d)
-    return action("dma_buf_attach", (d,), IMPORTER, guard, eff)
+    name = "dma_buf_dynamic_attach" if st.importer(d).dynamic else "dma_buf_attach"
+    return action(name, (d,), IMPORTER, guard, eff)
 
 
 def _map_at_attach(st: DmabufState, policy: Policy, eff: Effect, d: str) -> None:

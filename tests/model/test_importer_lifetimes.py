@@ -191,14 +191,14 @@ def nic(version: str, dynamic: bool = True, mmap: str = "write", camera: bool = 
 def test_a_dynamic_importer_is_mapped_bidirectional_at_attach_until_v6_16(version, after_attach):
     # dma_buf_dynamic_attach before de68b17d5d07: importer-dynamic != exporter-dynamic (no heap
     # has pin/unpin), so the core maps DMA_BIDIRECTIONAL at attach and keeps attach->sgt.
-    steps = history(config_text(nic(version)), ["dma_buf_export()", "dma_buf_attach(nic)"])
+    steps = history(config_text(nic(version)), ["dma_buf_export()", "dma_buf_dynamic_attach(nic)"])
     assert steps[-1]["nic"] == after_attach
 
 
 def test_before_v6_16_a_dynamic_importers_map_and_unmap_reach_no_exporter():
     # dma_buf_map_attachment returns attach->sgt (DMA_BIDIRECTIONAL covers every direction);
     # dma_buf_unmap_attachment returns early for it; dma_buf_detach unmaps it.
-    calls = ["dma_buf_export()", "dma_buf_attach(nic)", "dma_buf_map_attachment(nic, DMA_TO_DEVICE)",
+    calls = ["dma_buf_export()", "dma_buf_dynamic_attach(nic)", "dma_buf_map_attachment(nic, DMA_TO_DEVICE)",
              "dma_buf_unmap_attachment(nic, DMA_TO_DEVICE)", "dma_buf_detach(nic)"]
     steps = history(config_text(nic("6.15", mmap="none")), calls)
     assert steps[2]["line 0"] == steps[3]["line 0"] == steps[4]["line 0"]  # no maintenance after attach
@@ -224,13 +224,24 @@ def test_before_v6_16_detach_copies_the_attach_time_snapshot_over_a_cpu_write():
         assert all(r.verdict is Verdict.HOLDS for r in report.results)
 
 
+def test_a_heap_keeps_the_attach_time_snapshot_fresh_for_a_bracketed_cpu_write():
+    # system_heap_dma_buf_end_cpu_access syncs every attachment its map_dma_buf marked mapped,
+    # the one dma_buf_dynamic_attach made included: dma_sync_sgtable_for_device(DMA_TO_DEVICE)
+    # bounces the CPU's write into the slot (swiotlb_sync_single_for_device).
+    steps = history(config_text(nic("6.15")), [
+        "dma_buf_export()", "dma_buf_dynamic_attach(nic)", "dma_buf_mmap()",
+        "dma_buf_begin_cpu_access(DMA_TO_DEVICE)", "cpu_write(mmap, line0)", "dma_buf_end_cpu_access(DMA_TO_DEVICE)",
+        "dma_buf_map_attachment(nic, DMA_TO_DEVICE)", "dma_read(nic, line0)"])
+    assert steps[-1]["observed"] == "device read latest"
+
+
 @pytest.mark.parametrize(("version", "read"), [("6.15", "device read STALE"), ("6.16", "device read latest")])
 def test_a_bounced_dynamic_reader_misses_a_write_made_before_it_mapped_until_v6_16(version, read):
     # Before v6.16 the map hands back the attach-time snapshot with no maintenance, so a frame
     # the camera wrote and handed over (unmapped) before the reader mapped is not in its slot;
     # since de68b17d5d07 the map calls system_heap_map_dma_buf, which bounces the pages in.
     c = config_text(nic(version, mmap="none", camera=True))
-    steps = history(c, ["dma_buf_export()", "dma_buf_attach(nic)", "dma_buf_attach(camera)",
+    steps = history(c, ["dma_buf_export()", "dma_buf_dynamic_attach(nic)", "dma_buf_attach(camera)",
                         "dma_buf_map_attachment(camera, DMA_FROM_DEVICE)", "dma_write(camera, line0)",
                         "dma_buf_unmap_attachment(camera, DMA_FROM_DEVICE)",
                         "dma_buf_map_attachment(nic, DMA_TO_DEVICE)", "dma_read(nic, line0)"])
