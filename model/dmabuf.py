@@ -119,7 +119,8 @@ def dma_buf_map_attachment(st: DmabufState, policy: Policy, d: str, direction: s
     """dma_buf_map_attachment -> the exporter's map_dma_buf, which maps the pages for the
     importer's device, with or without cache maintenance (dma_buf_map_attachment). Under cache_sgt_mapping
     only the first call reaches the exporter; later ones get the kept table back, or -EBUSY
-    for a direction it does not cover unless it is DMA_BIDIRECTIONAL."""
+    for a direction it does not cover unless it is DMA_BIDIRECTIONAL. A dynamic importer
+    before v6.16 always gets the DMA_BIDIRECTIONAL table its attach made."""
     dev = importer_device(st, st.importer(d))
     eff = Effect()
     guard = and_(st.life.eq("exported"), st.attached[d].eq(True), st.mapped[d].eq("DMA_NONE"),
@@ -146,7 +147,7 @@ def dma_buf_map_attachment(st: DmabufState, policy: Policy, d: str, direction: s
 
 def dma_buf_unmap_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:
     """dma_buf_unmap_attachment -> unmap_dma_buf (dma_buf_unmap_attachment), unless the core keeps the mapping
-    until detach. Unmapping with another direction than the map's is a DMA-API error
+    until detach (cache_sgt_mapping, or a dynamic importer's attach-time table before v6.16). Unmapping with another direction than the map's is a DMA-API error
     (dma-debug reports it)."""
     eff = Effect()
     if not st.core_keeps(d):

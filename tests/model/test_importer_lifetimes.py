@@ -270,3 +270,27 @@ def test_list_kernel_names_the_dynamic_attach_rule_per_version():
     assert "dynamic importer: maps DMA_BIDIRECTIONAL at attach, kept until detach (before de68b17d5d07)" in out
     assert "dynamic importer: maps per dma_buf_map_attachment (de68b17d5d07" in out
     assert "[[importer]] mapping = held" in out and "[[importer]] dynamic = true" in out
+
+
+def test_a_dynamic_attach_that_cannot_map_fails_before_v6_16():
+    # dma_buf_dynamic_attach returns the map's error: under P8 (DMA_ATTR_REQUIRE_COHERENT) a
+    # bounced importer's attach-time map fails, so the attach does; since v6.16 its map does.
+    from dmabuf_mc.model.policy import POLICIES
+    p8 = POLICIES["p8-require-coherent"]
+    old = history(config_text(nic("6.15", mmap="none")), ["dma_buf_export()", "dma_buf_dynamic_attach(nic)"], p8)
+    new = history(config_text(nic("6.16", mmap="none")), ["dma_buf_export()", "dma_buf_dynamic_attach(nic)"], p8)
+    assert old[-1]["nic"] == "detached" and old[-1]["observed"].startswith("REFUSED")
+    assert new[-1]["nic"] == "attached, unmapped" and new[-1]["observed"] == "-"
+
+
+def test_a_lifetime_error_from_the_command_line_is_bad_input(tmp_path):
+    from click.testing import CliRunner
+
+    from dmabuf_mc.app.cli import main
+    bad = tmp_path / "bad.toml"
+    text = scan_out("once") + "vmap_user = true\n"
+    bad.write_text(text)
+    line = text.splitlines().index("vmap_user = true") + 1
+    r = CliRunner().invoke(main, ["check", "--config", str(bad)])
+    assert r.exit_code == 2, r.output
+    assert f"{bad}:{line}: importer[0].vmap_user: expected mapping = \"held\"" in r.output
