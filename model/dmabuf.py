@@ -147,8 +147,8 @@ def dma_buf_map_attachment(st: DmabufState, policy: Policy, d: str, direction: s
 
 def dma_buf_unmap_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:
     """dma_buf_unmap_attachment -> unmap_dma_buf (dma_buf_unmap_attachment), unless the core keeps the mapping
-    until detach (cache_sgt_mapping, or a dynamic importer's attach-time table before v6.16). Unmapping with another direction than the map's is a DMA-API error
-    (dma-debug reports it)."""
+    until detach (cache_sgt_mapping, or a dynamic importer's attach-time table before v6.16).
+    Unmapping with another direction than the map's is a DMA-API error (dma-debug reports it)."""
     eff = Effect()
     if not st.core_keeps(d):
         callbacks.unmap_dma_buf(st, policy, eff, d, direction)
