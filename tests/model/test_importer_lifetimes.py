@@ -294,3 +294,18 @@ def test_a_lifetime_error_from_the_command_line_is_bad_input(tmp_path):
     r = CliRunner().invoke(main, ["check", "--config", str(bad)])
     assert r.exit_code == 2, r.output
     assert f"{bad}:{line}: importer[0].vmap_user: expected mapping = \"held\"" in r.output
+
+
+@pytest.mark.parametrize("kind", ["heap", "heap-uncached", "drm-prime", "udmabuf", "vb2-dma-contig", "vb2-dma-sg",
+                                  "vb2-vmalloc"])
+def test_every_modelled_exporter_is_static_so_a_dynamic_importer_is_mapped_at_attach(kind):
+    # dma_buf_is_dynamic() is !!ops->pin; none of these exporters' dma_buf_ops has pin/unpin
+    # (drm_gem_prime_dmabuf_ops, system_heap_buf_ops, udmabuf_ops, vb2_*_dmabuf_ops), so a
+    # dynamic importer always mismatches and, before v6.16, is mapped at attach.
+    from dmabuf_mc.model.exporters import exporter_kind
+    from dmabuf_mc.model.kernels import parse_version
+    source = exporter_kind(kind, parse_version("6.15")).sources[0]
+    text = (f'[kernel]\nversion = "6.15"\n[exporter]\nkind = "{kind}"\n[buffer]\nsource = "{source}"\n'
+            '[[importer]]\nname = "gpu"\ncoherent = false\ndynamic = true\n')
+    steps = history(config_text(text), ["dma_buf_export()", "dma_buf_dynamic_attach(gpu)"])
+    assert "keeps a DMA_BIDIRECTIONAL mapping" in steps[-1]["gpu"]
