@@ -66,7 +66,8 @@ def unmaps_by_bracket(text: str) -> dict[str, int]:
 def test_a_held_scan_out_never_unmaps_inside_its_own_cpu_bracket():
     # A display maps at import and unmaps at release (drm_gem_prime_import_dev maps
     # DMA_BIDIRECTIONAL, drm_prime_gem_destroy unmaps, then detaches); its driver's
-    # begin/end_cpu_access never enclose that unmap. Every reachable transition is walked; "once" lets it happen.
+    # begin/end_cpu_access never enclose that unmap. Every reachable transition is walked;
+    # "once" lets it happen.
     held = unmaps_by_bracket(scan_out("held"))
     once = unmaps_by_bracket(scan_out("once"))
     assert held["inside"] == 0 and held["outside"] > 0
@@ -99,6 +100,19 @@ def test_a_held_importer_detaches_only_after_its_mapping():
     assert enabled_after(scan_out("once"), attached, "dma_buf_detach(display)")
 
 
+GPU_ONCE = """[exporter]
+kind = "heap"
+[clients]
+vmap = "read-write"
+[[importer]]
+name = "gpu"
+coherent = false
+reads = true
+writes = true
+mapping = "once"
+"""
+
+
 def test_the_held_gpu_keeps_the_cpu_write_the_same_driver_loses_when_it_may_unmap_any_time():
     # heap unmap (system_heap_unmap_dma_buf -> dma_unmap_sgtable, DMA_BIDIRECTIONAL) invalidates
     # for the CPU: inside the driver's own write bracket it drops the dirty line. A driver that
@@ -117,19 +131,6 @@ def test_the_held_gpu_keeps_the_cpu_write_the_same_driver_loses_when_it_may_unma
     assert steps[-1] == "dma_buf_unmap_attachment(gpu, DMA_BIDIRECTIONAL)"
     assert any(s.startswith("dma_buf_begin_cpu_access(") for s in steps)
     assert not any(s.startswith("dma_buf_end_cpu_access(") for s in steps)
-
-
-GPU_ONCE = """[exporter]
-kind = "heap"
-[clients]
-vmap = "read-write"
-[[importer]]
-name = "gpu"
-coherent = false
-reads = true
-writes = true
-mapping = "once"
-"""
 
 
 @pytest.mark.parametrize(("importer", "clients", "field", "expected"), [
