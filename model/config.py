@@ -19,6 +19,8 @@ from dmabuf_mc.model.kernels import (
     ARCH_SYNC_DOC,
     DEFAULT,
     DEFAULT_VERSION,
+    DYNAMIC_ATTACH,
+    PIN_ON_MAP,
     SWIOTLB_DOC,
     Arch,
     ArchSync,
@@ -172,13 +174,31 @@ class Importer:
     """A transfer may write some lines and not others; false: every write covers the buffer."""
     mapping: str = "any"
     """MAPPING: when its driver maps and unmaps."""
+    vmap_user: bool = False
+    """Its driver is the `[clients] vmap` user, so that user's begin/end_cpu_access are the
+    driver's own brackets (only for mapping = "held")."""
+    dynamic: bool = False
+    """It attaches with dma_buf_dynamic_attach and importer_ops (move_notify)."""
 
 
 MAPPING = {
     "any": "maps and unmaps at any time, and the CPU may access the buffer meanwhile",
     "per-job": "maps at QBUF and unmaps at DQBUF, and the CPU leaves a queued buffer alone "
     "(V4L2: the driver owns it from QBUF until __vb2_dqbuf)",
-    "once": "maps once and keeps the mapping until it detaches (GPU, display)",
+    "once": "maps once and keeps the mapping until it detaches, and may unmap, detach and attach "
+    "again at any time, inside a CPU bracket too",
+    "held": "maps right after attach and holds the mapping for the importer's life: unmap then "
+    "detach, once, at its release, never again attached; with vmap_user its own CPU brackets "
+    "(the vmap user's begin/end_cpu_access) never overlap its unmap (a display scanning out, "
+    "a GPU, an RDMA NIC)",
+}
+DYNAMIC = {
+    "false": "dma_buf_attach: a static importer",
+    "true": "dma_buf_dynamic_attach with importer_ops: maps and unmaps under dmabuf->resv. Every "
+    "modelled exporter is static (no pin/unpin), so before de68b17d5d07 (v6.16) the core maps the "
+    "buffer DMA_BIDIRECTIONAL at attach and hands that table back on every map, with no "
+    "maintenance, until detach; since then it maps as a static importer does. No modelled exporter "
+    "moves its buffer, so move_notify is never called",
 }
 
 
@@ -255,6 +275,14 @@ class Configuration:
     def dma_coherent(self, coherent: bool) -> bool:
         """dev_is_dma_coherent() of a device the file says is (not) coherent: always true on x86."""
         return coherent or self.kernel.arch is Arch.X86
+
+    def attach_maps(self, imp: Importer) -> bool:
+        """Whether dma_buf_dynamic_attach maps the buffer for `imp` at attach time and keeps the
+        table in attach->sgt until detach: importer-dynamic != exporter-dynamic, before
+        de68b17d5d07 (v6.16). No modelled exporter has pin/unpin (dma_buf_is_dynamic is
+        false for heaps, udmabuf, videobuf2 and the DRM PRIME helpers), so the mismatch is
+        exactly a dynamic importer."""
+        return imp.dynamic and not PIN_ON_MAP.applies(self.kernel.version)
 
     def bounces(self, imp: Importer) -> bool:
         """Whether dma_map_* bounces through swiotlb for this importer (dma_direct_map_page)."""
@@ -366,8 +394,14 @@ def _importer(file: str, table: Any, k: int) -> Importer:
         map_directions=tuple(directions),
         partial_writes=r.get("partial_writes", bool, True),
         mapping=r.choice("mapping", tuple(MAPPING), "any"),
+        vmap_user=r.get("vmap_user", bool, False),
+        dynamic=r.get("dynamic", bool, False),
     )
     r.done()
+    if imp.vmap_user and imp.mapping != "held":
+        raise ConfigError(file, r.field("vmap_user"), 'mapping = "held" (the driver\'s own CPU brackets '
+                          f'are kept apart from its unmap only for an importer that holds its mapping); got mapping = '
+                          f'"{imp.mapping}"')
     return imp
 
 
@@ -479,8 +513,23 @@ def _parse(text: str, file: str) -> Configuration:
             raise ConfigError(file, f"importer[{k}].coherent", "true with kernel.arch = \"x86\": dev_is_dma_coherent() "
                               "is always true there (dev_is_dma_coherent); a device whose traffic does not snoop is "
                               "coherent = true, snoops = false")
+    _check_vmap_users(file, importers, vmap)
+    for k, imp in enumerate(importers):
+        if imp.dynamic and not DYNAMIC_ATTACH.applies(kernel.version):
+            raise ConfigError(file, f"importer[{k}].dynamic", f"a kernel with dma_buf_dynamic_attach (since "
+                              f"v{DYNAMIC_ATTACH.mainline}, {DYNAMIC_ATTACH.commit}), got v{kernel.version}")
     top.done()
     return Configuration(name, description, exporter, buffer, mmap, vmap, importers, kernel)
+
+
+def _check_vmap_users(file: str, importers: tuple[Importer, ...], vmap: str) -> None:
+    """At most one importer's driver is the vmap user, and only when there is one."""
+    users = [k for k, imp in enumerate(importers) if imp.vmap_user]
+    if users and vmap == "none":
+        raise ConfigError(file, f"importer[{users[0]}].vmap_user", 'a vmap user: set [clients] vmap to "read", '
+                          '"write" or "read-write"')
+    if len(users) > 1:
+        raise ConfigError(file, f"importer[{users[1]}].vmap_user", f"one vmap user, importer[{users[0]}] already is")
 
 
 def builtin_names() -> list[str]:

@@ -85,7 +85,7 @@ class DmabufState:
         self.slot_cache: dict[str, list[Var]] = {}  # the slot's own CPU cache line (swiotlb's mem->vaddr)
         self.slot_cache_latest: dict[str, list[Var]] = {}
         self.sgt_dir: dict[str, Var] = {}  # the mapping kept until detach (core, PRIME or vb2 cache)
-        self.has_mapped: dict[str, Var] = {}  # a map-once importer already mapped
+        self.has_mapped: dict[str, Var] = {}  # a map-once or held importer already mapped
         self.iotlb_stale: dict[str, Var] = {}  # lazy IOMMU: an unmapped translation not yet flushed
         self.device_access: dict[str, Var] = {}  # P4/P10: inside begin/end device access
         for imp in cfg.importers:
@@ -98,9 +98,9 @@ class DmabufState:
             if self.slot_cached(imp):
                 self.slot_cache[d] = [Var(f"slot_cache[{d}][{ln}]", LINE, d) for ln in self.lines]
                 self.slot_cache_latest[d] = [Var(f"slot_cache_latest[{d}][{ln}]", BOOL, d) for ln in self.lines]
-            if kind.mapping_cache is not MappingCache.NONE:
+            if kind.mapping_cache is not MappingCache.NONE or cfg.attach_maps(imp):
                 self.sgt_dir[d] = Var(f"sgt_dir[{d}]", DIRECTION, d)
-            if imp.mapping == "once":
+            if imp.mapping in ("once", "held"):
                 self.has_mapped[d] = Var(f"has_mapped[{d}]", BOOL, d)
             if imp.iommu and cfg.kernel.iommu == "lazy":
                 self.iotlb_stale[d] = Var(f"iotlb_stale[{d}]", BOOL, d)
@@ -132,6 +132,12 @@ class DmabufState:
     def slot_line(self, d: str, ln: int) -> Line:
         """Line `ln` of importer `d`'s bounce slot, whose CPU cache line is modelled."""
         return Line(self.slot_cache[d][ln], self.slot_cache_latest[d][ln], self.bounce_latest[d][ln])
+
+    def core_keeps(self, d: str) -> bool:
+        """Whether the dma-buf core keeps `d`'s mapping in attach->sgt and hands it back on
+        every map: cache_sgt_mapping (v5.3-v6.15), or the table dma_buf_dynamic_attach made
+        for a dynamic importer (before v6.16)."""
+        return self.cfg.exporter.kind.mapping_cache is MappingCache.CORE or self.cfg.attach_maps(self.importer(d))
 
     def dma_mapped(self, d: str) -> Expr:
         """The device's mapping exists at the DMA-API level: the importer's own, or the one

@@ -47,6 +47,7 @@ def _slot_in_use(s: Labels, a: Action) -> bool:
 KERNEL_PRECONDITIONS: dict[str, Callable[[Labels, Action], bool]] = {
     "dma_buf_export": lambda s, a: s["dma_buf"] == "allocated",
     "dma_buf_attach": _exported,
+    "dma_buf_dynamic_attach": _exported,
     "dma_buf_detach": _attached,
     "dma_buf_map_attachment": _attached,
     "dma_buf_unmap_attachment": lambda s, a: _attached(s, a) and s[f"mapped[{a.params[0]}]"] != "DMA_NONE",
