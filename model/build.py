@@ -17,6 +17,7 @@ from dmabuf_mc.model.exporters import exporter_kind
 from dmabuf_mc.model.platform import hardware_actions
 from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.state import DmabufState
+from dmabuf_mc.model.vb2 import vb2_actions
 from dmabuf_mc.properties import properties
 
 
@@ -60,7 +61,8 @@ def build(cfg: Configuration, policy: Policy) -> TransitionSystem:
         name=f"{cfg.name}/{policy.name}",
         variables=st.variables(),
         init=st.initial(),
-        actions=tuple(api_actions(st, policy) + client_actions(st, policy) + hardware_actions(st)),
+        actions=tuple(api_actions(st, policy) + client_actions(st, policy) + vb2_actions(st, policy)
+                      + hardware_actions(st)),
         properties=properties(st),
         final=st.life.eq("released"),
     )
