@@ -12,6 +12,7 @@ from dmabuf_mc.checker.check import check
 from dmabuf_mc.checker.trace import Trace, replay
 from dmabuf_mc.checker.verdict import Verdict
 from dmabuf_mc.model.config import ConfigError
+from dmabuf_mc.model.policy import POLICIES
 from tests.conftest import config_text, history, labels, system
 
 NO_CLEAN = 'cache_hints = ["V4L2_BUF_FLAG_NO_CACHE_CLEAN"]'
@@ -239,3 +240,15 @@ def test_exporter_dma_adds_state_only_to_configurations_that_use_it():
     _, dma = system(config_text(DEVICE_READER.format(kind="vb2-dma-sg", hints="")))
     assert "queued" not in {v.name for v in plain.variables}
     assert {v.name for v in dma.variables} - {v.name for v in plain.variables} == {"queued"}
+
+
+def test_a_heap_allocating_policy_turns_the_capture_queue_into_a_per_job_importer():
+    # P3/P12 move the allocation to a heap: the V4L2 queue then imports the buffer (DMABUF
+    # memory), mapped at QBUF and unmapped at DQBUF with vb2's own syncs skipped
+    # (videobuf2-core.c: __prepare_dmabuf, init_buffer_cache_hints); the heap's map, unmap
+    # and begin_cpu_access do the maintenance, so the mmap reader gets the frame.
+    cfg, ts = system("vb2-capture", POLICIES["p3-neutral-heap"])
+    (queue,) = [i for i in cfg.importers if i.name == "vb2-queue"]
+    assert (queue.writes, queue.mapping, cfg.exporter.dma) == (True, "per-job", "none")
+    assert check(ts, ("cpu-reads-latest",)).results[0].verdict is Verdict.HOLDS
+    assert check(system("vb2-capture")[1], ("cpu-reads-latest",)).results[0].verdict is Verdict.REFUTED
