@@ -252,3 +252,18 @@ def test_a_heap_allocating_policy_turns_the_capture_queue_into_a_per_job_importe
     assert (queue.writes, queue.mapping, cfg.exporter.dma) == (True, "per-job", "none")
     assert check(ts, ("cpu-reads-latest",)).results[0].verdict is Verdict.HOLDS
     assert check(system("vb2-capture")[1], ("cpu-reads-latest",)).results[0].verdict is Verdict.REFUTED
+
+
+def test_vb2_dma_sg_begin_and_end_sync_with_the_queues_own_direction():
+    # vb2_dma_sg_dmabuf_ops_begin_cpu_access passes buf->dma_dir, the queue's (vb2_core_queue_init:
+    # DMA_TO_DEVICE for an output queue), whatever the caller asked: for-CPU maintenance of
+    # DMA_TO_DEVICE does nothing, so the CPU-zeroed line stays dirty.
+    text = DEVICE_READER.format(kind="vb2-dma-sg", hints="").replace('dma = "write"', 'dma = "read"')
+    text = text.replace("[[importer]]", '[clients]\nmmap = "read"\n[[importer]]')
+    cfg = config_text(text)
+    assert cfg.exporter.kind.cpu_access_direction == "DMA_TO_DEVICE"
+    views = history(cfg, ["dma_buf_export()", "dma_buf_begin_cpu_access(DMA_FROM_DEVICE)"])
+    assert views[2]["line 0"] == "cache dirty (latest), memory stale"
+    capture = history(config_text(text.replace('dma = "read"', 'dma = "write"')),
+                      ["dma_buf_export()", "dma_buf_begin_cpu_access(DMA_FROM_DEVICE)"])
+    assert capture[2]["line 0"] == "cache invalid, memory stale"
