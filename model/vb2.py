@@ -16,10 +16,9 @@ from dmabuf_mc.checker.ir import FALSE, TRUE, and_
 from dmabuf_mc.checker.ts import Action, Effect, action
 from dmabuf_mc.model.clients import exporter_dma_read, exporter_dma_write
 from dmabuf_mc.model.dma_api import dma_sync_for_cpu, dma_sync_for_device, exporter_device
+from dmabuf_mc.model.dmabuf import USERSPACE
 from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.state import DmabufState
-
-USERSPACE = "userspace"
 
 
 def prepare_syncs(st: DmabufState) -> bool:
@@ -56,13 +55,14 @@ def vb2_dqbuf(st: DmabufState) -> Action:
     """The device is done with the buffer and userspace dequeues it: vb2_buffer_done ->
     __vb2_buf_mem_finish, whose finish memop is dma_sync_sgtable_for_cpu(buf->dev, sgt,
     buf->dma_dir) unless skipped, then VIDIOC_DQBUF (vb2_core_dqbuf), which does no
-    maintenance of its own. The CPU owns the buffer again."""
+    maintenance of its own. The CPU owns the buffer again. The model ends at the release of
+    the pages, so nothing follows it."""
     assert st.queued is not None
     eff = Effect()
     if finish_syncs(st):
         dma_sync_for_cpu(st, eff, exporter_device(st), st.cfg.exporter.queue_direction, st.lines)
     eff.set(st.queued, FALSE)
-    return action("vb2_dqbuf", (), USERSPACE, st.queued.eq(True), eff)
+    return action("vb2_dqbuf", (), USERSPACE, and_(st.life.ne("released"), st.queued.eq(True)), eff)
 
 
 def vb2_actions(st: DmabufState, policy: Policy) -> list[Action]:
