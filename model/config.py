@@ -540,6 +540,8 @@ def _parse(text: str, file: str) -> Configuration:
     )
     if exporter.dma != "none":
         exporter = replace(exporter, kind=_queue_direction(ex, exporter))
+    elif "snoops" in ex.table:
+        raise ConfigError(file, "exporter.snoops", "exporter.dma set: only a device that DMAs snoops or not")
     ex.done()
     if exporter.brackets_own_cpu_access and not exporter.cpu_writes:
         expected = "exporter.cpu_writes = true (it brackets its own writes)"

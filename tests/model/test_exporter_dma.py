@@ -225,6 +225,7 @@ def test_an_output_queue_skips_the_finish_sync_and_its_device_reads_what_prepare
     ('[kernel]\nversion = "5.15"\n[exporter]\nkind = "vb2-dma-contig"\ndma = "write"\n[buffer]\n'
      'source = "driver-cached"', "buffer.source"),
     ('[kernel]\narch = "x86"\n[exporter]\nkind = "vb2-dma-sg"\ndma = "write"', "exporter.coherent"),
+    ('[exporter]\nkind = "vb2-dma-sg"\nsnoops = true', "exporter.snoops"),
 ])
 def test_exporter_dma_and_hints_only_where_the_kernel_has_them(text, field):
     # Only vb2-dma-contig and vb2-dma-sg have prepare/finish memops and a device of their own;
