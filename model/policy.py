@@ -34,7 +34,10 @@ OBLIGATIONS: dict[str, str] = {
     "exporter-brackets-own-cpu-access": "an exporter that says it brackets its own CPU "
     "access does its writes between its begin/end_cpu_access (P9, 1ffe09590121)",
     "no-cpu-access-while-queued": "the CPU leaves a buffer alone while a per-job importer has it "
-    "mapped: V4L2 owns a queued buffer from QBUF to DQBUF (videobuf2-core.c)",
+    "mapped or it is queued to the exporting device: V4L2 owns a queued buffer from QBUF to DQBUF "
+    "(videobuf2-core.c)",
+    "exporter-dma-while-queued": "the exporting device DMAs only to a buffer queued to it, between "
+    "QBUF (buf_queue) and vb2_buffer_done: the driver owns it only then (videobuf2-core.c)",
     "device-access-bracketed": "under device-access bracketing (P4, P10) a device DMAs only "
     "between dma_buf_begin_device_access and dma_buf_end_device_access, and the CPU leaves the "
     "buffer alone meanwhile: ownership passes at the brackets (R4.1)",

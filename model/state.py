@@ -107,6 +107,8 @@ class DmabufState:
             if device_bracketing:
                 self.device_access[d] = Var(f"device_access[{d}]", BOOL, d)
         self.misc_dir = Var("misc_dir", DIRECTION, "exporter") if kind.cpu_access == "misc-device" else None
+        # Queued to the exporting device (videobuf2: from vb2_qbuf until vb2_dqbuf), when it DMAs.
+        self.queued = Var("queued", BOOL, "exporter") if cfg.exporter.dma != "none" else None
         obs = "observed"
         self.obs_device_read = Var("device_read", OBSERVED, obs, transient=True)
         self.obs_cpu_read = Var("cpu_read", OBSERVED, obs, transient=True)
@@ -163,6 +165,7 @@ class DmabufState:
             per_device += [v[d] for v in optional if d in v]
         return (
             self.life, self.mmap, *self.cpu_access.values(), *([self.misc_dir] if self.misc_dir else []),
+            *([self.queued] if self.queued else []),
             *[v for ln in self.lines for v in (self.cache[ln], self.cache_latest[ln], self.memory_latest[ln])],
             *per_device,
             self.obs_device_read, self.obs_cpu_read, self.obs_dma, self.obs_dma_unmapped,

@@ -30,6 +30,8 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
         cache = state[f"cache[{ln}]"]
         text = "cache invalid" if cache == "invalid" else f"cache {cache} ({_latest(state[f'cache_latest[{ln}]'])})"
         cells[f"line {ln}"] = f"{text}, memory {_latest(state[f'memory_latest[{ln}]'])}"
+    if "queued" in state:
+        cells["exporter"] = "queued to its device (device-owned)" if state["queued"] == "yes" else "dequeued"
     for imp in cfg.importers:
         d = imp.name
         keeper = "core" if cfg.exporter.kind.mapping_cache is MappingCache.CORE or cfg.attach_maps(imp) else "exporter"

@@ -44,6 +44,14 @@ def _slot_in_use(s: Labels, a: Action) -> bool:
     return s[f"mapped[{d}]"] != "DMA_NONE" or s.get(f"sgt_dir[{d}]", "DMA_NONE") != "DMA_NONE"
 
 
+def _device_has_address(s: Labels, a: Action) -> bool:
+    """An importer's device has an address only once the buffer is shared; the exporting
+    device has its own mapping from allocation to release (vb2_dma_sg_alloc, vb2_dc_alloc)."""
+    if a.params[0] == "exporter":
+        return s["dma_buf"] != "released"
+    return s["dma_buf"] != "allocated"
+
+
 KERNEL_PRECONDITIONS: dict[str, Callable[[Labels, Action], bool]] = {
     "dma_buf_export": lambda s, a: s["dma_buf"] == "allocated",
     "dma_buf_attach": _exported,
@@ -63,8 +71,11 @@ KERNEL_PRECONDITIONS: dict[str, Callable[[Labels, Action], bool]] = {
     "cache_evict": _slot_in_use,
     "speculative_fill": _slot_in_use,
     "iommu_flush_queue": lambda s, a: True,
-    "dma_read": lambda s, a: s["dma_buf"] != "allocated",  # a device has an address only once shared
-    "dma_write": lambda s, a: s["dma_buf"] != "allocated",
+    "dma_read": lambda s, a: _device_has_address(s, a),
+    "dma_write": lambda s, a: _device_has_address(s, a),
+    # vb2_core_qbuf: -EINVAL unless the buffer is dequeued; vb2_core_dqbuf returns only a done one.
+    "vb2_qbuf": lambda s, a: s["dma_buf"] != "released" and s["queued"] == "no",
+    "vb2_dqbuf": lambda s, a: s["dma_buf"] != "released" and s["queued"] == "yes",
 }
 
 
