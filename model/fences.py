@@ -91,7 +91,8 @@ def dma_resv_wait_timeout(st: DmabufState, client: str) -> Action:
     exporter's callback, wait until no fence of usage `dma_resv_usage_rw(write)` is pending;
     then begin returns and the client may touch the buffer."""
     bracket = st.cpu_access[client]
-    guard = and_(st.fence_wait[client].eq(True), not_(blocking(st, bracket.is_in(*CPU_WRITES))))
+    guard = and_(st.life.eq("exported"), st.fence_wait[client].eq(True),
+                 not_(blocking(st, bracket.is_in(*CPU_WRITES))))
     eff = Effect()
     eff.set(st.fence_wait[client], FALSE)
     params = (client,) if len(st.clients) > 1 else ()

@@ -62,6 +62,12 @@ KERNEL_PRECONDITIONS: dict[str, Callable[[Labels, Action], bool]] = {
     "cache_evict": _slot_in_use,
     "speculative_fill": _slot_in_use,
     "iommu_flush_queue": lambda s, a: True,
+    # A job is submitted by the importer's driver for its attachment; only a pending fence
+    # signals; dma_resv_wait_timeout runs inside dma_buf_begin_cpu_access (dma-buf.c).
+    "dma_resv_add_fence": _attached,
+    "dma_fence_signal": lambda s, a: s[f"fence[{a.params[0]}]"] == "yes",
+    "dma_resv_wait_timeout": lambda s, a: _exported(s, a) and s.get(
+        f"cpu_access[{a.params[0]}]" if a.params else "cpu_access") != "DMA_NONE",
     "dma_read": lambda s, a: s["dma_buf"] != "allocated",  # a device has an address only once shared
     "dma_write": lambda s, a: s["dma_buf"] != "allocated",
 }
