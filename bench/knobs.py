@@ -22,6 +22,7 @@ KNOBS = {
         importers=tuple(replace(i, iommu=True) for i in c.importers)),
     "map once": lambda c: replace(c, importers=tuple(replace(i, mapping="once") for i in c.importers)),
     "P4 device bracketing": None,
+    "fenced jobs": lambda c: replace(c, jobs="fenced"),
 }
 
 

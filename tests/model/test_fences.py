@@ -106,6 +106,17 @@ def test_an_importer_that_unmaps_before_its_fence_signalled_lets_the_device_writ
         "dma_write(gpu, line0)"]
 
 
+def test_a_job_submitted_without_a_live_mapping_writes_through_none():
+    # dma-buf.c "dma buf device access" DOC: DMA goes through dma_buf_map_attachment's
+    # mapping; under fenced jobs the obligation binds when the job is programmed.
+    cfg = load(VMAP)
+    r = result(cfg, "dma-within-mapping", ("dma-through-live-mapping",))
+    assert r.verdict is Verdict.REFUTED
+    calls = labels(r.counterexample)
+    assert "dma_buf_map_attachment(gpu, DMA_FROM_DEVICE)" not in calls
+    assert calls[-2:] == ["dma_resv_add_fence(gpu, DMA_RESV_USAGE_WRITE)", "dma_write(gpu, line0)"]
+
+
 @pytest.mark.parametrize(("direction", "waits_for_reader"), [("DMA_FROM_DEVICE", False), ("DMA_TO_DEVICE", True)])
 def test_a_cpu_read_waits_only_for_writers_and_a_cpu_write_for_every_fence(direction, waits_for_reader):
     # include/linux/dma-resv.h dma_resv_usage_rw: a write waits at usage READ (all fences),
