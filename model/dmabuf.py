@@ -139,7 +139,10 @@ def dma_buf_begin_cpu_access(st: DmabufState, policy: Policy, client: str, direc
     """dma_buf_begin_cpu_access(dir) by one client (DMA_BUF_IOCTL_SYNC START from
     userspace): the exporter's begin_cpu_access prepares the CPU's view. The kernel keeps
     no bracket state, so another client's bracket may be open meanwhile; there is a dma_buf
-    to call it on only once it is exported (dma_buf_begin_cpu_access)."""
+    to call it on only once it is exported (dma_buf_begin_cpu_access). Under fenced jobs the
+    core waits for the implicit fences after the callback (__dma_buf_begin_cpu_access), a
+    step of its own (model.fences.dma_resv_wait_timeout); userspace is to wait before it
+    calls (uapi dma-buf.h struct dma_buf_sync)."""
     bracket = st.cpu_access[client]
     guard = and_(st.life.eq("exported"), bracket.eq("DMA_NONE"))
     obligations = []
