@@ -25,6 +25,7 @@ KNOBS = {
     "held mapping": lambda c: replace(c, importers=tuple(replace(i, mapping="held") for i in c.importers)),
     "dynamic importers": lambda c: replace(c, importers=tuple(replace(i, dynamic=True) for i in c.importers)),
     "P4 device bracketing": None,
+    "fenced jobs": lambda c: replace(c, jobs="fenced"),
 }
 
 

@@ -14,6 +14,7 @@ from dmabuf_mc.model.clients import client_actions
 from dmabuf_mc.model.config import SOURCES, Configuration, Importer, natural_direction
 from dmabuf_mc.model.dmabuf import api_actions
 from dmabuf_mc.model.exporters import exporter_kind
+from dmabuf_mc.model.fences import fence_actions
 from dmabuf_mc.model.platform import hardware_actions
 from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.state import DmabufState
@@ -76,7 +77,8 @@ def build(cfg: Configuration, policy: Policy) -> TransitionSystem:
         name=f"{cfg.name}/{policy.name}",
         variables=st.variables(),
         init=st.initial(),
-        actions=tuple(api_actions(st, policy) + client_actions(st, policy) + vb2_actions(st, policy)
+        actions=tuple(api_actions(st, policy) + fence_actions(st, policy) + client_actions(st, policy)
+                      + vb2_actions(st, policy)
                       + hardware_actions(st)),
         properties=properties(st),
         final=st.life.eq("released"),

@@ -12,6 +12,7 @@ from dmabuf_mc.checker.ir import FALSE, TRUE, Const, Expr, and_, ite, not_, or_
 from dmabuf_mc.checker.ts import Action, Effect, Obligation, action
 from dmabuf_mc.model.config import Importer
 from dmabuf_mc.model.exporters import AS_PASSED
+from dmabuf_mc.model.fences import job_pending
 from dmabuf_mc.model.platform import cpu_store, cpu_view, invalidate, line_param, only_latest_in
 from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.state import CPU_READS, CPU_WRITES, DEVICE_READS, DEVICE_WRITES, OBSERVED, DmabufState
@@ -36,11 +37,14 @@ def ownership_breach_by_cpu(st: DmabufState) -> Expr:
 
 
 def _cpu_guard(st: DmabufState, via: str) -> Expr:
+    """The client can touch the buffer: it has its mapping, and it is not blocked in
+    dma_buf_begin_cpu_access waiting for fences."""
+    blocked = st.waiting(HOW_CPU[via])
     if via == "mmap":
-        return st.mmap.eq(True)
+        return and_(st.mmap.eq(True), not_(blocked))
     if via == "vmap":
-        return st.life.eq("exported")
-    return st.life.ne("released")
+        return and_(st.life.eq("exported"), not_(blocked))
+    return and_(st.life.ne("released"), not_(blocked))
 
 
 def _cpu_obligation(st: DmabufState, policy: Policy, via: str, allowed: tuple[str, ...]) -> Obligation:
@@ -111,8 +115,10 @@ def _dma_common(
     if imp.needs_contiguous and not imp.iommu and not st.cfg.buffer.contiguous:
         eff.set(st.obs_dma_noncontiguous, TRUE)
     eff.set(st.obs_ownership, and_(mapped, st.cpu_owned[d].eq(True)))
-    guard = st.life.ne("allocated")
-    obligations = [
+    guard = and_(st.life.ne("allocated"), job_pending(st, d))
+    # Under fenced jobs the driver's obligations bind at submit (model.fences.dma_resv_add_fence):
+    # the device runs what it was given until the fence signals.
+    obligations = [] if st.cfg.fenced else [
         policy.obligation("dma-through-live-mapping", st.mapped[d].is_in(*dirs)),
         policy.obligation("no-device-work-in-cpu-bracket", st.no_cpu_bracket()),
     ]

@@ -268,6 +268,14 @@ class Configuration:
     """What an importer's kernel driver does through dma_buf_vmap: ACCESS value."""
     importers: tuple[Importer, ...]
     kernel: Kernel = Kernel()
+    jobs: str = "atomic"
+    """JOBS: whether a device access is one atomic step or a job behind a dma_resv fence."""
+    fence_wait: str = "after-callback"
+    """FENCE_WAIT (fenced jobs only): where dma_buf_begin_cpu_access waits for the fences."""
+
+    @property
+    def fenced(self) -> bool:
+        return self.jobs == "fenced"
 
     @property
     def userspace_mmap(self) -> bool:
@@ -321,6 +329,18 @@ class Configuration:
 
 
 ACCESS = ("none", "read", "write", "read-write")
+JOBS: dict[str, str] = {
+    "atomic": "each device DMA is one step, ordered by the history; no fences",
+    "fenced": "a device access is a job: its driver adds a fence to the buffer's dma_resv at "
+    "submit (DMA_RESV_USAGE_WRITE if the device writes, READ if it only reads), the device's DMA "
+    "runs while the fence is pending, and completion signals it",
+}
+FENCE_WAIT: dict[str, str] = {
+    "after-callback": "dma_buf_begin_cpu_access calls the exporter's begin_cpu_access, then waits "
+    "for the implicit fences (every release since the wait came in, v4.9)",
+    "before-callback": "a patched core that waits for the implicit fences before the exporter's "
+    "begin_cpu_access, as DRM drivers' own cpu_prep ioctls do (not mainline)",
+}
 
 EXPORTER_DMA_FAMILIES = ("vb2-dma-contig", "vb2-dma-sg")
 """The exporters whose own device DMAs the buffer between QBUF and DQBUF (vb2_*_prepare/finish)."""
@@ -558,6 +578,7 @@ def _parse(text: str, file: str) -> Configuration:
 
     kr = top.sub("kernel")
     kernel = _kernel(kr)
+    fence_wait = kr.choice("fence_wait", tuple(FENCE_WAIT), "after-callback")
     kr.done()
 
     ex = top.sub("exporter")
@@ -608,6 +629,10 @@ def _parse(text: str, file: str) -> Configuration:
     vmap = cl.choice("vmap", ACCESS, "none")
     cl.done()
 
+    jobs = top.choice("jobs", tuple(JOBS), "atomic")
+    if "fence_wait" in kr.table and jobs != "fenced":
+        raise ConfigError(file, "kernel.fence_wait", 'jobs = "fenced" (the wait is for device jobs\' fences)')
+
     top.used.add("importer")
     tables = doc.get("importer", [])
     if not isinstance(tables, list) or not 1 <= len(tables) <= 3:
@@ -627,7 +652,7 @@ def _parse(text: str, file: str) -> Configuration:
             raise ConfigError(file, f"importer[{k}].dynamic", f"a kernel with dma_buf_dynamic_attach (since "
                               f"v{DYNAMIC_ATTACH.mainline}, {DYNAMIC_ATTACH.commit}), got v{kernel.version}")
     top.done()
-    return Configuration(name, description, exporter, buffer, mmap, vmap, importers, kernel)
+    return Configuration(name, description, exporter, buffer, mmap, vmap, importers, kernel, jobs, fence_wait)
 
 
 def _check_vmap_users(file: str, importers: tuple[Importer, ...], vmap: str) -> None:

@@ -10,11 +10,12 @@ device access (P4, P10).
 from __future__ import annotations
 
 from dmabuf_mc.checker.ir import FALSE, TRUE, Expr, and_, not_
-from dmabuf_mc.checker.ts import Action, Effect, action
+from dmabuf_mc.checker.ts import Action, Effect, Obligation, action
 from dmabuf_mc.model import callbacks
 from dmabuf_mc.model.callbacks import ALL_DIRECTIONS
 from dmabuf_mc.model.dma_api import DmaDevice, dma_sync_for_cpu, dma_sync_for_device, importer_device
 from dmabuf_mc.model.exporters import AS_PASSED, MappingCache
+from dmabuf_mc.model.fences import blocking_for, no_job
 from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.state import DmabufState
 
@@ -112,7 +113,13 @@ def dma_buf_detach(st: DmabufState, policy: Policy, d: str) -> Action:
     callbacks.detach(st, policy, eff, d)
     if d in st.has_mapped and st.importer(d).mapping == "once":
         eff.set(st.has_mapped[d], FALSE)
-    return action("dma_buf_detach", (d,), IMPORTER, guard, eff, [ob])
+    return action("dma_buf_detach", (d,), IMPORTER, guard, eff, [ob, *_after_fence(st, policy, d)])
+
+
+def _after_fence(st: DmabufState, policy: Policy, d: str) -> list[Obligation]:
+    """Under fenced jobs: the importer's job no longer uses its mapping (dma-api-howto.rst:
+    unmap when the DMA activity is finished)."""
+    return [policy.obligation("unmap-after-fence-signalled", no_job(st, d))] if d in st.fence else []
 
 
 def dma_buf_map_attachment(st: DmabufState, policy: Policy, d: str, direction: str) -> Action:
@@ -159,7 +166,7 @@ def dma_buf_unmap_attachment(st: DmabufState, policy: Policy, d: str, direction:
     if d in st.device_access:
         guard = and_(guard, st.device_access[d].eq(False))
     ob = policy.obligation("unmap-in-mapped-direction", st.mapped[d].eq(direction))
-    return action("dma_buf_unmap_attachment", (d, direction), IMPORTER, guard, eff, [ob])
+    return action("dma_buf_unmap_attachment", (d, direction), IMPORTER, guard, eff, [ob, *_after_fence(st, policy, d)])
 
 
 def _bracket_params(st: DmabufState, client: str, direction: str) -> tuple[str, ...]:
@@ -171,13 +178,24 @@ def dma_buf_begin_cpu_access(st: DmabufState, policy: Policy, client: str, direc
     """dma_buf_begin_cpu_access(dir) by one client (DMA_BUF_IOCTL_SYNC START from
     userspace): the exporter's begin_cpu_access prepares the CPU's view. The kernel keeps
     no bracket state, so another client's bracket may be open meanwhile; there is a dma_buf
-    to call it on only once it is exported (dma_buf_begin_cpu_access)."""
+    to call it on only once it is exported (dma_buf_begin_cpu_access). Under fenced jobs the
+    core waits for the implicit fences after the callback (__dma_buf_begin_cpu_access), a
+    step of its own (model.fences.dma_resv_wait_timeout); userspace is to wait before it
+    calls (uapi dma-buf.h struct dma_buf_sync)."""
+    bracket = st.cpu_access[client]
+    guard = and_(st.life.eq("exported"), bracket.eq("DMA_NONE"))
+    obligations = []
+    if st.cfg.fenced and st.cfg.fence_wait == "before-callback":
+        guard = and_(guard, not_(blocking_for(st, direction)))
+    elif client == USERSPACE and st.cfg.fenced:
+        obligations.append(policy.obligation("userspace-waits-before-sync-start", not_(blocking_for(st, direction))))
     eff = Effect()
     callbacks.begin_cpu_access(st, policy, eff, direction)
-    bracket = st.cpu_access[client]
     eff.set(bracket, direction)
-    guard = and_(st.life.eq("exported"), bracket.eq("DMA_NONE"))
-    return action("dma_buf_begin_cpu_access", _bracket_params(st, client, direction), client, guard, eff)
+    if client in st.fence_wait:
+        eff.set(st.fence_wait[client], TRUE)  # model.fences.dma_resv_wait_timeout completes the call
+    return action("dma_buf_begin_cpu_access", _bracket_params(st, client, direction), client, guard, eff,
+                  obligations)
 
 
 def dma_buf_end_cpu_access(st: DmabufState, policy: Policy, client: str, direction: str) -> Action:
@@ -188,7 +206,7 @@ def dma_buf_end_cpu_access(st: DmabufState, policy: Policy, client: str, directi
     bracket = st.cpu_access[client]
     eff.set(bracket, "DMA_NONE")
     ob = policy.obligation("end-matches-begin", bracket.eq(direction))
-    guard = and_(st.life.eq("exported"), bracket.ne("DMA_NONE"))
+    guard = and_(st.life.eq("exported"), bracket.ne("DMA_NONE"), not_(st.waiting(client)))
     return action("dma_buf_end_cpu_access", _bracket_params(st, client, direction), client, guard, eff, [ob])
 
 

@@ -26,6 +26,8 @@ def arrow(cfg: Configuration, act: Action) -> tuple[str, str]:
         return ("Cache", "Memory")
     if f == "speculative_fill":
         return ("Memory", "Cache")
+    if f == "dma_fence_signal":
+        return (p[0], "CPU")
     if p and p[0] in {i.name for i in cfg.importers}:
         return ("CPU", p[0])
     return ("CPU", "Memory")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dmabuf_mc.checker.ir import Expr, and_
+from dmabuf_mc.checker.ir import FALSE, Expr, and_
 from dmabuf_mc.checker.ts import BOOL, Var, enum
 from dmabuf_mc.model.config import Configuration, Importer
 from dmabuf_mc.model.exporters import MappingCache
@@ -88,8 +88,17 @@ class DmabufState:
         self.has_mapped: dict[str, Var] = {}  # a map-once or held importer already mapped
         self.iotlb_stale: dict[str, Var] = {}  # lazy IOMMU: an unmapped translation not yet flushed
         self.device_access: dict[str, Var] = {}  # P4/P10: inside begin/end device access
+        self.fence: dict[str, Var] = {}  # fenced jobs: the importer's job fence is pending in dma_resv
+        # fenced jobs: the client is inside dma_buf_begin_cpu_access, past the callback, waiting
+        # for fences; one client keeps the plain name, as cpu_access does.
+        self.fence_wait: dict[str, Var] = {}
+        if cfg.fenced and cfg.fence_wait == "after-callback":
+            self.fence_wait = {c: Var(f"fence_wait[{c}]" if len(self.clients) > 1 else "fence_wait", BOOL, "cpu")
+                               for c in self.clients}
         for imp in cfg.importers:
             d = imp.name
+            if cfg.fenced:
+                self.fence[d] = Var(f"fence[{d}]", BOOL, d)
             self.attached[d] = Var(f"attached[{d}]", BOOL, d)
             self.mapped[d] = Var(f"mapped[{d}]", DIRECTION, d)
             self.cpu_owned[d] = Var(f"cpu_owned[{d}]", BOOL, d)
@@ -148,6 +157,10 @@ class DmabufState:
             return self.sgt_dir[d].ne("DMA_NONE")
         return self.mapped[d].ne("DMA_NONE")
 
+    def waiting(self, client: str) -> Expr:
+        """Whether `client` is still inside dma_buf_begin_cpu_access, waiting for fences."""
+        return self.fence_wait[client].eq(True) if client in self.fence_wait else FALSE
+
     def no_cpu_bracket(self) -> Expr:
         """No client is between begin_cpu_access and end_cpu_access."""
         return and_(*(v.eq("DMA_NONE") for v in self.cpu_access.values()))
@@ -161,11 +174,11 @@ class DmabufState:
             per_device += [self.attached[d], self.mapped[d], self.cpu_owned[d], *self.bounce_latest.get(d, [])]
             per_device += [v for ln in self.lines if d in self.slot_cache
                            for v in (self.slot_cache[d][ln], self.slot_cache_latest[d][ln])]
-            optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access)
+            optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access, self.fence)
             per_device += [v[d] for v in optional if d in v]
         return (
-            self.life, self.mmap, *self.cpu_access.values(), *([self.misc_dir] if self.misc_dir else []),
-            *([self.queued] if self.queued else []),
+            self.life, self.mmap, *self.cpu_access.values(), *self.fence_wait.values(),
+            *([self.misc_dir] if self.misc_dir else []), *([self.queued] if self.queued else []),
             *[v for ln in self.lines for v in (self.cache[ln], self.cache_latest[ln], self.memory_latest[ln])],
             *per_device,
             self.obs_device_read, self.obs_cpu_read, self.obs_dma, self.obs_dma_unmapped,

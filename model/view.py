@@ -20,7 +20,9 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
     for var, direction in state.items():
         if var.startswith("cpu_access") and direction != "DMA_NONE":
             client = var[len("cpu_access["):-1] + " " if var != "cpu_access" else ""
-            cpu.append(f"{client}inside begin_cpu_access({direction})")
+            wait = "fence_wait" + var[len("cpu_access"):]
+            waiting = ", waiting for fences" if state.get(wait) == "yes" else ""
+            cpu.append(f"{client}inside begin_cpu_access({direction}){waiting}")
     if state["mmap"] == "yes":
         cpu.append("mmapped")
     if state.get("misc_dir", "DMA_NONE") != "DMA_NONE":
@@ -51,6 +53,8 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
         if cfg.bounces(imp) and (state[f"mapped[{d}]"] != "DMA_NONE" or kept):
             slots = ", ".join(_latest(state[f"bounce_latest[{d}][{ln}]"]) for ln in range(cfg.buffer.lines))
             text += f", bounce slot {slots}"
+        if state.get(f"fence[{d}]") == "yes":
+            text += ", job running (fence pending)"
         if state.get(f"iotlb_stale[{d}]") == "yes":
             text += ", IOTLB still holds the old translation"
         if state.get(f"has_mapped[{d}]") == "yes" and state[f"mapped[{d}]"] == "DMA_NONE" and not released:

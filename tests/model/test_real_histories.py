@@ -76,6 +76,12 @@ KERNEL_PRECONDITIONS: dict[str, Callable[[Labels, Action], bool]] = {
     # vb2_core_qbuf: -EINVAL unless the buffer is dequeued; vb2_core_dqbuf returns only a done one.
     "vb2_qbuf": lambda s, a: s["dma_buf"] != "released" and s["queued"] == "no",
     "vb2_dqbuf": lambda s, a: s["dma_buf"] != "released" and s["queued"] == "yes",
+    # A job is submitted by the importer's driver for its attachment; only a pending fence
+    # signals; dma_resv_wait_timeout runs inside dma_buf_begin_cpu_access (dma-buf.c).
+    "dma_resv_add_fence": _attached,
+    "dma_fence_signal": lambda s, a: s[f"fence[{a.params[0]}]"] == "yes",
+    "dma_resv_wait_timeout": lambda s, a: _exported(s, a) and s.get(
+        f"cpu_access[{a.params[0]}]" if a.params else "cpu_access") != "DMA_NONE",
 }
 
 
