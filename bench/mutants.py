@@ -14,7 +14,9 @@ left out of the kill rate.
     .venv/bin/python bench/mutants.py NAME ...   # only these
 
 The last line is `kill rate: K/N non-equivalent mutants (P %)`. It edits files in place
-and restores them even on Ctrl-C; run it on a clean tree, not while editing.
+and restores them even on Ctrl-C, so it refuses a tree with uncommitted changes to those
+files; run it in a worktree of its own (`git worktree add`, with its own `pip install -e`),
+never where someone may commit meanwhile.
 """
 
 from __future__ import annotations
@@ -161,10 +163,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "        latest = ite(st.dma_mapped(d), st.bounce_latest[d][ln].ref, from_memory)",
            "        latest = from_memory"),
     Mutant("snooping-device-ignores-dirty-line", "model/clients.py",
-           "        from_memory = ite(st.cache[ln].eq(\"dirty\"), st.cache_latest[ln].ref, from_memory)",
-           "        pass"),
+           "        return ite(st.cache[ln].eq(\"dirty\"), st.cache_latest[ln].ref, st.memory_latest[ln].ref)",
+           "        return st.memory_latest[ln].ref"),
     Mutant("snooping-write-leaves-cpu-line", "model/clients.py",
-           "    if imp.snoops:\n        invalidate(eff, st.line(ln))",
+           "    if snoops:\n        invalidate(eff, st.line(ln))",
            "    if False:\n        invalidate(eff, st.line(ln))"),
     Mutant("strict-iommu-reaches-after-unmap", "model/clients.py",
            "    return or_(st.dma_mapped(imp.name), stale)", "    return TRUE"),
@@ -214,6 +216,11 @@ def main() -> int:
         for m in chosen:
             print(f"{m.name:45} {m.path}{'  (equivalent)' if m.equivalent else ''}")
         return 0
+    paths = sorted({m.path for m in chosen})
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=REPO, capture_output=True, text=True)
+    if dirty.stdout.strip():
+        print(f"uncommitted changes in the files it mutates; commit or stash first:\n{dirty.stdout}", file=sys.stderr)
+        return 2
     env = dict(os.environ, DMABUF_MC_CACHE=tempfile.mkdtemp(prefix="mutants-cache-"))
     killed, survived, stale = [], [], []
     for m in chosen:
