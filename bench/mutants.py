@@ -170,6 +170,39 @@ MUTANTS: tuple[Mutant, ...] = (
            "    if False:\n        invalidate(eff, st.line(ln))"),
     Mutant("strict-iommu-reaches-after-unmap", "model/clients.py",
            "    return or_(st.dma_mapped(imp.name), stale)", "    return TRUE"),
+    # device jobs and fences
+    Mutant("cpu-read-waits-for-no-fence", "model/fences.py",
+           "not_(blocking(st, bracket.is_in(*CPU_WRITES))))", "TRUE)"),
+    Mutant("cpu-read-waits-for-readers-too", "model/fences.py",
+           "TRUE if usage(st.importer(d)) == WRITE else cpu_writes", "TRUE"),
+    Mutant("job-runs-without-fence", "model/fences.py",
+           "    return st.fence[d].eq(True) if d in st.fence else TRUE", "    return TRUE"),
+    Mutant("fence-never-signals", "model/fences.py",
+           "    eff.set(st.fence[d], FALSE)\n", "    eff.set(st.fence[d], TRUE)\n"),
+    # importer lifetimes
+    Mutant("held-importer-unmaps-inside-its-bracket", "model/dmabuf.py",
+           "    if call == \"unmap\" and imp.vmap_user:\n        return st.cpu_access[KERNEL].eq(\"DMA_NONE\")",
+           "    if call == \"unmap\" and imp.vmap_user:\n        return TRUE"),
+    Mutant("held-importer-reattaches", "model/dmabuf.py",
+           "        return st.has_mapped[d].eq(False)  # still set after its detach: never attached again",
+           "        return TRUE"),
+    Mutant("dynamic-attach-maps-to-device", "model/dmabuf.py",
+           "    callbacks.map_dma_buf(st, policy, eff, d, \"DMA_BIDIRECTIONAL\")\n"
+           "    eff.set(st.sgt_dir[d], \"DMA_BIDIRECTIONAL\")",
+           "    callbacks.map_dma_buf(st, policy, eff, d, \"DMA_TO_DEVICE\")\n"
+           "    eff.set(st.sgt_dir[d], \"DMA_TO_DEVICE\")"),
+    # videobuf2: the exporting device's queue
+    Mutant("vb2-prepare-ignores-no-cache-clean", "model/vb2.py",
+           "    return st.cfg.memops_sync and \"V4L2_BUF_FLAG_NO_CACHE_CLEAN\" not in st.cfg.exporter.cache_hints",
+           "    return st.cfg.memops_sync"),
+    Mutant("vb2-finish-ignores-no-cache-invalidate", "model/vb2.py",
+           "    skipped = \"V4L2_BUF_FLAG_NO_CACHE_INVALIDATE\" in ex.cache_hints or ex.queue_direction == "
+           "\"DMA_TO_DEVICE\"",
+           "    skipped = ex.queue_direction == \"DMA_TO_DEVICE\""),
+    Mutant("vb2-dma-contig-coherent-memory-syncs", "model/config.py",
+           "        return family_of(self.exporter.kind) == \"vb2-dma-sg\" or self.buffer.source.name == "
+           "\"driver-cached\"",
+           "        return True"),
     # the properties
     Mutant("lost-writes-ignores-slots", "properties/__init__.py",
            "        copies += [slots[ln].eq(True) for slots in st.bounce_latest.values()]\n", "",
