@@ -268,3 +268,23 @@ def test_vb2_dma_sg_begin_and_end_sync_with_the_queues_own_direction():
     capture = history(config_text(text.replace('dma = "read"', 'dma = "write"')),
                       ["dma_buf_export()", "dma_buf_begin_cpu_access(DMA_FROM_DEVICE)"])
     assert capture[2]["line 0"] == "cache invalid, memory stale"
+
+
+def test_vb2_dma_contig_prepare_does_nothing_on_coherent_memory():
+    # vb2_dc_prepare returns early unless the buffer is non-coherent memory (buf->non_coherent_mem,
+    # de27891f675e): a dma_alloc_coherent buffer gets no clean at QBUF, so a dirty alias line an
+    # allocator without prep left behind stays dirty (found by bench/mutants.py).
+    cfg = config_text("""[exporter]
+kind = "vb2-dma-contig"
+dma = "write"
+[buffer]
+source = "dma-alloc-coherent"
+prep = "none"
+[[importer]]
+name = "display"
+coherent = false
+reads = true
+""")
+    steps = history(cfg, ["dma_buf_export()", "vb2_qbuf()"])
+    assert steps[0]["line 0"].startswith("cache dirty")
+    assert steps[-1]["line 0"] == steps[0]["line 0"]
