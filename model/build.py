@@ -17,7 +17,7 @@ from dmabuf_mc.model.exporters import exporter_kind
 from dmabuf_mc.model.platform import hardware_actions
 from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.state import DmabufState
-from dmabuf_mc.properties import properties
+from dmabuf_mc.properties import GROUPS, properties
 
 
 def _allocate_from_heap(cfg: Configuration, uncached: bool) -> Configuration:
@@ -63,4 +63,5 @@ def build(cfg: Configuration, policy: Policy) -> TransitionSystem:
         actions=tuple(api_actions(st, policy) + client_actions(st, policy) + hardware_actions(st)),
         properties=properties(st),
         final=st.life.eq("released"),
+        groups=GROUPS,
     )
