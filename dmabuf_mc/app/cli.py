@@ -69,7 +69,7 @@ from dmabuf_mc.model.sweep import EXPORTERS as SWEEP_EXPORTERS
 from dmabuf_mc.model.sweep import KINDS as SWEEP_KINDS
 from dmabuf_mc.model.versions import kernel_line, listed_versions, version_rules
 from dmabuf_mc.model.view import view
-from dmabuf_mc.properties import DOCS
+from dmabuf_mc.properties import DEFAULT, DOCS, GROUPS
 
 DEFAULT_CONFIG = "seed"
 
@@ -114,7 +114,8 @@ def system_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="A built-in configuration name or a TOML file."),
         click.option("--policy", "policy_name", default="baseline", show_default=True,
                      help="A built-in policy (dmabuf-mc list policies) or a policy file."),
-        click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
+        click.option("--property", "properties", multiple=True, metavar="NAME",
+                     help="Only these, or a group (repeatable; default: the default ones, dmabuf-mc list properties)."),
         click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable)."),
         click.option("--rule", "rules", multiple=True, metavar="NAME=VALUE",
                      help="Set an implementation rule (repeatable; dmabuf-mc list rules)."),
@@ -493,7 +494,9 @@ def list_cmd(what: str | None) -> None:
         "policies": lambda: {p.name: p.doc for p in POLICIES.values()},
         "rules": lambda: {f"{r.name} = {v}": d + (" (base)" if v == r.base else "")
                           for r in RULES.values() for v, d in r.values.items()},
-        "properties": lambda: DOCS,
+        "properties": lambda: {**{f"{p} ({'default' if p in DEFAULT else 'only when named'})": d
+                                  for p, d in DOCS.items()},
+                               **{f"{g} (group)": f"stands for {', '.join(ps)}" for g, ps in GROUPS.items()}},
         "obligations": lambda: OBLIGATIONS,
         "exporters": lambda: {**{f.name: "the kernel version picks one of: " + ", ".join(n for _, n in f.states)
                                  for f in FAMILIES.values()},
@@ -593,9 +596,11 @@ def _scope(batch: Batch, default_builtins: bool = False) -> list[Configuration]:
 
 
 def _check_properties(properties: tuple[str, ...]) -> tuple[str, ...]:
+    """The properties or groups a batch command names, refused (exit 2) on a typo before any
+    work; each check expands the groups (none named: the default ones)."""
     for p in properties:
-        if p not in DOCS:
-            _fail(f"--property: unknown property {p!r}; known: {', '.join(DOCS)}")
+        if p not in DOCS and p not in GROUPS:
+            _fail(f"--property: unknown property {p!r}; known: {', '.join([*DOCS, *GROUPS])}")
     return properties
 
 
