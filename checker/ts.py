@@ -150,20 +150,16 @@ class TransitionSystem:
         return self.variables[self.var_index[name]]
 
     def select(self, names: Iterable[str]) -> list[str]:
-        """The properties `names` ask for, groups expanded, in system order and without
-        repeats; the default ones when `names` is empty. Raises KeyError on a name that
-        is neither a property nor a group."""
-        asked: set[str] = set()
+        """The properties `names` ask for, in their order with groups expanded in place and
+        without repeats; the default ones when `names` is empty. Raises KeyError on a name
+        that is neither a property nor a group."""
+        known = {p.name for p in self.properties}
+        asked: dict[str, None] = {}
         for name in names:
-            if name in self.groups:
-                asked.update(self.groups[name])
-            elif any(p.name == name for p in self.properties):
-                asked.add(name)
-            else:
+            if name not in known and name not in self.groups:
                 raise KeyError(name)
-        if not asked:
-            return [p.name for p in self.properties if p.default]
-        return [p.name for p in self.properties if p.name in asked]
+            asked.update(dict.fromkeys(self.groups.get(name, (name,))))
+        return list(asked) if asked else [p.name for p in self.properties if p.default]
 
     def property(self, name: str) -> Property:
         for p in self.properties:

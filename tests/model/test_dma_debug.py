@@ -113,4 +113,6 @@ def test_the_default_set_leaves_out_only_the_opt_in_properties_and_groups_expand
     assert ts.select(()) == list(DEFAULT)
     assert set(OPT_IN) == {"dma-api-ownership", "dma-api-no-overlap"}
     assert ts.select(("dma-api-rules",)) == ["dma-api-sync-live", "dma-api-direction", "dma-api-whole-mapping"]
-    assert ts.select(("dma-debug", "dma-api-direction")) == list(GROUPS["dma-debug"])
+    assert ts.select(("dma-api-direction", "dma-debug")) == [
+        "dma-api-direction", "dma-api-sync-live", "dma-api-whole-mapping", "dma-api-no-overlap"]
+    assert ts.select(("dma-debug",)) == list(GROUPS["dma-debug"])
