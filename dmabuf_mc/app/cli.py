@@ -562,7 +562,8 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="Sweep: the device profiles to mix (dmabuf-mc list devices)."),
         click.option("--exporters", default=",".join(SWEEP_EXPORTERS), show_default=True,
                      help="Sweep: the exporter kinds (dmabuf-mc list exporters)."),
-        click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
+        click.option("--property", "properties", multiple=True, metavar="NAME",
+                     help="Only these, or a group (repeatable; default: the default ones)."),
         click.option("--workers", type=click.IntRange(min=0), default=0,
                      help="Processes to run checks in; 0: one per core."),
         click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True),
@@ -670,7 +671,8 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
 @click.argument("devices", nargs=-1, required=True)
 @click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
 @click.option("--property", "properties", multiple=True, metavar="NAME",
-              help=f"Only these (repeatable); default: all but {', '.join(judge.ALLOCATE_SKIPS)}.")
+              help=f"Only these, or a group (repeatable); default: the default ones but "
+                   f"{', '.join(judge.ALLOCATE_SKIPS)}.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 @click.option("--traces", is_flag=True, help="Text format: print every trace.")
