@@ -137,7 +137,7 @@ def dma_sync_for_cpu(st: DmabufState, eff: Effect, dev: DmaDevice, direction: st
     if not dev.coherent:
         targets = _bounce_lines(st, dev, lines) if dev.bounces else [st.line(ln) for ln in lines]
         arch_sync_dma_for_cpu(eff, direction, targets)
-    if dev.bounces:
+    if dev.bounces and direction in DEVICE_WRITES:
         swiotlb_bounce_to_cpu(st, eff, dev, lines)
     _own(st, eff, dev, cpu=True)
 
