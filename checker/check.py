@@ -38,15 +38,16 @@ class UnknownName(Exception):
 
 
 def validate_names(ts: TransitionSystem, properties: Sequence[str], without: Sequence[str]) -> list[str]:
-    """The properties to check (all when none are named); raises UnknownName on a typo."""
-    known = [p.name for p in ts.properties]
-    for name in properties:
-        if name not in known:
-            raise UnknownName("property", name, known)
+    """The properties to check, groups expanded (the default ones when none are named);
+    raises UnknownName on a typo."""
+    try:
+        wanted = ts.select(properties)
+    except KeyError as e:
+        raise UnknownName("property", e.args[0], [*(p.name for p in ts.properties), *ts.groups]) from None
     for name in without:
         if name not in ts.obligation_names():
             raise UnknownName("obligation", name, ts.obligation_names())
-    return list(properties) or known
+    return wanted
 
 
 @dataclass(frozen=True)

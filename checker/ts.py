@@ -119,6 +119,8 @@ class Property:
     refusal: bool = False
     """A violation means the system refused service (an API call returned an error), not
     that it misbehaved: engines report it as REFUSED."""
+    default: bool = True
+    """Checked when no property is named; the others only when asked for by name."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ class TransitionSystem:
     actions: tuple[Action, ...]
     properties: tuple[Property, ...]
     final: Expr = FALSE
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Names that stand for several properties wherever a property can be named."""
     var_index: Mapping[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,6 +148,18 @@ class TransitionSystem:
 
     def var(self, name: str) -> Var:
         return self.variables[self.var_index[name]]
+
+    def select(self, names: Iterable[str]) -> list[str]:
+        """The properties `names` ask for, in their order with groups expanded in place and
+        without repeats; the default ones when `names` is empty. Raises KeyError on a name
+        that is neither a property nor a group."""
+        known = {p.name for p in self.properties}
+        asked: dict[str, None] = {}
+        for name in names:
+            if name not in known and name not in self.groups:
+                raise KeyError(name)
+            asked.update(dict.fromkeys(self.groups.get(name, (name,))))
+        return list(asked) if asked else [p.name for p in self.properties if p.default]
 
     def property(self, name: str) -> Property:
         for p in self.properties:
@@ -186,6 +202,13 @@ class Effect:
         if self._conds:
             new = ite(and_(*self._conds), new, self.get(var))
         self._now[var.name] = new
+
+    def flag(self, var: Var, cond: Expr) -> None:
+        """Raise a boolean observation (a transient variable) where `cond` holds, keeping
+        what earlier flags of this action raised: several call sites of one action may
+        each record the same kind of event. Inside `when` blocks only where they hold."""
+        assert var.transient and var.domain is BOOL, var.name
+        self._now[var.name] = or_(self._now.get(var.name, FALSE), and_(*self._conds, cond))
 
     @contextmanager
     def when(self, cond: Expr) -> Iterator[None]:

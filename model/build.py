@@ -19,7 +19,7 @@ from dmabuf_mc.model.platform import hardware_actions
 from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.state import DmabufState
 from dmabuf_mc.model.vb2 import vb2_actions
-from dmabuf_mc.properties import properties
+from dmabuf_mc.properties import GROUPS, properties
 
 FORMER_EXPORTER = "vb2-queue"
 """The importer a heap-allocating policy makes of the former exporter's own device."""
@@ -82,4 +82,5 @@ def build(cfg: Configuration, policy: Policy) -> TransitionSystem:
                       + hardware_actions(st)),
         properties=properties(st),
         final=st.life.eq("released"),
+        groups=GROUPS,
     )

@@ -8,8 +8,9 @@ Each function adds its effects to the calling action's `Effect`; the dma-buf cor
 
 from __future__ import annotations
 
-from dmabuf_mc.checker.ir import FALSE, TRUE, Const, Expr, and_, ne, not_, or_
+from dmabuf_mc.checker.ir import FALSE, TRUE, Const, Expr, and_, not_
 from dmabuf_mc.checker.ts import Effect
+from dmabuf_mc.model import misuse
 from dmabuf_mc.model.dma_api import (
     DmaDevice,
     dma_map,
@@ -87,28 +88,22 @@ def detach(st: DmabufState, policy: Policy, eff: Effect, d: str) -> None:
             unmap_kept(st, policy, eff, d)
 
 
-def _misuse(mapped_dir: Expr, direction: str) -> Expr:
-    """A sync whose direction differs from the mapping's is a DMA-API error, unless the
-    mapping is DMA_BIDIRECTIONAL (dma-debug check_sync)."""
-    bidirectional = Const(DIRECTION.code("DMA_BIDIRECTIONAL"))
-    return and_(ne(mapped_dir, Const(DIRECTION.code(direction))), ne(mapped_dir, bidirectional))
-
-
-def _sync(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, for_cpu: bool, live: Expr) -> Expr:
-    """One dma_sync_sgtable_for_cpu/_for_device the exporter makes when `live`, and the
-    DMA-API error it commits: passing sgt->nents over a merged IOMMU mapping syncs only
-    the first line (kernel/dma/direct.h)."""
+def _sync(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, for_cpu: bool, live: Expr) -> None:
+    """One dma_sync_sgtable_for_cpu/_for_device the exporter makes when `live`; passing
+    sgt->nents over a merged IOMMU mapping syncs only the first line (kernel/dma/direct.h),
+    a DMA-API error."""
     partial = st.cfg.exporter.kind.sync_nents and dev.iommu and len(st.lines) > 1
     with eff.when(live):
         (dma_sync_for_cpu if for_cpu else dma_sync_for_device)(st, eff, dev, direction,
                                                                range(1) if partial else st.lines)
-    return live if partial else FALSE
+    if partial:
+        misuse.partial_sync(st, eff, live)
 
 
-def _attachment_syncs(st: DmabufState, eff: Effect, access: CpuAccess, direction: str, for_cpu: bool) -> list[Expr]:
+def _attachment_syncs(st: DmabufState, eff: Effect, access: CpuAccess, direction: str, for_cpu: bool) -> None:
     """The heaps' loop over buffer->attachments: every attachment that exists, or only the
-    mapped ones since 4c68e499bb9d; each with its own device and table."""
-    misuse: list[Expr] = []
+    mapped ones since 4c68e499bb9d; each with its own device and table. Syncing an
+    attachment's table that is not mapped is a DMA-API error."""
     for imp in st.cfg.importers:
         d = imp.name
         table = st.sgt_dir.get(d, st.mapped[d])
@@ -117,29 +112,26 @@ def _attachment_syncs(st: DmabufState, eff: Effect, access: CpuAccess, direction
         attached = st.attached[d].eq(True)
         # An unmapped table has no bounce slot: syncing it reaches only the pages.
         live = mapped if access is CpuAccess.MAPPED_ATTACHMENTS or dev.bounces else attached
-        misuse.append(_sync(st, eff, dev, direction, for_cpu, live))
-        wrong = _misuse(table.ref, direction)
-        unmapped_sync = and_(attached, or_(not_(mapped), wrong))
-        misuse.append(and_(mapped, wrong) if access is CpuAccess.MAPPED_ATTACHMENTS else unmapped_sync)
-    return misuse
+        _sync(st, eff, dev, direction, for_cpu, live)
+        misuse.sync_direction(st, eff, table.ref, direction, mapped)
+        if access is CpuAccess.ALL_ATTACHMENTS:
+            misuse.dead_mapping(st, eff, and_(attached, not_(mapped)))
 
 
 def _cpu_access_syncs(st: DmabufState, eff: Effect, access: CpuAccess, direction: str, for_cpu: bool) -> None:
-    """The syncs begin/end_cpu_access make, and whether they break a DMA-API rule: a sync
-    of a table that is not mapped, in another direction, or over part of it."""
-    misuse: list[Expr] = []
+    """The syncs begin/end_cpu_access make, with the DMA-API errors they commit."""
     if access in (CpuAccess.MAPPED_ATTACHMENTS, CpuAccess.ALL_ATTACHMENTS):
-        misuse = _attachment_syncs(st, eff, access, direction, for_cpu)
+        _attachment_syncs(st, eff, access, direction, for_cpu)
     elif access is CpuAccess.EXPORTER_DEVICE:
         fixed = st.cfg.exporter.kind.cpu_access_direction
         mapped_dir = Const(DIRECTION.code("DMA_BIDIRECTIONAL" if fixed == AS_PASSED else fixed))
-        misuse += [_sync(st, eff, exporter_device(st), direction, for_cpu, TRUE), _misuse(mapped_dir, direction)]
+        _sync(st, eff, exporter_device(st), direction, for_cpu, TRUE)
+        misuse.sync_direction(st, eff, mapped_dir, direction)
     elif access is CpuAccess.MISC_DEVICE:
         assert st.misc_dir is not None
         mapped = st.misc_dir.ne("DMA_NONE")
-        misuse += [_sync(st, eff, misc_device(st), direction, for_cpu, mapped),
-                   and_(mapped, _misuse(st.misc_dir.ref, direction))]
-    eff.set(st.obs_misuse, or_(*misuse))
+        _sync(st, eff, misc_device(st), direction, for_cpu, mapped)
+        misuse.sync_direction(st, eff, st.misc_dir.ref, direction, mapped)
 
 
 def cpu_access_rule(st: DmabufState, policy: Policy) -> tuple[CpuAccess, BeginSync]:

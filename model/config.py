@@ -35,10 +35,12 @@ from dmabuf_mc.model.kernels import (
     VB2_NON_COHERENT_MMAP,
     Arch,
     ArchSync,
+    DmaDebugOverlap,
     Swiotlb,
     UnknownVersion,
     Version,
     arch_sync_rule,
+    dma_debug_overlap_rule,
     parse_version,
     prep_rule,
     swiotlb_rule,
@@ -159,6 +161,11 @@ class Kernel:
     def of(cls, version: Version, **overrides: Any) -> Kernel:
         """The kernel `version` with the rules it had, then the overrides."""
         return replace(cls(version, arch_sync=arch_sync_rule(version), swiotlb=swiotlb_rule(version)), **overrides)
+
+    @property
+    def dma_debug_overlap(self) -> DmaDebugOverlap:
+        """Which overlapping maps dma-debug reports in this kernel (model.kernels)."""
+        return dma_debug_overlap_rule(self.version, self.arch)
 
     @property
     def invalidates_from_device(self) -> bool:

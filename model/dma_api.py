@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from dmabuf_mc.checker.ir import FALSE, TRUE
 from dmabuf_mc.checker.ts import Effect
+from dmabuf_mc.model import misuse
 from dmabuf_mc.model.config import Importer
 from dmabuf_mc.model.kernels import Swiotlb
 from dmabuf_mc.model.platform import (
@@ -117,7 +118,9 @@ def _own(st: DmabufState, eff: Effect, dev: DmaDevice, cpu: bool) -> None:
 def dma_map(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, skip_cpu_sync: bool) -> None:
     """dma_map_sgtable(dev, sgt, dir, attrs): bounce if the device cannot reach the pages,
     else clean for a non-coherent device unless DMA_ATTR_SKIP_CPU_SYNC (kernel/dma/direct.h). The
-    device owns the buffer from here on; an IOMMU translation exists again."""
+    device owns the buffer from here on; an IOMMU translation exists again. dma-debug
+    checks the new mapping for overlaps (add_dma_entry)."""
+    misuse.overlap(st, eff, dev.name, direction, skip_cpu_sync)
     if dev.bounces:
         swiotlb_map(st, eff, dev, direction, skip_cpu_sync)
     elif not dev.coherent and not skip_cpu_sync:

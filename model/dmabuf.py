@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dmabuf_mc.checker.ir import FALSE, TRUE, Expr, and_, not_
 from dmabuf_mc.checker.ts import Action, Effect, Obligation, action
-from dmabuf_mc.model import callbacks
+from dmabuf_mc.model import callbacks, misuse
 from dmabuf_mc.model.callbacks import ALL_DIRECTIONS
 from dmabuf_mc.model.dma_api import DmaDevice, dma_sync_for_cpu, dma_sync_for_device, importer_device
 from dmabuf_mc.model.exporters import AS_PASSED, MappingCache
@@ -160,7 +160,7 @@ def dma_buf_unmap_attachment(st: DmabufState, policy: Policy, d: str, direction:
     if not st.core_keeps(d):
         callbacks.unmap_dma_buf(st, policy, eff, d, direction)
     eff.set(st.mapped[d], "DMA_NONE")
-    eff.set(st.obs_misuse, st.mapped[d].ne(direction))
+    misuse.unmap_direction(st, eff, st.mapped[d].ref, direction)
     guard = and_(st.life.eq("exported"), st.attached[d].eq(True), st.mapped[d].ne("DMA_NONE"),
                  _lifetime_guard(st, d, "unmap"))
     if d in st.device_access:

@@ -47,6 +47,28 @@ class Swiotlb(StrEnum):
     """bddac7c1e02b reverted aa6f8dcbab47; 901c7280ca0d kept its unconditional map copy only."""
 
 
+class DmaDebugOverlap(StrEnum):
+    """When dma-debug's add_dma_entry reports "cacheline tracking EEXIST, overlapping mappings
+    aren't supported" for a map whose first cache line a live mapping already holds
+    (kernel/dma/debug.c). DMA_TO_DEVICE mappings are never tracked (active_cacheline_insert)."""
+
+    SILENT = "before-2b4bbc6231d7"
+    """The EEXIST from active_cacheline_insert was ignored (a TODO comment)."""
+    EVERY_MAP = "2b4bbc6231d7"
+    """"dma-debug: report -EEXIST errors in add_dma_entry": every overlapping map."""
+    WITHOUT_SKIP = "c2bbf9d1e9ac"
+    """"dma-debug: teach add_dma_entry() about DMA_ATTR_SKIP_CPU_SYNC": not for a SKIP map."""
+    SWIOTLB_ACTIVE = "03521c892bb8"
+    """arm64: never, since DMA_BOUNCE_UNALIGNED_KMALLOC is selected and swiotlb is always
+    initialised (arch_mm_preinit), so is_swiotlb_active() holds for every device."""
+    NO_DMA_MINALIGN = "3d48c9fd78dd"
+    """x86: never, since dma_get_cache_alignment() (1) is below L1_CACHE_BYTES."""
+
+    @property
+    def reports(self) -> bool:
+        return self in (DmaDebugOverlap.EVERY_MAP, DmaDebugOverlap.WITHOUT_SKIP)
+
+
 ARCH_SYNC_DOC = {
     ArchSync.CLEAN: "arm64 for-device cleans in every direction; for-CPU invalidates unless DMA_TO_DEVICE",
     ArchSync.INVALIDATE: "arm64 for-device with DMA_FROM_DEVICE invalidates (dirty lines are dropped)",
@@ -134,6 +156,25 @@ VB2_CACHE_HINTS = Change("f5f5fa73fbfb", _v("5.9"))
 VB2_NON_COHERENT_MMAP = Change("de27891f675e", _v("5.16"))
 """media: videobuf2: handle non-contiguous DMA allocations: vb2-dma-contig allocates
 non-coherent MMAP buffers (V4L2_MEMORY_FLAG_NON_COHERENT) and syncs them in prepare/finish."""
+
+
+DMA_DEBUG_EEXIST = Change("2b4bbc6231d7", _v("5.14"))
+DMA_DEBUG_SKIP_CPU_SYNC = Change("c2bbf9d1e9ac", _v("5.15"))
+DMA_DEBUG_SWIOTLB_ACTIVE = Change("03521c892bb8", _v("6.18"))
+"""Also queued for 6.6.y, 6.12.y and 6.17.y (October 2025); the point releases are not recorded."""
+DMA_DEBUG_DMA_MINALIGN = Change("3d48c9fd78dd", _v("7.0"))
+"""A dma-mapping fix of March 2026, taken as v7.0; AUTOSEL proposed it for 6.18.y (not recorded)."""
+
+
+def dma_debug_overlap_rule(v: Version, arch: Arch) -> DmaDebugOverlap:
+    """Which maps dma-debug reports as overlapping in release `v` on `arch`."""
+    if arch is Arch.ARM64 and DMA_DEBUG_SWIOTLB_ACTIVE.applies(v):
+        return DmaDebugOverlap.SWIOTLB_ACTIVE
+    if arch is Arch.X86 and DMA_DEBUG_DMA_MINALIGN.applies(v):
+        return DmaDebugOverlap.NO_DMA_MINALIGN
+    if DMA_DEBUG_SKIP_CPU_SYNC.applies(v):
+        return DmaDebugOverlap.WITHOUT_SKIP
+    return DmaDebugOverlap.EVERY_MAP if DMA_DEBUG_EEXIST.applies(v) else DmaDebugOverlap.SILENT
 
 
 def swiotlb_rule(v: Version) -> Swiotlb:

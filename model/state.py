@@ -126,7 +126,11 @@ class DmabufState:
         self.obs_dma_above_mask = Var("dma_above_mask", BOOL, obs, transient=True)
         self.obs_dma_noncontiguous = Var("dma_noncontiguous", BOOL, obs, transient=True)
         self.obs_ownership = Var("ownership_breach", BOOL, obs, transient=True)
-        self.obs_misuse = Var("dma_api_misuse", BOOL, obs, transient=True)
+        # DMA-API misuse, one observation per dma-debug check (model.misuse records them).
+        self.obs_sync_dead = Var("sync_of_dead_mapping", BOOL, obs, transient=True)
+        self.obs_sync_direction = Var("sync_in_other_direction", BOOL, obs, transient=True)
+        self.obs_sync_partial = Var("partial_sync", BOOL, obs, transient=True)
+        self.obs_overlap = Var("overlapping_mapping", BOOL, obs, transient=True)
         self.obs_refused = Var("refused", BOOL, obs, transient=True)
 
     def slot_cached(self, imp: Importer) -> bool:
@@ -182,8 +186,8 @@ class DmabufState:
             *[v for ln in self.lines for v in (self.cache[ln], self.cache_latest[ln], self.memory_latest[ln])],
             *per_device,
             self.obs_device_read, self.obs_cpu_read, self.obs_dma, self.obs_dma_unmapped,
-            self.obs_dma_above_mask, self.obs_dma_noncontiguous, self.obs_ownership, self.obs_misuse,
-            self.obs_refused,
+            self.obs_dma_above_mask, self.obs_dma_noncontiguous, self.obs_ownership,
+            self.obs_sync_dead, self.obs_sync_direction, self.obs_sync_partial, self.obs_overlap, self.obs_refused,
         )
 
     def initial(self) -> dict[str, int]:

@@ -72,7 +72,10 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
         ("dma_above_mask", "DMA ABOVE DMA MASK"),
         ("dma_noncontiguous", "DMA TO NON-CONTIGUOUS MEMORY"),
         ("ownership_breach", "ACCESS BY NON-OWNER (DMA API)"),
-        ("dma_api_misuse", "DMA-API MISUSE (sync/unmap of a dead mapping, other direction or part)"),
+        ("sync_of_dead_mapping", "DMA-API: SYNC/UNMAP OF A DEAD MAPPING"),
+        ("sync_in_other_direction", "DMA-API: SYNC/UNMAP IN ANOTHER DIRECTION THAN MAPPED"),
+        ("partial_sync", "DMA-API: SYNC OF PART OF THE MAPPING (nents, not orig_nents)"),
+        ("overlapping_mapping", "DMA-API: OVERLAPPING MAPPING (dma-debug EEXIST)"),
         ("refused", "REFUSED: the call returned an error"),
     ):
         if state[var] == "yes":

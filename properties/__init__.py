@@ -1,10 +1,12 @@
-"""The named properties, as invariants over the model's state."""
+"""The named properties, as invariants over the model's state; which are checked by
+default (every one but OPT_IN), and the group names that stand for several."""
 
 from __future__ import annotations
 
-from dmabuf_mc.checker.ir import TRUE, and_, implies, not_, or_
+from dmabuf_mc.checker.ir import TRUE, Const, and_, implies, ne, not_, or_
 from dmabuf_mc.checker.ts import Property
-from dmabuf_mc.model.state import DmabufState
+from dmabuf_mc.model import misuse
+from dmabuf_mc.model.state import DIRECTION, DmabufState
 
 DOCS: dict[str, str] = {
     "device-reads-latest": "no device DMA read returns data older than the latest write "
@@ -23,13 +25,31 @@ DOCS: dict[str, str] = {
     "mapping remains, and no DMA touches them afterwards",
     "dma-api-ownership": "strict DMA-API mode: the CPU touches the buffer only when it "
     "owns every live mapping, and a device DMAs only when it owns its mapping",
-    "dma-api-rules": "cache maintenance, syncs and unmaps are made only on live mappings, with the "
-    "direction they were mapped with (or a DMA_BIDIRECTIONAL mapping) and over all of them "
-    "(Documentation/core-api/dma-api.rst; what dma-debug checks)",
+    "dma-api-sync-live": "syncs and unmaps are made only on live mappings (dma-debug check_sync, "
+    "check_unmap: \"memory it has not allocated\")",
+    "dma-api-direction": "a sync is made in the direction its mapping was made with, or on a "
+    "DMA_BIDIRECTIONAL mapping; an unmap in exactly that direction (dma-debug check_sync, check_unmap)",
+    "dma-api-whole-mapping": "a sync covers the whole mapping: orig_nents entries, not the nents "
+    "of a merged IOMMU mapping (dma-debug check_sync: \"different entry count\")",
+    "dma-api-no-overlap": "no map finds the first cache line of its pages held by another live "
+    "mapping that is not DMA_TO_DEVICE, when this kernel's dma-debug reports it (add_dma_entry: "
+    "\"cacheline tracking EEXIST, overlapping mappings aren't supported\")",
     "no-refusal": "every dma_buf_attach and dma_buf_map_attachment a client makes succeeds; "
     "a violation is reported as REFUSED: the policy rejects the configuration",
 }
 REFUSAL = "no-refusal"
+OPT_IN = ("dma-api-ownership", "dma-api-no-overlap")
+"""Checked only when named: strict DMA-API ownership is no dma-buf rule (several devices and
+the CPU may access a buffer at once), and dma-debug's overlap check fires on every buffer
+two importers map for writing at once, which is what dma-buf is for (docs/semantics.md)."""
+GROUPS: dict[str, tuple[str, ...]] = {
+    "dma-api-rules": ("dma-api-sync-live", "dma-api-direction", "dma-api-whole-mapping"),
+    "dma-debug": ("dma-api-sync-live", "dma-api-direction", "dma-api-whole-mapping", "dma-api-no-overlap"),
+}
+"""Names that stand for several properties: `dma-api-rules` is what that one property
+checked before it was split; `dma-debug` adds the overlap check, all CONFIG_DMA_API_DEBUG
+reports of the calls the model makes."""
+DEFAULT = tuple(p for p in DOCS if p not in OPT_IN)
 
 
 def properties(st: DmabufState) -> tuple[Property, ...]:
@@ -45,6 +65,8 @@ def properties(st: DmabufState) -> tuple[Property, ...]:
     released = st.life.eq("released")
     holders = [a.eq(True) for a in st.attached.values()] + [m.ne("DMA_NONE") for m in st.mapped.values()]
     any_mapping = or_(*(m.ne("DMA_NONE") for m in st.mapped.values()))
+    live = [ne(d, Const(DIRECTION.code("DMA_NONE"))) for d in misuse.mappings(st, lambda v: v.ref).values()]
+    two_mappings = or_(*(and_(a, b) for i, a in enumerate(live) for b in live[i + 1:]))
     holds = {
         "device-reads-latest": (st.obs_device_read.ne("stale"), st.obs_device_read.ne("none")),
         "cpu-reads-latest": (st.obs_cpu_read.ne("stale"), st.obs_cpu_read.ne("none")),
@@ -57,7 +79,11 @@ def properties(st: DmabufState) -> tuple[Property, ...]:
             released,
         ),
         "dma-api-ownership": (st.obs_ownership.eq(False), any_mapping),
-        "dma-api-rules": (st.obs_misuse.eq(False), any_mapping),
+        "dma-api-sync-live": (st.obs_sync_dead.eq(False), any_mapping),
+        "dma-api-direction": (st.obs_sync_direction.eq(False), any_mapping),
+        "dma-api-whole-mapping": (st.obs_sync_partial.eq(False), any_mapping),
+        "dma-api-no-overlap": (st.obs_overlap.eq(False), two_mappings),
         REFUSAL: (st.obs_refused.eq(False), TRUE),
     }
-    return tuple(Property(name, DOCS[name], *holds[name], refusal=name == REFUSAL) for name in DOCS)
+    return tuple(Property(name, DOCS[name], *holds[name], refusal=name == REFUSAL, default=name in DEFAULT)
+                 for name in DOCS)

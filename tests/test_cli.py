@@ -94,3 +94,47 @@ def test_native_engine_without_a_compiler_is_bad_input(monkeypatch):
     r = run("check", "--engine", "native")
     assert r.exit_code == 2
     assert "--engine native: no C compiler found" in r.output
+
+
+def test_a_plain_check_of_a_correct_configuration_exits_zero_without_the_opt_in_properties():
+    r = run("check", "--config", "heap-bracketed-to-device")
+    assert r.exit_code == 0, r.output
+    assert "HOLDS    dma-api-direction" in r.output
+    assert "dma-api-ownership" not in r.output and "dma-api-no-overlap" not in r.output
+    asked = run("check", "--config", "heap-bracketed-to-device", "--property", "dma-api-ownership")
+    assert asked.exit_code == 1 and "REFUTED  dma-api-ownership" in asked.output
+
+
+def test_heap_bracketed_is_refuted_by_the_heaps_sync_in_the_brackets_direction():
+    # system_heap_dma_buf_begin_cpu_access syncs the DMA_TO_DEVICE mapping with the bracket's
+    # DMA_FROM_DEVICE: dma-debug check_sync "syncs DMA memory with different direction".
+    r = run("check", "--config", "heap-bracketed")
+    assert r.exit_code == 1
+    assert [ln.split()[1] for ln in r.output.splitlines() if ln.startswith("  REFUTED")] == ["dma-api-direction"]
+    assert "4. dma_buf_begin_cpu_access(DMA_FROM_DEVICE)" in r.output
+
+
+def test_the_old_dma_api_rules_name_is_a_group_everywhere_a_property_is_named(tmp_path):
+    r = run("check", "--config", "heap-bracketed", "--property", "dma-api-rules")
+    checked = [ln.split()[1] for ln in r.output.splitlines() if ln.startswith(("  HOLDS", "  REFUTED"))]
+    assert checked == ["dma-api-sync-live", "dma-api-direction", "dma-api-whole-mapping"]
+    swept = run("sweep", "--config", "heap-bracketed", "--property", "dma-api-rules", "--workers", "1")
+    assert swept.exit_code == 1 and "dma-api-whole-mapping" in swept.output
+    proved = run("prove", "--config", "heap-bracketed", "--property", "dma-debug", "--engine", "bmc",
+                 "--depth", "6", "--certificates", str(tmp_path))
+    assert "dma-api-no-overlap" in proved.output and "REFUTED  dma-api-direction" in proved.output
+
+
+def test_an_unknown_property_names_the_groups_too():
+    r = run("check", "--property", "dma-api-rule")
+    assert r.exit_code == 2
+    assert "dma-api-rules" in r.output and "dma-debug" in r.output
+    swept = run("sweep", "--config", "seed", "--property", "dma-api-rule")
+    assert swept.exit_code == 2 and "dma-api-rules" in swept.output
+
+
+def test_list_properties_says_which_are_checked_by_default():
+    out = run("list", "properties").output
+    assert "dma-api-ownership (only when named)" in out and "dma-api-no-overlap (only when named)" in out
+    assert "dma-api-direction (default)" in out
+    assert "dma-api-rules (group)" in out

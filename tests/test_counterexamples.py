@@ -67,6 +67,12 @@ def test_user_helper_passes_a_safe_configuration_and_fails_an_unsafe_one():
     assert random_histories(["seed"]).pytestmark[0].args == ("config", ["seed"])
 
 
+def test_user_helper_takes_groups_and_checks_the_default_set_when_none_is_named():
+    with pytest.raises(AssertionError, match="dma-api-direction violated in heap-bracketed"):
+        check_random_histories("heap-bracketed", properties=["dma-api-rules"], examples=50)
+    check_random_histories("heap-bracketed-to-device", examples=10)  # dma-api-ownership is not in the default
+
+
 def test_dump_names_are_stable_and_nothing_else_is_written(tmp_path):
     runner = CliRunner()
     args = ["check", "--property", "device-reads-latest", "--dump", str(tmp_path)]

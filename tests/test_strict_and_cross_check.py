@@ -44,7 +44,7 @@ def test_strict_passes_a_run_with_nothing_vacuous():
 def test_cross_check_agrees_with_bfs_and_keeps_the_exit_code():
     violated = run("check", "--cross-check")
     assert violated.exit_code == Exit.VIOLATED
-    assert "cross-check with bmc to depth 5: agrees on 10 of 10 properties" in violated.output
+    assert "cross-check with bmc to depth 5: agrees on 11 of 11 properties" in violated.output
     holds = run("check", "--config", "heap-bracketed", "--property", "device-reads-latest", "--cross-check")
     assert holds.exit_code == Exit.HOLDS and "agrees on 1 of 1 properties" in holds.output
 

@@ -70,7 +70,7 @@ from dmabuf_mc.model.sweep import EXPORTERS as SWEEP_EXPORTERS
 from dmabuf_mc.model.sweep import KINDS as SWEEP_KINDS
 from dmabuf_mc.model.versions import kernel_line, listed_versions, version_rules
 from dmabuf_mc.model.view import view
-from dmabuf_mc.properties import DOCS
+from dmabuf_mc.properties import DEFAULT, DOCS, GROUPS
 
 DEFAULT_CONFIG = "seed"
 
@@ -115,7 +115,8 @@ def system_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="A built-in configuration name or a TOML file."),
         click.option("--policy", "policy_name", default="baseline", show_default=True,
                      help="A built-in policy (dmabuf-mc list policies) or a policy file."),
-        click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
+        click.option("--property", "properties", multiple=True, metavar="NAME",
+                     help="Only these, or a group (repeatable; default: the default ones, dmabuf-mc list properties)."),
         click.option("--without", multiple=True, metavar="OBLIGATION", help="Drop a client obligation (repeatable)."),
         click.option("--rule", "rules", multiple=True, metavar="NAME=VALUE",
                      help="Set an implementation rule (repeatable; dmabuf-mc list rules)."),
@@ -494,7 +495,9 @@ def list_cmd(what: str | None) -> None:
         "policies": lambda: {p.name: p.doc for p in POLICIES.values()},
         "rules": lambda: {f"{r.name} = {v}": d + (" (base)" if v == r.base else "")
                           for r in RULES.values() for v, d in r.values.items()},
-        "properties": lambda: DOCS,
+        "properties": lambda: {**{f"{p} ({'default' if p in DEFAULT else 'only when named'})": d
+                                  for p, d in DOCS.items()},
+                               **{f"{g} (group)": f"stands for {', '.join(ps)}" for g, ps in GROUPS.items()}},
         "obligations": lambda: OBLIGATIONS,
         "exporters": lambda: {**{f.name: "the kernel version picks one of: " + ", ".join(n for _, n in f.states)
                                  for f in FAMILIES.values()},
@@ -561,7 +564,8 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="Sweep: the device profiles to mix (dmabuf-mc list devices)."),
         click.option("--exporters", default=",".join(SWEEP_EXPORTERS), show_default=True,
                      help="Sweep: the exporter kinds (dmabuf-mc list exporters)."),
-        click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
+        click.option("--property", "properties", multiple=True, metavar="NAME",
+                     help="Only these, or a group (repeatable; default: the default ones)."),
         click.option("--workers", type=click.IntRange(min=0), default=0,
                      help="Processes to run checks in; 0: one per core."),
         click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True),
@@ -595,9 +599,11 @@ def _scope(batch: Batch, default_builtins: bool = False) -> list[Configuration]:
 
 
 def _check_properties(properties: tuple[str, ...]) -> tuple[str, ...]:
+    """The properties or groups a batch command names, refused (exit 2) on a typo before any
+    work; each check expands the groups (none named: the default ones)."""
     for p in properties:
-        if p not in DOCS:
-            _fail(f"--property: unknown property {p!r}; known: {', '.join(DOCS)}")
+        if p not in DOCS and p not in GROUPS:
+            _fail(f"--property: unknown property {p!r}; known: {', '.join([*DOCS, *GROUPS])}")
     return properties
 
 
@@ -667,7 +673,8 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
 @click.argument("devices", nargs=-1, required=True)
 @click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
 @click.option("--property", "properties", multiple=True, metavar="NAME",
-              help=f"Only these (repeatable); default: all but {', '.join(judge.ALLOCATE_SKIPS)}.")
+              help=f"Only these, or a group (repeatable); default: the default ones but "
+                   f"{', '.join(judge.ALLOCATE_SKIPS)}.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 @click.option("--traces", is_flag=True, help="Text format: print every trace.")

@@ -18,7 +18,7 @@ from dmabuf_mc.model.kernels import DEFAULT as DEFAULT_KERNEL
 from dmabuf_mc.model.kernels import parse_version
 from dmabuf_mc.model.policy import RULES, Policy
 from dmabuf_mc.model.sweep import DEVICES, make
-from dmabuf_mc.properties import DOCS, REFUSAL
+from dmabuf_mc.properties import DEFAULT, GROUPS, OPT_IN, REFUSAL
 
 Progress = Callable[[int, int], None] | None
 BAD = (Verdict.REFUTED, Verdict.REFUSED)
@@ -67,9 +67,10 @@ class Comparison:
         return {p: Counter(c.category for r in self.rows for c in r.changes if c.prop == p) for p in self.properties}
 
 
-STRICT_ONLY = ("dma-api-ownership",)
+STRICT_ONLY = OPT_IN
 """Properties a configuration may violate and still count as served safely: strict DMA-API
-ownership is no dma-buf rule, concurrent device and CPU access is allowed (P2 R2.3)."""
+ownership is no dma-buf rule, concurrent device and CPU access is allowed (P2 R2.3), and
+dma-debug's overlap report is about two mappings of one buffer, which sharing is."""
 
 
 def _served_safely(o: Outcome) -> bool:
@@ -189,9 +190,9 @@ def explain(policy: Policy, configs: Sequence[Configuration], properties: tuple[
 
 ALLOCATORS = ("heap", "heap-uncached", "drm-prime", "udmabuf")
 """Who can allocate the shared buffer: a heap, an uncached heap, a driver, or udmabuf."""
-ALLOCATE_SKIPS = ("dma-api-ownership", "dma-api-rules")
-"""Not coherency: strict ownership is no dma-buf rule (P2 R2.3), and DMA-API misuse is
-reported by `check`; `allocate --property` asks for them."""
+ALLOCATE_SKIPS = GROUPS["dma-api-rules"]
+"""Not coherency: DMA-API misuse is the exporter's, whatever the allocation, and is
+reported by `check`; `allocate --property` asks for them (the opt-in ones too)."""
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def candidates(devices: Sequence[str]) -> list[tuple[str, Configuration]]:
 def allocate(devices: Sequence[str], policy: Policy, properties: tuple[str, ...] = (),
              workers: int = 0, progress: Progress = None) -> Allocation:
     """Check each allocation candidate for the devices; safe ones keep every property."""
-    props = properties or tuple(p for p in DOCS if p not in ALLOCATE_SKIPS)
+    props = properties or tuple(p for p in DEFAULT if p not in ALLOCATE_SKIPS)
     cands = candidates(devices)
     outcomes, complete = run([Job(c, policy, props) for _, c in cands], workers, progress)
     chosen = tuple(Candidate(label, o) for (label, _), o in zip(cands, outcomes, strict=False))

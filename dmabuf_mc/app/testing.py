@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from dmabuf_mc.checker.check import validate_names
 from dmabuf_mc.checker.compile import compile_system
 from dmabuf_mc.checker.engines.random import fuzz
 from dmabuf_mc.checker.render import trace_text
@@ -25,9 +26,10 @@ def check_random_histories(config: str, policy: str = "baseline", properties: Se
                            examples: int = 50, seed: int = 0) -> None:
     """Raise AssertionError with the trace if random histories violate a property.
     `config` and `policy` are named as on the command line: built-ins, files, `sweep:`
-    names and policy variants."""
+    names and policy variants; `properties` as with --property (groups; none: the default
+    ones)."""
     cfg, ts = system(catalog.configuration(config), catalog.policy(policy))
-    result = fuzz(compile_system(ts), list(properties) or [p.name for p in ts.properties], examples, seed_value=seed)
+    result = fuzz(compile_system(ts), validate_names(ts, properties, ()), examples, seed_value=seed)
     for trace in result.counterexamples.values():
         replay(trace)
         raise AssertionError(f"{trace.violates} violated in {config}:\n{trace_text(trace, partial(view, cfg))}")

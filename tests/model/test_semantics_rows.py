@@ -28,8 +28,8 @@ def verdict(text: str, prop: str, without: tuple[str, ...] = ()) -> Verdict:
 
 def test_unmapping_in_another_direction_than_the_map_is_a_dma_api_error():
     # kernel/dma/debug.c check_unmap: "unmap with different direction" is reported.
-    assert verdict(TWO_WAY, "dma-api-rules") is Verdict.HOLDS
-    assert verdict(TWO_WAY, "dma-api-rules", ("unmap-in-mapped-direction",)) is Verdict.REFUTED
+    assert verdict(TWO_WAY, "dma-api-direction") is Verdict.HOLDS
+    assert verdict(TWO_WAY, "dma-api-direction", ("unmap-in-mapped-direction",)) is Verdict.REFUTED
 
 
 def test_cma_heap_pages_start_dirty_from_the_cpu_zeroing():
