@@ -31,6 +31,7 @@ from dmabuf_mc.checker.check import UnknownName, check, fuzz_check
 from dmabuf_mc.checker.crosscheck import cross_check
 from dmabuf_mc.checker.engines.bmc import SolverGaveUp
 from dmabuf_mc.checker.engines.explicit import Limits, Stats
+from dmabuf_mc.checker.engines.random import Walked
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable
 from dmabuf_mc.checker.prover import ENGINES, CannotWrite, coverage, prove
 from dmabuf_mc.checker.render import (
@@ -353,15 +354,29 @@ def fuzz_cmd(
     strict: bool,
     dump: str | None,
 ) -> None:
-    """Run random driver histories (Hypothesis) and report shrunk violations. --strict:
-    a premise that never held or an action never enabled in the histories fails the run."""
+    """Run random driver histories (Hypothesis) and report violations, each by the shortest
+    path through the states the histories visited; the same --seed gives the same run.
+    --strict: a premise that never held or an action never enabled in the histories fails
+    the run."""
     prov = _provenance(config_name, policy_name, rules)
     _directory("--dump", dump)
     cfg, ts = prov.system()
+    console = Console(stderr=True)
+    status = console.status("running histories", spinner="dots") if console.is_terminal else None
+
+    def progress(walked: Walked) -> None:
+        if status is not None:
+            status.start()
+            status.update(f"{walked.histories:,} histories, {walked.steps:,} steps, {walked.visited:,} states, "
+                          f"{walked.refuted} properties violated")
+
     try:
-        fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value)
+        fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value, progress)
     except UnknownName as e:
         _fail(str(e))
+    finally:
+        if status is not None:
+            status.stop()
     _exiting(exit_code(fuzzed.results))
     click.echo(proof_text(ts.name, "random", fuzzed.results, partial(view, cfg)))
     click.echo(f"  {fuzzed.visited:,} distinct states visited")
