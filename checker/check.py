@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from dmabuf_mc.checker.checkpoint import Checked, CheckpointError, load, saver
 from dmabuf_mc.checker.compile import Compiled, compile_system
 from dmabuf_mc.checker.engines.explicit import (
     ALL_REFUTED,
@@ -134,6 +136,43 @@ def _explore(
     return native, "native", f"over {PROBE_STATES:,} states, C compiled by {compiler()}"
 
 
+@dataclass(frozen=True)
+class Saving:
+    """Where the search writes its checkpoints (and how often, in seconds), and the
+    checkpoint it goes on from."""
+
+    checkpoint: Path | None = None
+    every: float | None = None
+    resume: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.checkpoint is not None or self.resume is not None
+
+
+NOT_SAVED = Saving()
+
+
+def _explore_saving(
+    model: Compiled,
+    wanted: Sequence[str],
+    limits: Limits,
+    progress: Callable[[Stats], None] | None,
+    engine: str,
+    saving: Saving,
+) -> tuple[Exploration, str, str]:
+    """The Python search, resumed from and writing checkpoints: the native engine keeps its
+    frontier in C, where it cannot be saved."""
+    if engine == "native":
+        raise CheckpointError("--engine native", "checkpoints are written and read by the Python engine only "
+                                                 "(--engine explicit or auto)")
+    ts, dropped = model.ts, sorted(model.dropped)
+    frontier = None if saving.resume is None else load(saving.resume, Checked(ts, tuple(wanted), tuple(dropped)))
+    save = None if saving.checkpoint is None else saver(saving.checkpoint, ts, wanted, dropped)
+    seen = explore(model, wanted, limits, progress, resume=frontier, checkpoint=save, checkpoint_every=saving.every)
+    return seen, "explicit", "--checkpoint/--resume: the Python engine's frontier can be saved"
+
+
 def check(
     ts: TransitionSystem,
     properties: Sequence[str] = (),
@@ -141,16 +180,21 @@ def check(
     limits: Limits = NO_LIMITS,
     progress: Callable[[Stats], None] | None = None,
     engine: str = "auto",
+    saving: Saving = NOT_SAVED,
 ) -> Report:
     """Check the named properties (all when empty) with some obligations dropped, with
-    one of ENGINES (NativeUnavailable if `native` cannot run here).
+    one of ENGINES (NativeUnavailable if `native` cannot run here), checkpointing and
+    resuming as `saving` says (CheckpointError for a checkpoint of another check).
 
     Every counterexample is replayed with the IR interpreter before it is reported; a
     trace that does not replay is an engine bug and raises ReplayError.
     """
     wanted = validate_names(ts, properties, without)
     model = compile_system(ts, frozenset(without))
-    seen, engine, why = _explore(model, wanted, limits, progress, engine)
+    if saving.active:
+        seen, engine, why = _explore_saving(model, wanted, limits, progress, engine, saving)
+    else:
+        seen, engine, why = _explore(model, wanted, limits, progress, engine)
     if seen.deadlock is not None:
         replay(seen.deadlock)
     exhaustive = seen.stopped in (None, ALL_REFUTED)

@@ -27,7 +27,8 @@ from dmabuf_mc.checker.certificate import load as load_certificate
 from dmabuf_mc.checker.cexfile import CounterexampleError, Recorded, document, dump, file_stem, still_violates, to_trace
 from dmabuf_mc.checker.cexfile import read as read_counterexample
 from dmabuf_mc.checker.check import ENGINES as CHECK_ENGINES
-from dmabuf_mc.checker.check import UnknownName, check, fuzz_check
+from dmabuf_mc.checker.check import Saving, UnknownName, check, fuzz_check
+from dmabuf_mc.checker.checkpoint import CheckpointError
 from dmabuf_mc.checker.crosscheck import cross_check
 from dmabuf_mc.checker.engines.bmc import SolverGaveUp
 from dmabuf_mc.checker.engines.explicit import Limits, Stats
@@ -232,6 +233,12 @@ def main() -> None:
 @click.option("--cross-check", "cross", is_flag=True,
               help="Re-derive every verdict with BMC to the BFS depth; a disagreement fails the run (exit 1).")
 @dump_option
+@click.option("--checkpoint", type=click.Path(dir_okay=False),
+              help="Save the search here when a limit or Ctrl-C stops it, and every --checkpoint-every seconds.")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="Seconds between periodic checkpoints.")
+@click.option("--resume", type=click.Path(dir_okay=False),
+              help="Go on from a checkpoint of the same model, properties and --without.")
 def check_cmd(
     config_name: str,
     policy_name: str,
@@ -246,10 +253,17 @@ def check_cmd(
     strict: bool,
     cross: bool,
     dump: str | None,
+    checkpoint: str | None,
+    checkpoint_every: float,
+    resume: str | None,
 ) -> None:
-    """Explore every reachable state of a configuration and check the properties."""
+    """Explore every reachable state of a configuration and check the properties.
+    --checkpoint and --resume stop a long search and go on with it later (Python engine)."""
     prov = _provenance(config_name, policy_name, rules)
     _directory("--dump", dump)
+    if checkpoint is not None and not Path(checkpoint).absolute().parent.is_dir():
+        _fail(f"--checkpoint {checkpoint}: {Path(checkpoint).absolute().parent} is not a directory")
+    saving = Saving(None if checkpoint is None else Path(checkpoint), checkpoint_every, resume)
     cfg, ts = prov.system()
     console = Console(stderr=True)
     status = console.status("exploring", spinner="dots") if console.is_terminal else None
@@ -261,8 +275,10 @@ def check_cmd(
 
     try:
         report = replace(check(ts, properties, without, Limits(max_states, max_depth, timeout), progress,
-                               engine), strict=strict)
+                               engine, saving), strict=strict)
     except UnknownName as e:
+        _fail(str(e))
+    except CheckpointError as e:
         _fail(str(e))
     except NativeUnavailable as e:
         _fail(f"--engine native: {e}")
