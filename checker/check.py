@@ -27,6 +27,7 @@ from dmabuf_mc.checker.engines.explicit import (
 from dmabuf_mc.checker.engines.native import explore_native
 from dmabuf_mc.checker.engines.random import Walked, fuzz
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable, compiler
+from dmabuf_mc.checker.symmetry import NotSymmetric, symmetry
 from dmabuf_mc.checker.trace import replay
 from dmabuf_mc.checker.ts import TransitionSystem
 from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Report, Verdict, refuted
@@ -173,6 +174,26 @@ def _explore_saving(
     return seen, "explicit", "--checkpoint/--resume: the Python engine's frontier can be saved"
 
 
+def _explore_symmetric(
+    model: Compiled,
+    wanted: Sequence[str],
+    limits: Limits,
+    progress: Callable[[Stats], None] | None,
+    engine: str,
+) -> tuple[Exploration, str, str]:
+    """The Python search over orbits of the system's symmetry, or the plain search, saying
+    why, when the system has none that checks out. An action counts as enabled when one of
+    its images under the symmetry is: the unreduced search enables exactly those."""
+    try:
+        sym = symmetry(model)
+    except NotSymmetric as e:
+        seen, engine, why = _explore(model, wanted, limits, progress, engine)
+        return seen, engine, f"{why}; --symmetry not used: {e}"
+    seen = explore(model, wanted, limits, progress, canon=sym.canon)
+    seen = replace(seen, actions_fired=frozenset(sym.action_images(set(seen.actions_fired))))
+    return seen, "explicit", f"--symmetry: states counted up to swapping {sym.describe()}"
+
+
 def check(
     ts: TransitionSystem,
     properties: Sequence[str] = (),
@@ -181,17 +202,21 @@ def check(
     progress: Callable[[Stats], None] | None = None,
     engine: str = "auto",
     saving: Saving = NOT_SAVED,
+    symmetric: bool = False,
 ) -> Report:
     """Check the named properties (all when empty) with some obligations dropped, with
     one of ENGINES (NativeUnavailable if `native` cannot run here), checkpointing and
-    resuming as `saving` says (CheckpointError for a checkpoint of another check).
+    resuming as `saving` says (CheckpointError for a checkpoint of another check), and
+    with `symmetric`, reduced by the system's checked symmetry (the Python engine).
 
     Every counterexample is replayed with the IR interpreter before it is reported; a
     trace that does not replay is an engine bug and raises ReplayError.
     """
     wanted = validate_names(ts, properties, without)
     model = compile_system(ts, frozenset(without))
-    if saving.active:
+    if symmetric:
+        seen, engine, why = _explore_symmetric(model, wanted, limits, progress, engine)
+    elif saving.active:
         seen, engine, why = _explore_saving(model, wanted, limits, progress, engine, saving)
     else:
         seen, engine, why = _explore(model, wanted, limits, progress, engine)

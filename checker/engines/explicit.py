@@ -13,7 +13,6 @@ from array import array
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from itertools import pairwise
 
 from dmabuf_mc.checker.checkpoint import Frontier, ctrl_c_between_states
 from dmabuf_mc.checker.compile import Compiled
@@ -101,8 +100,12 @@ def explore(
     resume: Frontier | None = None,
     checkpoint: Callable[[Frontier], None] | None = None,
     checkpoint_every: float | None = None,
+    canon: Callable[[int], int] | None = None,
 ) -> Exploration:
     """Breadth-first search from the initial state, checking the named properties.
+
+    With `canon` (checker.symmetry), states are stored as their orbit's representative,
+    so counts are of orbits; traces are rebuilt from the real initial state.
 
     With `resume`, the search goes on from a checkpoint as if it had never stopped. With
     `checkpoint`, it is called with the search's frontier every `checkpoint_every` seconds
@@ -110,7 +113,7 @@ def explore(
     between two states)."""
     with nullcontext(lambda: False) if checkpoint is None else ctrl_c_between_states() as pressed:
         return _explore(model, properties, limits, progress, stop_when_refuted, resume, checkpoint,
-                        checkpoint_every, pressed)
+                        checkpoint_every, pressed, canon)
 
 
 def _explore(
@@ -123,6 +126,7 @@ def _explore(
     checkpoint: Callable[[Frontier], None] | None,
     checkpoint_every: float | None,
     pressed: Callable[[], bool],
+    canon: Callable[[int], int] | None,
 ) -> Exploration:
     ts = model.ts
     names = [p.name for p in ts.properties]
@@ -216,6 +220,8 @@ def _explore(
                     first_deadlock = i
             if unfired:
                 unfired.difference_update(acts)
+            if canon is not None:
+                outs = [canon(t) for t in outs]
             for t in outs:
                 if t in seen:
                     continue
@@ -242,11 +248,13 @@ def _explore(
             path.append(idx)
             idx = parent[idx]
         path.reverse()
-        actions = []
-        for a, b in pairwise(path):
-            acts, outs = successors(states[a])
-            actions.append(acts[outs.index(states[b])])
-        return path_trace(model, [states[k] for k in path], actions, violates)
+        real, actions = [states[0]], []
+        for b in path[1:]:  # the first step from the real state into each stored one's orbit
+            acts, outs = successors(real[-1])
+            j = next(j for j, t in enumerate(outs) if (t if canon is None else canon(t)) == states[b])
+            actions.append(acts[j])
+            real.append(outs[j])
+        return path_trace(model, real, actions, violates)
 
     deepest = depth + 1 if len(states) > level_end else depth
     stats = Stats(len(states), transitions, deepest, earlier + time.perf_counter() - start)

@@ -239,6 +239,8 @@ def main() -> None:
               help="Seconds between periodic checkpoints.")
 @click.option("--resume", type=click.Path(dir_okay=False),
               help="Go on from a checkpoint of the same model, properties and --without.")
+@click.option("--symmetry", is_flag=True,
+              help="Count states up to swapping importers configured alike (Python engine; traces name your devices).")
 def check_cmd(
     config_name: str,
     policy_name: str,
@@ -256,6 +258,7 @@ def check_cmd(
     checkpoint: str | None,
     checkpoint_every: float,
     resume: str | None,
+    symmetry: bool,
 ) -> None:
     """Explore every reachable state of a configuration and check the properties.
     --checkpoint and --resume stop a long search and go on with it later (Python engine)."""
@@ -264,6 +267,9 @@ def check_cmd(
     if checkpoint is not None and not Path(checkpoint).absolute().parent.is_dir():
         _fail(f"--checkpoint {checkpoint}: {Path(checkpoint).absolute().parent} is not a directory")
     saving = Saving(None if checkpoint is None else Path(checkpoint), checkpoint_every, resume)
+    if symmetry and (saving.active or engine == "native"):
+        _fail("--symmetry runs on the Python engine and keeps no checkpoints: "
+              "not with --engine native, --checkpoint or --resume")
     cfg, ts = prov.system()
     console = Console(stderr=True)
     status = console.status("exploring", spinner="dots") if console.is_terminal else None
@@ -275,7 +281,7 @@ def check_cmd(
 
     try:
         report = replace(check(ts, properties, without, Limits(max_states, max_depth, timeout), progress,
-                               engine, saving), strict=strict)
+                               engine, saving, symmetry), strict=strict)
     except UnknownName as e:
         _fail(str(e))
     except CheckpointError as e:
