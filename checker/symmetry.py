@@ -101,6 +101,8 @@ def _transpositions(ts: TransitionSystem) -> list[dict[str, str]]:
     out = []
     for group in ts.symmetric:
         for p, q in pairwise(group):
+            if set(p) & set(q):
+                raise NotSymmetric(f"processes {p[0]} and {q[0]} share variables")
             if len(p) != len(q):
                 raise NotSymmetric(f"processes {p[0]} and {q[0]} have different numbers of variables")
             names = {**dict(zip(p, q, strict=True)), **dict(zip(q, p, strict=True))}

@@ -21,6 +21,7 @@ import click
 from rich.console import Console
 
 from dmabuf_mc.app import judge, tables
+from dmabuf_mc.app.batch import MAX_STATES
 from dmabuf_mc.checker.artefact import model_changed, tool_version
 from dmabuf_mc.checker.certificate import MAX_K, CertificateError, claim, recheck
 from dmabuf_mc.checker.certificate import load as load_certificate
@@ -54,6 +55,7 @@ from dmabuf_mc.model.config import (
     ARCHES,
     IOMMU,
     MAPPING,
+    MAX_IMPORTERS,
     PREP,
     SOURCES,
     SWIOTLB,
@@ -568,6 +570,7 @@ class Batch:
     workers: int
     markdown: bool
     traces: bool
+    max_states: int
 
     @property
     def swept(self) -> bool:
@@ -581,7 +584,8 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
 
     @wraps(command)
     def wrapper(**kw: object) -> None:
-        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt", "traces")
+        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt", "traces",
+                  "max_states")
         values = {f: kw.pop(f) for f in fields}
         values["markdown"] = values.pop("fmt") == "markdown"
         command(batch=Batch(**values), **kw)
@@ -590,7 +594,7 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--config", "configs", multiple=True, metavar="NAME",
                      help="Check these configurations (repeatable) instead of a generated sweep."),
         click.option("--builtins", is_flag=True, help="Check every built-in configuration."),
-        click.option("--importers", type=click.IntRange(1, 3), default=2, show_default=True,
+        click.option("--importers", type=click.IntRange(1, MAX_IMPORTERS), default=2, show_default=True,
                      help="Sweep: device mixes of up to this many importers."),
         click.option("--devices", default=",".join(DEVICES), show_default=True,
                      help="Sweep: the device profiles to mix (dmabuf-mc list devices)."),
@@ -601,6 +605,8 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="Processes to run checks in; 0: one per core."),
         click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True),
         click.option("--traces", is_flag=True, help="Text format: print every trace, not just how to reproduce it."),
+        click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
+                     help="Stop each check here (its cells UNKNOWN): a cap for sweeps of large configurations."),
     ]):
         wrapper = option(wrapper)
     return wrapper
@@ -665,7 +671,8 @@ def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
 def sweep_cmd(policy_name: str, batch: Batch) -> None:
     """Check one policy on many configurations: configurations x properties, with counts."""
     policy = _policy(policy_name)
-    m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"))
+    m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"),
+                    batch.max_states)
     bad = any(o.violated for o in m.outcomes)
     _emit(tables.matrix(m, policy_name, batch.markdown, batch.traces), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
 
@@ -678,7 +685,7 @@ def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
     """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
     Exit 1 if it breaks or refuses anything the base served safely."""
     cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
-                        batch.workers, _progress("compare"))
+                        batch.workers, _progress("compare"), batch.max_states)
     counts = cmp.counts()
     regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
     _emit(tables.comparison(cmp, base, proposal, batch.markdown, batch.traces), cmp.complete,
@@ -694,7 +701,8 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     the built-in configurations unless --config or sweep options say otherwise."""
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
-    e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"))
+    e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"),
+                      batch.max_states)
     _emit(tables.explanation(e, policy_name, batch.markdown, batch.traces), e.complete, Exit.HOLDS)
 
 
@@ -706,15 +714,18 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 @click.option("--traces", is_flag=True, help="Text format: print every trace.")
+@click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
+              help="Stop each check here (its cells UNKNOWN).")
 def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int, fmt: str,
-                 traces: bool) -> None:
+                 traces: bool, max_states: int) -> None:
     """Which allocation sources keep every property for DEVICES (e.g. camera encoder
     display) without a copy fallback; exit 1 if none does."""
     for d in devices:
         if d not in DEVICES:
             _fail(f"DEVICES: unknown device {d!r}; known: {', '.join(DEVICES)}")
-    if len(devices) > 3:
-        _fail("DEVICES: at most 3 devices")
-    a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"))
+    if len(devices) > MAX_IMPORTERS:
+        _fail(f"DEVICES: at most {MAX_IMPORTERS} devices")
+    a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"),
+                       max_states)
     _emit(tables.allocation(a, policy_name, fmt == "markdown", traces), a.complete,
           Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)
