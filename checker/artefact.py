@@ -67,12 +67,12 @@ def model_changed(recorded: str | None, ts: TransitionSystem) -> str | None:
             f"{recorded[:19]} recorded, {fingerprint(ts)[:19]} now)")
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     """Write `text` to `path` through a temporary file in the same directory and a rename:
     the file is either the old one or the whole new one, never a mix."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as out:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as out:
             out.write(text)
         os.replace(tmp, path)
     except BaseException:

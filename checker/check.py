@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from dmabuf_mc.checker.checkpoint import Checked, CheckpointError, load, saver
 from dmabuf_mc.checker.compile import Compiled, compile_system
 from dmabuf_mc.checker.engines.explicit import (
     ALL_REFUTED,
@@ -23,8 +25,9 @@ from dmabuf_mc.checker.engines.explicit import (
     state_limit,
 )
 from dmabuf_mc.checker.engines.native import explore_native
-from dmabuf_mc.checker.engines.random import fuzz
+from dmabuf_mc.checker.engines.random import Walked, fuzz
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable, compiler
+from dmabuf_mc.checker.symmetry import NotSymmetric, symmetry
 from dmabuf_mc.checker.trace import replay
 from dmabuf_mc.checker.ts import TransitionSystem
 from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Report, Verdict, refuted
@@ -67,12 +70,13 @@ def fuzz_check(
     examples: int = 100,
     steps: int = 200,
     seed: int = 0,
+    progress: Callable[[Walked], None] | None = None,
 ) -> Fuzzed:
     """Random histories: REFUTED with a replayed trace, or UNKNOWN (random testing proves
     nothing)."""
     wanted = validate_names(ts, properties, without)
     model = compile_system(ts, frozenset(without))
-    found = fuzz(model, wanted, examples, steps, seed)
+    found = fuzz(model, wanted, examples, steps, seed, progress)
     tried = f"{examples} histories of up to {steps} steps (seed {seed})"
     note = f"interrupted before {tried} were run" if found.interrupted else f"no violation in {tried}"
     results = []
@@ -134,6 +138,63 @@ def _explore(
     return native, "native", f"over {PROBE_STATES:,} states, C compiled by {compiler()}"
 
 
+@dataclass(frozen=True)
+class Saving:
+    """Where the search writes its checkpoints (and how often, in seconds), and the
+    checkpoint it goes on from."""
+
+    checkpoint: Path | None = None
+    every: float | None = None
+    resume: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.checkpoint is not None or self.resume is not None
+
+
+NOT_SAVED = Saving()
+
+
+def _explore_saving(
+    model: Compiled,
+    wanted: Sequence[str],
+    limits: Limits,
+    progress: Callable[[Stats], None] | None,
+    engine: str,
+    saving: Saving,
+) -> tuple[Exploration, str, str]:
+    """The Python search, resumed from and writing checkpoints: the native engine keeps its
+    frontier in C, where it cannot be saved."""
+    if engine == "native":
+        raise CheckpointError("--engine native", "checkpoints are written and read by the Python engine only "
+                                                 "(--engine explicit or auto)")
+    ts, dropped = model.ts, sorted(model.dropped)
+    frontier = None if saving.resume is None else load(saving.resume, Checked(ts, tuple(wanted), tuple(dropped)))
+    save = None if saving.checkpoint is None else saver(saving.checkpoint, ts, wanted, dropped)
+    seen = explore(model, wanted, limits, progress, resume=frontier, checkpoint=save, checkpoint_every=saving.every)
+    return seen, "explicit", "--checkpoint/--resume: the Python engine's frontier can be saved"
+
+
+def _explore_symmetric(
+    model: Compiled,
+    wanted: Sequence[str],
+    limits: Limits,
+    progress: Callable[[Stats], None] | None,
+    engine: str,
+) -> tuple[Exploration, str, str]:
+    """The Python search over orbits of the system's symmetry, or the plain search, saying
+    why, when the system has none that checks out. An action counts as enabled when one of
+    its images under the symmetry is: the unreduced search enables exactly those."""
+    try:
+        sym = symmetry(model)
+    except NotSymmetric as e:
+        seen, engine, why = _explore(model, wanted, limits, progress, engine)
+        return seen, engine, f"{why}; --symmetry not used: {e}"
+    seen = explore(model, wanted, limits, progress, canon=sym.canon)
+    seen = replace(seen, actions_fired=frozenset(sym.action_images(set(seen.actions_fired))))
+    return seen, "explicit", f"--symmetry: states counted up to swapping {sym.describe()}"
+
+
 def check(
     ts: TransitionSystem,
     properties: Sequence[str] = (),
@@ -141,16 +202,25 @@ def check(
     limits: Limits = NO_LIMITS,
     progress: Callable[[Stats], None] | None = None,
     engine: str = "auto",
+    saving: Saving = NOT_SAVED,
+    symmetric: bool = False,
 ) -> Report:
     """Check the named properties (all when empty) with some obligations dropped, with
-    one of ENGINES (NativeUnavailable if `native` cannot run here).
+    one of ENGINES (NativeUnavailable if `native` cannot run here), checkpointing and
+    resuming as `saving` says (CheckpointError for a checkpoint of another check), and
+    with `symmetric`, reduced by the system's checked symmetry (the Python engine).
 
     Every counterexample is replayed with the IR interpreter before it is reported; a
     trace that does not replay is an engine bug and raises ReplayError.
     """
     wanted = validate_names(ts, properties, without)
     model = compile_system(ts, frozenset(without))
-    seen, engine, why = _explore(model, wanted, limits, progress, engine)
+    if symmetric:
+        seen, engine, why = _explore_symmetric(model, wanted, limits, progress, engine)
+    elif saving.active:
+        seen, engine, why = _explore_saving(model, wanted, limits, progress, engine, saving)
+    else:
+        seen, engine, why = _explore(model, wanted, limits, progress, engine)
     if seen.deadlock is not None:
         replay(seen.deadlock)
     exhaustive = seen.stopped in (None, ALL_REFUTED)

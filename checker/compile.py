@@ -3,7 +3,8 @@
 A state is one integer: each variable owns a bit field. The fields a function reads are
 unpacked once into locals; guards, updates and properties become straight-line Python
 over them, and a successor is packed back with masks and shifts. The generated source is kept (`Compiled.source`) so it
-can be printed when debugging. Compilation happens once per (system, dropped obligations).
+can be printed when debugging. Compilation happens once per distinct (model, dropped
+obligations) in a process.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from dmabuf_mc.checker.artefact import fingerprint
 from dmabuf_mc.checker.ir import Add, And, Const, Eq, Expr, Ite, Lt, Not, Or, Ref, refs
 from dmabuf_mc.checker.ts import Property, TransitionSystem
 
@@ -171,7 +173,38 @@ def _observe_function(em: _Emitter, props: tuple[Property, ...]) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """The generated source and the functions it defines."""
+
+    source: str
+    successors: Callable[[int], tuple[list[int], list[int]]]
+    observe: Callable[[int], int]
+    is_final: Callable[[int], bool]
+
+
+_LOADED: dict[tuple[str, frozenset[str]], _Loaded] = {}
+CACHE_SIZE = 1024
+"""Models kept loaded per process: a sweep of ~1,300 checks has a few hundred distinct ones."""
+
+
 def compile_system(ts: TransitionSystem, dropped: frozenset[str] = frozenset()) -> Compiled:
+    """The compiled form of `ts`. The functions are generated and loaded once per distinct
+    model in a process: many of a sweep's configurations and policies build the same
+    model, and the model's fingerprint (checker.artefact) covers everything generated."""
+    key = (fingerprint(ts), dropped)
+    loaded = _LOADED.get(key)
+    if loaded is None:
+        if len(_LOADED) >= CACHE_SIZE:
+            _LOADED.clear()
+        loaded = _LOADED[key] = _generate(ts, dropped)
+    layout = Layout.of(ts)
+    return Compiled(ts=ts, dropped=dropped, layout=layout, initial=layout.pack(ts, ts.init),
+                    successors=loaded.successors, observe=loaded.observe, is_final=loaded.is_final,
+                    source=loaded.source)
+
+
+def _generate(ts: TransitionSystem, dropped: frozenset[str]) -> _Loaded:
     """Generate and load the Python successor, property and final-state functions."""
     layout = Layout.of(ts)
     em = _Emitter(ts, layout)
@@ -216,13 +249,9 @@ def compile_system(ts: TransitionSystem, dropped: frozenset[str] = frozenset()) 
     source = "\n".join(lines)
     namespace: dict[str, object] = {}
     exec(compile(source, f"<compiled {ts.name}>", "exec"), namespace)
-    return Compiled(
-        ts=ts,
-        dropped=dropped,
-        layout=layout,
-        initial=layout.pack(ts, ts.init),
+    return _Loaded(
+        source=source,
         successors=namespace["successors"],  # type: ignore[arg-type]
         observe=namespace["observe"],  # type: ignore[arg-type]
         is_final=namespace["is_final"],  # type: ignore[arg-type]
-        source=source,
     )

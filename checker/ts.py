@@ -135,6 +135,9 @@ class TransitionSystem:
     final: Expr = FALSE
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Names that stand for several properties wherever a property can be named."""
+    symmetric: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    """Groups of interchangeable processes, each a tuple of variable names corresponding
+    across its group: what `--symmetry` may reduce by, once checker.symmetry has checked it."""
     var_index: Mapping[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,6 +147,9 @@ class TransitionSystem:
         missing = [v.name for v in self.variables if v.name not in self.init]
         if missing:
             raise ValueError(f"no initial value for {missing}")
+        unknown = [v for g in self.symmetric for p in g for v in p if v not in index]
+        if unknown:
+            raise ValueError(f"symmetric processes name unknown variables {unknown}")
         object.__setattr__(self, "var_index", index)
 
     def var(self, name: str) -> Var:

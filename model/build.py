@@ -83,4 +83,16 @@ def build(cfg: Configuration, policy: Policy) -> TransitionSystem:
         properties=properties(st),
         final=st.life.eq("released"),
         groups=GROUPS,
+        symmetric=interchangeable(st),
     )
+
+
+def interchangeable(st: DmabufState) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """Importers configured alike (every field but the name): the kernel treats their
+    attachments alike, so a state and the one with two of them swapped behave the same.
+    Each group lists its importers' variables (`DmabufState.device_variables`)."""
+    groups: dict[object, list[str]] = {}
+    for imp in st.cfg.importers:
+        groups.setdefault(replace(imp, name=""), []).append(imp.name)
+    return tuple(tuple(tuple(v.name for v in st.device_variables(d)) for d in names)
+                 for names in groups.values() if len(names) > 1)

@@ -336,6 +336,11 @@ class Configuration:
 
 
 ACCESS = ("none", "read", "write", "read-write")
+MAX_IMPORTERS = 6
+"""The most [[importer]] tables a configuration may have: every one adds its own variables,
+so states grow fast; sweeps of many cap each check (--max-states)."""
+MAX_LINES = 4
+"""The most cache lines a buffer may have (buffer.lines)."""
 JOBS: dict[str, str] = {
     "atomic": "each device DMA is one step, ordered by the history; no fences",
     "fenced": "a device access is a job: its driver adds a fence to the buffer's dma_resv at "
@@ -616,8 +621,8 @@ def _parse(text: str, file: str) -> Configuration:
     allowed = exporter.kind.sources
     source = SOURCES[bu.choice("source", allowed, allowed[0])]
     lines = bu.get("lines", int, 1)
-    if lines not in (1, 2):
-        raise ConfigError(file, "buffer.lines", f"1 or 2 cache lines, got {lines}")
+    if not 1 <= lines <= MAX_LINES:
+        raise ConfigError(file, "buffer.lines", f"1 to {MAX_LINES} cache lines, got {lines}")
     contiguous = bu.get("contiguous", bool, source.contiguous if source.contiguous is not None else False)
     if source.contiguous is not None and contiguous != source.contiguous:
         raise ConfigError(file, "buffer.contiguous", f"{str(source.contiguous).lower()} for a {source.name} buffer")
@@ -642,8 +647,8 @@ def _parse(text: str, file: str) -> Configuration:
 
     top.used.add("importer")
     tables = doc.get("importer", [])
-    if not isinstance(tables, list) or not 1 <= len(tables) <= 3:
-        raise ConfigError(file, "importer", "1 to 3 [[importer]] tables")
+    if not isinstance(tables, list) or not 1 <= len(tables) <= MAX_IMPORTERS:
+        raise ConfigError(file, "importer", f"1 to {MAX_IMPORTERS} [[importer]] tables")
     importers = tuple(_importer(file, t, k) for k, t in enumerate(tables))
     names = [i.name for i in importers]
     if len(set(names)) != len(names):

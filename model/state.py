@@ -172,14 +172,16 @@ class DmabufState:
     def importer(self, name: str) -> Importer:
         return next(i for i in self.cfg.importers if i.name == name)
 
+    def device_variables(self, d: str) -> tuple[Var, ...]:
+        """Importer `d`'s own variables, in the same order for every importer."""
+        slot = [v for ln in self.lines if d in self.slot_cache
+                for v in (self.slot_cache[d][ln], self.slot_cache_latest[d][ln])]
+        optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access, self.fence)
+        return (self.attached[d], self.mapped[d], self.cpu_owned[d], *self.bounce_latest.get(d, []), *slot,
+                *(v[d] for v in optional if d in v))
+
     def variables(self) -> tuple[Var, ...]:
-        per_device = []
-        for d in self.attached:
-            per_device += [self.attached[d], self.mapped[d], self.cpu_owned[d], *self.bounce_latest.get(d, [])]
-            per_device += [v for ln in self.lines if d in self.slot_cache
-                           for v in (self.slot_cache[d][ln], self.slot_cache_latest[d][ln])]
-            optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access, self.fence)
-            per_device += [v[d] for v in optional if d in v]
+        per_device = [v for d in self.attached for v in self.device_variables(d)]
         return (
             self.life, self.mmap, *self.cpu_access.values(), *self.fence_wait.values(),
             *([self.misc_dir] if self.misc_dir else []), *([self.queued] if self.queued else []),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from itertools import combinations_with_replacement
 
 from dmabuf_mc.model.config import (
+    MAX_IMPORTERS,
     SOURCES,
     Buffer,
     ConfigError,
@@ -124,7 +125,8 @@ def from_name(name: str) -> Configuration:
         (kind in KINDS and source in _kind(kind).sources, "source", "a source of that kind"),
         (dev in ("coherent", "noncoherent"), "exporter device", "coherent or noncoherent"),
         (placement in ("low", "high"), "placement", "low or high"),
-        (all(d in DEVICES for d in devices) and len(devices) <= 3, "devices", f"1-3 of {', '.join(DEVICES)}"),
+        (all(d in DEVICES for d in devices) and len(devices) <= MAX_IMPORTERS, "devices",
+         f"1-{MAX_IMPORTERS} of {', '.join(DEVICES)}"),
     ]
     for ok, field, expected in checks:
         if not ok:

@@ -105,7 +105,7 @@ def test_ctrl_c_while_z3_works_cancels_the_query_and_stops_the_run(monkeypatch, 
 
 
 def test_fuzz_interrupted_exits_3(monkeypatch):
-    monkeypatch.setattr(dmabuf_mc.checker.engines.random, "run_state_machine_as_test", interrupt)
+    monkeypatch.setattr(dmabuf_mc.checker.engines.random, "run_histories", interrupt)
     r = run("fuzz", "--property", "device-reads-latest")
     assert r.exit_code == Exit.UNKNOWN, r.output
     assert "UNKNOWN  device-reads-latest  interrupted before 100 histories" in r.output
@@ -301,7 +301,7 @@ def test_ctrl_c_in_prove_strict_coverage_stops_it_and_says_what_was_covered(monk
 
 
 def test_fuzz_strict_interrupted_does_not_invent_never_enabled_actions(monkeypatch):
-    monkeypatch.setattr(dmabuf_mc.checker.engines.random, "run_state_machine_as_test", interrupt)
+    monkeypatch.setattr(dmabuf_mc.checker.engines.random, "run_histories", interrupt)
     r = run("fuzz", "--property", "device-reads-latest", "--strict")
     assert r.exit_code == Exit.UNKNOWN, r.output
     assert "STRICT   not decided: coverage not judged: interrupted after" in r.output

@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
-from itertools import pairwise
 
+from dmabuf_mc.checker.checkpoint import Frontier, ctrl_c_between_states
 from dmabuf_mc.checker.compile import Compiled
 from dmabuf_mc.checker.trace import DEADLOCK, Trace
 
@@ -96,31 +97,67 @@ def explore(
     limits: Limits = NO_LIMITS,
     progress: Callable[[Stats], None] | None = None,
     stop_when_refuted: bool = True,
+    resume: Frontier | None = None,
+    checkpoint: Callable[[Frontier], None] | None = None,
+    checkpoint_every: float | None = None,
+    canon: Callable[[int], int] | None = None,
 ) -> Exploration:
-    """Breadth-first search from the initial state, checking the named properties."""
+    """Breadth-first search from the initial state, checking the named properties.
+
+    With `canon` (checker.symmetry), states are stored as their orbit's representative,
+    so counts are of orbits; traces are rebuilt from the real initial state.
+
+    With `resume`, the search goes on from a checkpoint as if it had never stopped. With
+    `checkpoint`, it is called with the search's frontier every `checkpoint_every` seconds
+    and when a limit or Ctrl-C stops the search (Ctrl-C is then held until the search is
+    between two states)."""
+    with nullcontext(lambda: False) if checkpoint is None else ctrl_c_between_states() as pressed:
+        return _explore(model, properties, limits, progress, stop_when_refuted, resume, checkpoint,
+                        checkpoint_every, pressed, canon)
+
+
+def _explore(
+    model: Compiled,
+    properties: Sequence[str],
+    limits: Limits,
+    progress: Callable[[Stats], None] | None,
+    stop_when_refuted: bool,
+    resume: Frontier | None,
+    checkpoint: Callable[[Frontier], None] | None,
+    checkpoint_every: float | None,
+    pressed: Callable[[], bool],
+    canon: Callable[[int], int] | None,
+) -> Exploration:
     ts = model.ts
     names = [p.name for p in ts.properties]
     n = len(names)
     wanted = 0
     for p in properties:
         wanted |= 1 << names.index(p)
-    pending = wanted
-    unseen_premises = ((1 << n) - 1) << n
     successors, observe, is_final = model.successors, model.observe, model.is_final
 
     start = time.perf_counter()
-    states = [model.initial]
-    seen = {model.initial}
-    parent = array("q", [-1])
-    found: dict[int, int] = {}
-    first_deadlock = -1
-    deadlocks = 0
-    unfired = set(range(len(ts.actions)))
-    transitions = 0
-    depth = 0
-    level_end = 1
+    fresh = resume is None
+    if resume is None:
+        resume = Frontier(states=(model.initial,), parent=(-1,), next=0, depth=0, level_end=1, transitions=0,
+                          deadlocks=0, first_deadlock=-1, found=(), unfired=tuple(range(len(ts.actions))),
+                          pending=wanted, unseen_premises=((1 << n) - 1) << n, seconds=0.0)
+    earlier = resume.seconds
+    states = list(resume.states)
+    seen = set(states)
+    parent = array("q", resume.parent)
+    found: dict[int, int] = dict(resume.found)
+    first_deadlock = resume.first_deadlock
+    deadlocks = resume.deadlocks
+    unfired = set(resume.unfired)
+    transitions = resume.transitions
+    depth = resume.depth
+    level_end = resume.level_end
+    pending = resume.pending
+    unseen_premises = resume.unseen_premises
     stopped: str | None = None
     next_report = start + 1.0
+    next_checkpoint = start + (checkpoint_every or 0.0)
 
     def record(idx: int, bits: int) -> None:
         """Note the first (so shortest) violation of each pending property."""
@@ -132,12 +169,25 @@ def explore(
             pending &= ~bit
             bad &= ~bit
 
-    bits = observe(model.initial)
-    unseen_premises &= ~bits
-    record(0, bits)
-    i = 0
+    def frontier() -> Frontier:
+        return Frontier(tuple(states), tuple(parent), i, depth, level_end, transitions, deadlocks, first_deadlock,
+                        tuple(sorted(found.items())), tuple(sorted(unfired)), pending, unseen_premises,
+                        earlier + time.perf_counter() - start)
+
+    if fresh:
+        bits = observe(model.initial)
+        unseen_premises &= ~bits
+        record(0, bits)
+    i = resume.next
+
+    def over_state_limit() -> bool:
+        """Checked after each expansion, and where a resumed search took up its last one."""
+        return limits.max_states is not None and len(states) >= limits.max_states and i < len(states)
+
+    if i > 0 and over_state_limit():
+        stopped = state_limit(limits)
     try:
-        while i < len(states):
+        while stopped is None and i < len(states):
             if i == level_end:
                 depth += 1
                 level_end = len(states)
@@ -149,12 +199,18 @@ def explore(
                 break
             if i % CHECK_EVERY == 0:
                 now = time.perf_counter()
+                if pressed():
+                    stopped = INTERRUPTED
+                    break
                 if limits.timeout is not None and now - start > limits.timeout:
                     stopped = time_limit(limits)
                     break
                 if progress is not None and now >= next_report:
-                    progress(Stats(len(states), transitions, depth, now - start))
+                    progress(Stats(len(states), transitions, depth, earlier + now - start))
                     next_report = now + 1.0
+                if checkpoint is not None and checkpoint_every is not None and now >= next_checkpoint:
+                    checkpoint(frontier())
+                    next_checkpoint = time.perf_counter() + checkpoint_every
             s = states[i]
             acts, outs = successors(s)
             transitions += len(outs)
@@ -164,6 +220,8 @@ def explore(
                     first_deadlock = i
             if unfired:
                 unfired.difference_update(acts)
+            if canon is not None:
+                outs = [canon(t) for t in outs]
             for t in outs:
                 if t in seen:
                     continue
@@ -176,11 +234,13 @@ def explore(
                     if bits & pending:
                         record(len(states) - 1, bits)
             i += 1
-            if limits.max_states is not None and len(states) >= limits.max_states and i < len(states):
+            if over_state_limit():
                 stopped = state_limit(limits)
                 break
     except KeyboardInterrupt:
         stopped = INTERRUPTED
+    if checkpoint is not None and stopped not in (None, ALL_REFUTED):
+        checkpoint(frontier())
 
     def trace_to(idx: int, violates: str) -> Trace:
         path = []
@@ -188,14 +248,16 @@ def explore(
             path.append(idx)
             idx = parent[idx]
         path.reverse()
-        actions = []
-        for a, b in pairwise(path):
-            acts, outs = successors(states[a])
-            actions.append(acts[outs.index(states[b])])
-        return path_trace(model, [states[k] for k in path], actions, violates)
+        real, actions = [states[0]], []
+        for b in path[1:]:  # the first step from the real state into each stored one's orbit
+            acts, outs = successors(real[-1])
+            j = next(j for j, t in enumerate(outs) if (t if canon is None else canon(t)) == states[b])
+            actions.append(acts[j])
+            real.append(outs[j])
+        return path_trace(model, real, actions, violates)
 
     deepest = depth + 1 if len(states) > level_end else depth
-    stats = Stats(len(states), transitions, deepest, time.perf_counter() - start)
+    stats = Stats(len(states), transitions, deepest, earlier + time.perf_counter() - start)
     return Exploration(
         stats=stats,
         stopped=stopped,

@@ -1,27 +1,44 @@
-"""Random histories with Hypothesis: a RuleBasedStateMachine built from a compiled system.
+"""Random histories with Hypothesis, driving the compiled successor function directly.
 
-One rule per action instance, its guard as the precondition; the properties are the
-machine's invariant. Histories run hundreds of steps, far past the BMC bound, and a
-failure is shrunk by Hypothesis and then minimised by deleting steps while the shorter
-history still runs and still violates (1-minimal), so what is printed is short.
+A history is a walk from the initial state: a byte string from Hypothesis says, step by
+step, which enabled successor to take, so Hypothesis generates and shrinks choices while
+the walk runs at the compiled model's speed. Every state a history (or a shrink attempt)
+enters is remembered; when the runs are over, each trace is the shortest path to a
+violation through those visited states (a BFS over the visited subgraph, the last step
+allowed to leave it), never longer than the shrunk history and usually as short as BFS's.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
-from hypothesis import HealthCheck, seed, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis import HealthCheck, Verbosity, given, seed, settings
+from hypothesis import strategies as st
 
 from dmabuf_mc.checker.compile import Compiled
+from dmabuf_mc.checker.engines.explicit import path_trace
 from dmabuf_mc.checker.trace import Trace
+
+REPORT_EVERY = 1.0
+"""Seconds between progress reports."""
 
 
 class PropertyViolated(AssertionError):
-    """Raised inside the state machine when a property fails."""
+    """Raised inside a history when it enters a state violating a wanted property."""
+
+
+@dataclass(frozen=True)
+class Walked:
+    """How far the random histories got: for a progress line."""
+
+    histories: int
+    steps: int
+    visited: int
+    refuted: int
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -35,106 +52,145 @@ class FuzzResult:
     """Ctrl-C ended the run: the properties without a trace were not fully tried."""
 
 
-def run_history(model: Compiled, actions: Sequence[int], wanted: int) -> tuple[list[int], int] | None:
-    """Run `actions` from the initial state; the states up to the first violation of a
-    wanted property and its bit set, or None if a step is disabled or nothing fails."""
-    states = [model.initial]
-    for a in actions:
-        acts, outs = model.successors(states[-1])
-        if a not in acts:
-            return None
-        states.append(outs[acts.index(a)])
-        bits = model.observe(states[-1]) & wanted
-        if bits:
-            return states, bits
-    return None
+class _Walker:
+    """Runs histories over the compiled model, remembering every state they enter."""
+
+    def __init__(self, model: Compiled, steps: int, progress: Callable[[Walked], None] | None) -> None:
+        self.model = model
+        self.steps = steps
+        self.progress = progress
+        self.visited: set[int] = {model.initial}
+        self.shortest = steps
+        """The fewest steps to a violation in this run: the shrinker only keeps histories
+        that are shorter still, so a walk past it stops there."""
+        self.histories = 0
+        self.stepped = 0
+        self.violated = 0
+        """The properties (bits) some history has violated."""
+        self.start = time.perf_counter()
+        self.next_report = self.start + REPORT_EVERY
+
+    def walk(self, choices: bytes, wanted: int) -> None:
+        """One history, a byte per step choosing which enabled successor to take (modulo
+        their number); raises PropertyViolated on entering a state that violates a wanted
+        property. A state with no successor ends the history (the buffer's life is over)."""
+        successors, observe, visited = self.model.successors, self.model.observe, self.visited
+        self.histories += 1
+        s = self.model.initial
+        for i in range(min(self.shortest, len(choices))):
+            outs = successors(s)[1]
+            if not outs:
+                break
+            s = outs[choices[i] % len(outs)]
+            self.stepped += 1
+            visited.add(s)
+            bits = observe(s) & wanted
+            if bits:
+                self.violated |= bits
+                self.shortest = i + 1
+                raise PropertyViolated
+        if self.progress is not None:
+            now = time.perf_counter()
+            if now >= self.next_report:
+                self.progress(Walked(self.histories, self.stepped, len(visited), self.violated.bit_count(),
+                                     now - self.start))
+                self.next_report = now + REPORT_EVERY
 
 
-def minimise(model: Compiled, actions: list[int], wanted: int) -> list[int]:
-    """Delete steps one at a time while the history still runs into a violation."""
-    k = 0
-    while k < len(actions):
-        shorter = actions[:k] + actions[k + 1 :]
-        ran = run_history(model, shorter, wanted)
-        if ran is not None:
-            actions = shorter[: len(ran[0]) - 1]
-        else:
-            k += 1
-    return actions
+def run_histories(walker: _Walker, wanted: int, config: settings, seed_value: int) -> bool:
+    """One Hypothesis run of random histories: whether one violated a wanted property (the
+    states it and the shrinker's attempts entered are in `walker.visited`)."""
+    walker.shortest = walker.steps
+
+    # Half the histories are short (Hypothesis's sizes), half run the whole way; a long one
+    # shrinks by switching to the first branch, where the unused tail can be cut off.
+    @seed(seed_value)
+    @config
+    @given(st.one_of(st.binary(max_size=walker.steps), st.binary(min_size=walker.steps, max_size=walker.steps)))
+    def history(choices: bytes) -> None:
+        walker.walk(choices, wanted)
+
+    try:
+        history()
+    except PropertyViolated:
+        return True
+    return False
 
 
-def _machine(model: Compiled, wanted: int, found: list[list[int]], seen: set[int]) -> type:
-    """The state machine class: rules named after the action instances."""
+def shortest_within(model: Compiled, visited: set[int], wanted: int) -> dict[int, tuple[list[int], list[int]]]:
+    """Breadth-first search from the initial state through `visited` states only: for each
+    wanted property violated in a visited state or one step past one, the shortest path to
+    such a state (states, actions)."""
+    successors, observe = model.successors, model.observe
+    parent: dict[int, tuple[int, int]] = {}
+    found: dict[int, int] = {}
+    pending = wanted
 
-    def init(self: RuleBasedStateMachine) -> None:
-        RuleBasedStateMachine.__init__(self)
-        self.state = model.initial
-        self.history = []
-        self.enabled = dict(zip(*model.successors(self.state), strict=True))
+    def note(s: int) -> None:
+        nonlocal pending
+        bad = observe(s) & pending
+        while bad:
+            bit = bad & -bad
+            found[bit.bit_length() - 1] = s
+            pending &= ~bit
+            bad &= ~bit
 
-    def holds(self: RuleBasedStateMachine) -> None:
-        seen.add(self.state)
-        if model.observe(self.state) & wanted:
-            found.append(list(self.history))
-            raise PropertyViolated(f"after {len(self.history)} steps")
+    frontier = [model.initial]
+    reached = {model.initial}
+    note(model.initial)
+    while frontier and pending:
+        nxt = []
+        for s in frontier:
+            acts, outs = successors(s)
+            for a, t in zip(acts, outs, strict=True):
+                if t in reached:
+                    continue
+                if t in visited:
+                    nxt.append(t)
+                elif not observe(t) & pending:
+                    continue  # a step past the visited states counts only as a violation's last
+                reached.add(t)
+                parent[t] = (s, a)
+                note(t)
+        frontier = nxt
 
-    namespace = {"__init__": init, "properties_hold": invariant()(holds)}
-    for a, act in enumerate(model.ts.actions):
+    def path_to(s: int) -> tuple[list[int], list[int]]:
+        states, actions = [s], []
+        while s in parent:
+            s, a = parent[s]
+            states.append(s)
+            actions.append(a)
+        return states[::-1], actions[::-1]
 
-        def fire(self: RuleBasedStateMachine, a: int = a) -> None:
-            self.state = self.enabled[a]
-            self.history.append(a)
-            self.enabled = dict(zip(*model.successors(self.state), strict=True))
-
-        fire.__name__ = re.sub(r"\W+", "_", act.label).strip("_")
-        namespace[fire.__name__] = rule()(precondition(lambda self, a=a: a in self.enabled)(fire))
-
-    def released(self: RuleBasedStateMachine) -> None:
-        """Nothing is enabled once the buffer's history is over: stutter."""
-
-    namespace["released"] = rule()(precondition(lambda self: not self.enabled)(released))
-    return type("DriverHistories", (RuleBasedStateMachine,), namespace)
+    return {k: path_to(s) for k, s in found.items()}
 
 
 def fuzz(model: Compiled, properties: Sequence[str], examples: int = 100, steps: int = 200,
-         seed_value: int = 0) -> FuzzResult:
-    """Random histories checking the named properties; one shrunk trace per violated one."""
+         seed_value: int = 0, progress: Callable[[Walked], None] | None = None) -> FuzzResult:
+    """Random histories checking the named properties; one trace per violated property, the
+    shortest through the states the histories visited. The same seed gives the same run."""
     names = [p.name for p in model.ts.properties]
-    pending = {names.index(p) for p in properties}
-    seen: set[int] = set()
-    traces: dict[str, Trace] = {}
-    config = settings(max_examples=examples, stateful_step_count=steps, database=None, deadline=None,
-                      suppress_health_check=list(HealthCheck), print_blob=False,
-                      report_multiple_bugs=False)
+    pending = 0
+    for p in properties:
+        pending |= 1 << names.index(p)
+    wanted = pending
+    walker = _Walker(model, steps, progress)
+    config = settings(max_examples=examples, database=None, deadline=None, derandomize=False,
+                      suppress_health_check=list(HealthCheck), print_blob=False, report_multiple_bugs=False,
+                      verbosity=Verbosity.quiet)
     interrupted = False
     try:
-        while True:  # once with no property too: the walk alone is worth its states_seen
-            k, trace = _one_violation(model, pending, names, config, seed_value, seen)
-            if trace is None:
-                break
-            traces[names[k]] = trace
-            pending.discard(k)
+        # once with no property too: the walk alone is worth its states_seen
+        while run_histories(walker, pending, config, seed_value):
+            pending &= ~walker.violated
             if not pending:
                 break
     except KeyboardInterrupt:
         interrupted = True
-    return FuzzResult(dict(sorted(traces.items())), examples, steps, seed_value, frozenset(seen), interrupted)
-
-
-def _one_violation(model: Compiled, pending: set[int], names: list[str], config: settings, seed_value: int,
-                   seen: set[int]) -> tuple[int, Trace | None]:
-    """One run of the state machine over the pending properties: the first one it violates
-    and its minimised trace, or (-1, None) when every history keeps them all."""
-    wanted = sum(1 << k for k in pending)
-    found: list[list[int]] = []
-    machine = seed(seed_value)(_machine(model, wanted, found, seen))
-    with suppress(PropertyViolated):  # the history it found is in `found`
-        run_state_machine_as_test(machine, settings=config)
-    if not found:
-        return -1, None
-    history = minimise(model, found[-1], wanted)
-    states, bits = run_history(model, history, wanted)  # type: ignore[misc]
-    k = (bits & -bits).bit_length() - 1
-    trace = Trace(model.ts, tuple(tuple(model.unpack(s).values()) for s in states), tuple(history), names[k],
-                  model.dropped)
-    return k, trace
+    # every trace from the final visited set: later runs may have found shorter paths
+    paths: dict[int, tuple[list[int], list[int]]] = {}
+    with suppress(KeyboardInterrupt):
+        paths = shortest_within(model, walker.visited, wanted)
+    traces = {names[k]: path_trace(model, states, actions, names[k]) for k, (states, actions) in paths.items()}
+    return FuzzResult(dict(sorted(traces.items())), examples, steps, seed_value, frozenset(walker.visited),
+                      interrupted)

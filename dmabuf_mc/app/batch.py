@@ -23,12 +23,17 @@ from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.sequence import arrow, lifelines
 from dmabuf_mc.model.view import view
 
+MAX_STATES = 5_000_000
+"""A guard against a runaway configuration; a check that reaches it reports UNKNOWN."""
+
 
 @dataclass(frozen=True)
 class Job:
     config: Configuration
     policy: Policy
     properties: tuple[str, ...] = ()
+    max_states: int = MAX_STATES
+    """Where the check stops (its cells UNKNOWN): what a sweep of large configurations can afford."""
 
 
 @dataclass(frozen=True)
@@ -58,14 +63,10 @@ class Outcome:
         return tuple(p for p, c in self.cells if c.verdict in (Verdict.REFUTED, Verdict.REFUSED))
 
 
-MAX_STATES = 5_000_000
-"""A guard against a runaway configuration; a check that reaches it reports UNKNOWN."""
-
-
 def run_job(job: Job) -> Outcome:
     """Check one configuration under one policy; counterexamples are replayed by `check`."""
     cfg, ts = system(job.config, job.policy)
-    report = check(ts, job.properties, limits=Limits(max_states=MAX_STATES))
+    report = check(ts, job.properties, limits=Limits(max_states=job.max_states))
     cells = []
     cfg_view = partial(view, cfg)
     for r in report.results:

@@ -21,16 +21,19 @@ import click
 from rich.console import Console
 
 from dmabuf_mc.app import judge, tables
+from dmabuf_mc.app.batch import MAX_STATES
 from dmabuf_mc.checker.artefact import model_changed, tool_version
 from dmabuf_mc.checker.certificate import MAX_K, CertificateError, claim, recheck
 from dmabuf_mc.checker.certificate import load as load_certificate
 from dmabuf_mc.checker.cexfile import CounterexampleError, Recorded, document, dump, file_stem, still_violates, to_trace
 from dmabuf_mc.checker.cexfile import read as read_counterexample
 from dmabuf_mc.checker.check import ENGINES as CHECK_ENGINES
-from dmabuf_mc.checker.check import UnknownName, check, fuzz_check
+from dmabuf_mc.checker.check import Saving, UnknownName, check, fuzz_check
+from dmabuf_mc.checker.checkpoint import CheckpointError
 from dmabuf_mc.checker.crosscheck import cross_check
 from dmabuf_mc.checker.engines.bmc import SolverGaveUp
 from dmabuf_mc.checker.engines.explicit import Limits, Stats
+from dmabuf_mc.checker.engines.random import Walked
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable
 from dmabuf_mc.checker.prover import ENGINES, CannotWrite, coverage, prove
 from dmabuf_mc.checker.render import (
@@ -53,6 +56,7 @@ from dmabuf_mc.model.config import (
     DYNAMIC,
     IOMMU,
     MAPPING,
+    MAX_IMPORTERS,
     PREP,
     SOURCES,
     SWIOTLB,
@@ -233,6 +237,14 @@ def main() -> None:
 @click.option("--cross-check", "cross", is_flag=True,
               help="Re-derive every verdict with BMC to the BFS depth; a disagreement fails the run (exit 1).")
 @dump_option
+@click.option("--checkpoint", type=click.Path(dir_okay=False),
+              help="Save the search here when a limit or Ctrl-C stops it, and every --checkpoint-every seconds.")
+@click.option("--checkpoint-every", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="Seconds between periodic checkpoints.")
+@click.option("--resume", type=click.Path(dir_okay=False),
+              help="Go on from a checkpoint of the same model, properties and --without.")
+@click.option("--symmetry", is_flag=True,
+              help="Count states up to swapping importers configured alike (Python engine; traces name your devices).")
 def check_cmd(
     config_name: str,
     policy_name: str,
@@ -247,10 +259,21 @@ def check_cmd(
     strict: bool,
     cross: bool,
     dump: str | None,
+    checkpoint: str | None,
+    checkpoint_every: float,
+    resume: str | None,
+    symmetry: bool,
 ) -> None:
-    """Explore every reachable state of a configuration and check the properties."""
+    """Explore every reachable state of a configuration and check the properties.
+    --checkpoint and --resume stop a long search and go on with it later (Python engine)."""
     prov = _provenance(config_name, policy_name, rules)
     _directory("--dump", dump)
+    if checkpoint is not None and not Path(checkpoint).absolute().parent.is_dir():
+        _fail(f"--checkpoint {checkpoint}: {Path(checkpoint).absolute().parent} is not a directory")
+    saving = Saving(None if checkpoint is None else Path(checkpoint), checkpoint_every, resume)
+    if symmetry and (saving.active or engine == "native"):
+        _fail("--symmetry runs on the Python engine and keeps no checkpoints: "
+              "not with --engine native, --checkpoint or --resume")
     cfg, ts = prov.system()
     console = Console(stderr=True)
     status = console.status("exploring", spinner="dots") if console.is_terminal else None
@@ -262,8 +285,10 @@ def check_cmd(
 
     try:
         report = replace(check(ts, properties, without, Limits(max_states, max_depth, timeout), progress,
-                               engine), strict=strict)
+                               engine, saving, symmetry), strict=strict)
     except UnknownName as e:
+        _fail(str(e))
+    except CheckpointError as e:
         _fail(str(e))
     except NativeUnavailable as e:
         _fail(f"--engine native: {e}")
@@ -355,15 +380,29 @@ def fuzz_cmd(
     strict: bool,
     dump: str | None,
 ) -> None:
-    """Run random driver histories (Hypothesis) and report shrunk violations. --strict:
-    a premise that never held or an action never enabled in the histories fails the run."""
+    """Run random driver histories (Hypothesis) and report violations, each by the shortest
+    path through the states the histories visited; the same --seed gives the same run.
+    --strict: a premise that never held or an action never enabled in the histories fails
+    the run."""
     prov = _provenance(config_name, policy_name, rules)
     _directory("--dump", dump)
     cfg, ts = prov.system()
+    console = Console(stderr=True)
+    status = console.status("running histories", spinner="dots") if console.is_terminal else None
+
+    def progress(walked: Walked) -> None:
+        if status is not None:
+            status.start()
+            status.update(f"{walked.histories:,} histories, {walked.steps:,} steps, {walked.visited:,} states, "
+                          f"{walked.refuted} properties violated")
+
     try:
-        fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value)
+        fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value, progress)
     except UnknownName as e:
         _fail(str(e))
+    finally:
+        if status is not None:
+            status.stop()
     _exiting(exit_code(fuzzed.results))
     click.echo(proof_text(ts.name, "random", fuzzed.results, partial(view, cfg)))
     click.echo(f"  {fuzzed.visited:,} distinct states visited")
@@ -536,6 +575,7 @@ class Batch:
     workers: int
     markdown: bool
     traces: bool
+    max_states: int
 
     @property
     def swept(self) -> bool:
@@ -549,7 +589,8 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
 
     @wraps(command)
     def wrapper(**kw: object) -> None:
-        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt", "traces")
+        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt", "traces",
+                  "max_states")
         values = {f: kw.pop(f) for f in fields}
         values["markdown"] = values.pop("fmt") == "markdown"
         command(batch=Batch(**values), **kw)
@@ -558,7 +599,7 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--config", "configs", multiple=True, metavar="NAME",
                      help="Check these configurations (repeatable) instead of a generated sweep."),
         click.option("--builtins", is_flag=True, help="Check every built-in configuration."),
-        click.option("--importers", type=click.IntRange(1, 3), default=2, show_default=True,
+        click.option("--importers", type=click.IntRange(1, MAX_IMPORTERS), default=2, show_default=True,
                      help="Sweep: device mixes of up to this many importers."),
         click.option("--devices", default=",".join(DEVICES), show_default=True,
                      help="Sweep: the device profiles to mix (dmabuf-mc list devices)."),
@@ -570,6 +611,8 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="Processes to run checks in; 0: one per core."),
         click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True),
         click.option("--traces", is_flag=True, help="Text format: print every trace, not just how to reproduce it."),
+        click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
+                     help="Stop each check here (its cells UNKNOWN): a cap for sweeps of large configurations."),
     ]):
         wrapper = option(wrapper)
     return wrapper
@@ -636,7 +679,8 @@ def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
 def sweep_cmd(policy_name: str, batch: Batch) -> None:
     """Check one policy on many configurations: configurations x properties, with counts."""
     policy = _policy(policy_name)
-    m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"))
+    m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"),
+                    batch.max_states)
     bad = any(o.violated for o in m.outcomes)
     _emit(tables.matrix(m, policy_name, batch.markdown, batch.traces), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
 
@@ -649,7 +693,7 @@ def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
     """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
     Exit 1 if it breaks or refuses anything the base served safely."""
     cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
-                        batch.workers, _progress("compare"))
+                        batch.workers, _progress("compare"), batch.max_states)
     counts = cmp.counts()
     regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
     _emit(tables.comparison(cmp, base, proposal, batch.markdown, batch.traces), cmp.complete,
@@ -665,7 +709,8 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     the built-in configurations unless --config or sweep options say otherwise."""
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
-    e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"))
+    e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"),
+                      batch.max_states)
     _emit(tables.explanation(e, policy_name, batch.markdown, batch.traces), e.complete, Exit.HOLDS)
 
 
@@ -678,15 +723,18 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
 @click.option("--traces", is_flag=True, help="Text format: print every trace.")
+@click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
+              help="Stop each check here (its cells UNKNOWN).")
 def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int, fmt: str,
-                 traces: bool) -> None:
+                 traces: bool, max_states: int) -> None:
     """Which allocation sources keep every property for DEVICES (e.g. camera encoder
     display) without a copy fallback; exit 1 if none does."""
     for d in devices:
         if d not in DEVICES:
             _fail(f"DEVICES: unknown device {d!r}; known: {', '.join(DEVICES)}")
-    if len(devices) > 3:
-        _fail("DEVICES: at most 3 devices")
-    a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"))
+    if len(devices) > MAX_IMPORTERS:
+        _fail(f"DEVICES: at most {MAX_IMPORTERS} devices")
+    a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"),
+                       max_states)
     _emit(tables.allocation(a, policy_name, fmt == "markdown", traces), a.complete,
           Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)

@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from dmabuf_mc.app.batch import Cell, Job, Outcome, run
+from dmabuf_mc.app.batch import MAX_STATES, Cell, Job, Outcome, run
 from dmabuf_mc.checker.verdict import Verdict
 from dmabuf_mc.model.config import Configuration
 from dmabuf_mc.model.exporters import exporter_kind
@@ -96,10 +96,10 @@ def classify(base: Outcome, proposal: Outcome) -> Row:
 
 def compare(
     base: Policy, proposal: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
-    workers: int = 0, progress: Progress = None,
+    workers: int = 0, progress: Progress = None, max_states: int = MAX_STATES,
 ) -> Comparison:
     """BASE and PROPOSAL on every configuration, cell by cell."""
-    jobs = [Job(c, p, properties) for c in configs for p in (base, proposal)]
+    jobs = [Job(c, p, properties, max_states) for c in configs for p in (base, proposal)]
     outcomes, complete = run(jobs, workers, progress)
     rows = tuple(classify(outcomes[i], outcomes[i + 1]) for i in range(0, len(outcomes) - 1, 2))
     props = tuple(p for p, _ in outcomes[0].cells) if outcomes else properties
@@ -120,8 +120,8 @@ class Matrix:
 
 
 def sweep(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
-          workers: int = 0, progress: Progress = None) -> Matrix:
-    outcomes, complete = run([Job(c, policy, properties) for c in configs], workers, progress)
+          workers: int = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Matrix:
+    outcomes, complete = run([Job(c, policy, properties, max_states) for c in configs], workers, progress)
     props = tuple(p for p, _ in outcomes[0].cells) if outcomes else properties
     return Matrix(policy.name, props, tuple(outcomes), complete)
 
@@ -165,10 +165,10 @@ def variants(policy: Policy) -> list[tuple[str, str, str, str, Policy]]:
 
 
 def explain(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
-            workers: int = 0, progress: Progress = None) -> Explanation:
+            workers: int = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Explanation:
     """Drop each obligation and rule in turn and re-check every configuration."""
     vs = variants(policy)
-    jobs = [Job(c, p, properties) for p in [policy, *(v[4] for v in vs)] for c in configs]
+    jobs = [Job(c, p, properties, max_states) for p in [policy, *(v[4] for v in vs)] for c in configs]
     outcomes, complete = run(jobs, workers, progress)
     n = len(configs)
     base = outcomes[:n]
@@ -226,10 +226,10 @@ def candidates(devices: Sequence[str]) -> list[tuple[str, Configuration]]:
 
 
 def allocate(devices: Sequence[str], policy: Policy, properties: tuple[str, ...] = (),
-             workers: int = 0, progress: Progress = None) -> Allocation:
+             workers: int = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Allocation:
     """Check each allocation candidate for the devices; safe ones keep every property."""
     props = properties or tuple(p for p in DEFAULT if p not in ALLOCATE_SKIPS)
     cands = candidates(devices)
-    outcomes, complete = run([Job(c, policy, props) for _, c in cands], workers, progress)
+    outcomes, complete = run([Job(c, policy, props, max_states) for _, c in cands], workers, progress)
     chosen = tuple(Candidate(label, o) for (label, _), o in zip(cands, outcomes, strict=False))
     return Allocation(tuple(devices), policy.name, chosen, complete)

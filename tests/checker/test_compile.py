@@ -56,3 +56,17 @@ def test_compiled_matches_interpreter_on_arbitrary_states(data):
     model = compile_system(ts)
     valuation = {v.name: data.draw(st.integers(0, v.domain.size - 1), label=v.name) for v in ts.variables}
     agree(model, model.pack(valuation))
+
+
+def test_a_model_is_generated_once_per_process_and_each_compiled_keeps_its_own_system():
+    from dataclasses import replace
+
+    _, ts = system("seed")
+    renamed = replace(ts, name="seed-again")  # the same model under another name, as sweeps build it
+    first, again = compile_system(ts), compile_system(renamed)
+    assert again.successors is first.successors and again.ts is renamed and again.source == first.source
+    obligation = ts.obligation_names()[0]
+    without = compile_system(ts, frozenset([obligation]))
+    assert without.successors is not first.successors and without.dropped == {obligation}
+    _, other = system("coherent-importer")
+    assert compile_system(other).source != first.source

@@ -1,0 +1,115 @@
+"""Checkpoint and resume: a search stopped and resumed ends exactly as one never stopped."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dmabuf_mc.app.cli import main
+from dmabuf_mc.checker.check import Saving, check
+from dmabuf_mc.checker.checkpoint import Checked, CheckpointError, Frontier, load
+from dmabuf_mc.checker.compile import compile_system
+from dmabuf_mc.checker.engines.explicit import INTERRUPTED, Exploration, Limits, explore, state_limit
+from dmabuf_mc.checker.verdict import Exit, Report
+from tests.conftest import system
+
+NAME = "bounce-32bit"  # 645 states, four properties refuted, six holding
+
+
+def summary(report: Report) -> tuple[object, ...]:
+    """Everything a resumed run must reproduce: counts, verdicts and the shortest traces."""
+    return (report.stats.states, report.stats.transitions, report.stats.depth, report.stopped, report.deadlocks,
+            report.never_enabled, tuple(
+                (r.name, r.verdict, r.vacuous, r.counterexample and r.counterexample.actions) for r in report.results))
+
+
+def seen(run: Exploration) -> tuple[object, ...]:
+    return (run.stats.states, run.stats.transitions, run.stats.depth, run.stopped, run.deadlocks,
+            run.premises_seen, run.actions_fired,
+            {k: (t.actions, t.states) for k, t in run.counterexamples.items()})
+
+
+@pytest.mark.parametrize("limits", [(100,), (200, 400), (1, 2, 3, 600)])
+def test_a_run_stopped_at_state_limits_and_resumed_counts_as_one_never_stopped(tmp_path, limits):
+    _, ts = system(NAME)
+    whole = check(ts, engine="explicit")
+    path = tmp_path / "run.ckpt"
+    for k, limit in enumerate(limits):
+        resume = str(path) if k else None
+        part = check(ts, limits=Limits(max_states=limit), saving=Saving(path, None, resume))
+        assert part.stopped == state_limit(Limits(max_states=limit))
+    resumed = check(ts, saving=Saving(None, None, str(path)))
+    assert summary(resumed) == summary(whole)
+    assert any(r.counterexample for r in resumed.results) and any(r.verdict == "HOLDS" for r in resumed.results)
+
+
+def test_every_periodic_checkpoint_resumes_to_the_same_end():
+    _, ts = system("largest")
+    model = compile_system(ts)
+    names = ["no-lost-writes", "no-use-after-free"]  # one refuted early, one that holds
+    limit = Limits(max_states=30_000)
+    taken: list[Frontier] = []
+    whole = explore(model, names, limit, checkpoint=taken.append, checkpoint_every=0.0)
+    assert len({f.next for f in taken}) >= 4 and whole.counterexamples
+    for frontier in taken:
+        assert seen(explore(model, names, limit, resume=frontier)) == seen(whole)
+
+
+def test_ctrl_c_is_held_until_between_states_and_the_checkpoint_resumes(monkeypatch):
+    _, ts = system("largest")
+    model = compile_system(ts)
+    names = ["no-lost-writes", "no-use-after-free"]  # one refuted early, one that holds
+    calls = 0
+
+    def successors(s: int) -> tuple[list[int], list[int]]:
+        nonlocal calls
+        calls += 1
+        if calls == 3000:  # in the middle of a level, between two CHECK_EVERY points
+            signal.raise_signal(signal.SIGINT)
+        return model.successors(s)
+
+    taken: list[Frontier] = []
+    stopped = explore(replace(model, successors=successors), names, checkpoint=taken.append)
+    assert stopped.stopped == INTERRUPTED and len(taken) == 1
+    limit = Limits(max_states=60_000)
+    assert seen(explore(model, names, limit, resume=taken[0])) == seen(explore(model, names, limit))
+
+
+def test_a_checkpoint_of_another_model_or_check_is_refused(tmp_path):
+    path = tmp_path / "seed.ckpt"
+    _, seed = system("seed")
+    check(seed, limits=Limits(max_states=5), saving=Saving(path))
+    _, other = system(NAME)
+    names = tuple(p.name for p in seed.properties)
+    with pytest.raises(CheckpointError, match="a checkpoint of another model"):
+        load(str(path), Checked(other, names, ()))
+    with pytest.raises(CheckpointError, match="checked properties"):
+        load(str(path), Checked(seed, ("no-lost-writes",), ()))
+    with pytest.raises(CheckpointError, match="checked dropped"):
+        load(str(path), Checked(seed, names, ("cpu-access-bracketed",)))
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(CheckpointError, match="damaged checkpoint"):
+        load(str(path), Checked(seed, names, ()))
+
+
+def test_check_command_checkpoints_resumes_and_refuses_with_exit_2(tmp_path):
+    ckpt = str(tmp_path / "b.ckpt")
+    runner = CliRunner()
+    stopped = runner.invoke(main, ["check", "--config", NAME, "--max-states", "20", "--checkpoint", ckpt])
+    assert stopped.exit_code == Exit.UNKNOWN, stopped.output
+    assert "stopped: state limit 20 reached" in stopped.output
+    resumed = runner.invoke(main, ["check", "--config", NAME, "--resume", ckpt])
+    whole = runner.invoke(main, ["check", "--config", NAME, "--engine", "explicit"])
+    assert resumed.exit_code == whole.exit_code == Exit.VIOLATED
+    assert resumed.output.splitlines()[2].split(",")[:3] == whole.output.splitlines()[2].split(",")[:3]
+    other = runner.invoke(main, ["check", "--config", "seed", "--resume", ckpt])
+    assert other.exit_code == Exit.BAD_INPUT and "a checkpoint of another model" in other.output
+    assert "Traceback" not in other.output
+    native = runner.invoke(main, ["check", "--config", NAME, "--engine", "native", "--resume", ckpt])
+    assert native.exit_code == Exit.BAD_INPUT and "Python engine only" in native.output
+    missing = runner.invoke(main, ["check", "--config", NAME, "--checkpoint", str(Path(ckpt) / "x")])
+    assert missing.exit_code == Exit.BAD_INPUT and "is not a directory" in missing.output
