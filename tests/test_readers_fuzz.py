@@ -10,6 +10,7 @@ turns each reader's error into one line and exit 2 (tests/test_exit_codes.py).
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -112,7 +113,8 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- configuration TOML (model/config.py) ---
 
 CONFIG_TOML = (ROOT / "model" / "configs" / "largest.toml").read_text()
-TOML_VALUES = st.sampled_from(['[{}]', '[[1]]', '["p1-clear-for-uncached"]', '"bracketed"', 'true', '0', '-1', '99999999999999999999', '3', '"x"', '""', '[]', '["DMA_TO_DEVICE"]',
+TOML_VALUES = st.sampled_from(['[{}]', '[[1]]', '["p1-clear-for-uncached"]', '"bracketed"',
+                               'true', '0', '-1', '99999999999999999999', '3', '"x"', '""', '[]', '["DMA_TO_DEVICE"]',
                                '[1, "a"]', '{}', '{ a = 1 }', '1979-05-27', '1.5', 'inf', '"heap"', '"6.1"', '"v99"'])
 
 CONFIG_KEYS = ("name", "coherent", "kind", "version", "lines", "map_directions", "junk", "dma_mask", "source", "mmap",
@@ -194,7 +196,7 @@ def test_configuration_reader_refuses_a_huge_file_before_parsing_it(scratch: Pat
 
 
 def test_configuration_reader_refuses_deep_nesting() -> None:
-    with pytest.raises(ConfigError, match="fuzzed.toml"):
+    with pytest.raises(ConfigError, match=r"fuzzed\.toml: \(syntax\): expected valid TOML \(nested too deeply\)"):
         parse("x = " + "[" * 100_000 + "]" * 100_000, "fuzzed.toml")
 
 
@@ -295,9 +297,9 @@ def test_certificate_reader_never_crashes(engine: str, certificates: dict[str, s
 def test_json_readers_refuse_a_huge_file_before_parsing_it(scratch: Path) -> None:
     huge = scratch / "huge.json"
     huge.write_text(" " * (65 * 2**20) + "{}")
-    with pytest.raises(CounterexampleError, match="huge.json: cannot be read.*at most"):
+    with pytest.raises(CounterexampleError, match=r"huge.json: cannot be read.*at most"):
         read(str(huge))
-    with pytest.raises(CertificateError, match="huge.json: .*at most"):
+    with pytest.raises(CertificateError, match=r"huge.json: .*at most"):
         load_certificate(str(huge))
 
 
@@ -309,7 +311,7 @@ def test_json_readers_refuse_a_huge_file_before_parsing_it(scratch: Path) -> Non
 def test_certificate_reader_refuses_an_invariant_before_z3_reads_it(invariant, message, certificates, scratch):
     path = scratch / "bad.cert.json"
     path.write_text(json.dumps({**json.loads(certificates["pdr"]), "invariant_smt2": invariant}))
-    with pytest.raises(CertificateError, match=f"{path}: {message}"):
+    with pytest.raises(CertificateError, match=re.escape(f"{path}: {message}")):
         load_certificate(str(path))
 
 
