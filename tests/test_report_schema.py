@@ -107,3 +107,15 @@ def test_dump_with_json_output_keeps_stdout_json(tmp_path):
     r = invoke(["check", "--property", "device-reads-latest", "--format", "json", "--dump", str(tmp_path)], tmp_path)
     assert r.exit_code == 1
     assert errors(json.loads(r.stdout)) == [] and "wrote " in r.stderr
+
+
+def test_show_itf_reads_back_as_show_json_states():
+    """Both show the file as the current model runs it."""
+    kept = sorted((Path(__file__).parent.parent / "counterexamples").glob("seed-*.json"))[0]
+    r = CliRunner().invoke(main, ["show", str(kept), "--format", "itf"])
+    assert r.exit_code == 0, r.output
+    trace = trace_from_json(json.loads(r.stdout))
+    doc = json.loads(CliRunner().invoke(main, ["show", str(kept), "--format", "json"]).stdout)
+    states = [doc["initial"]["state"]] + [s["state"] for s in doc["steps"]]
+    assert [{k: v for k, v in s.values.items() if k != ACTION_TAKEN} for s in trace.states] == states
+    assert trace.meta["violates"] == doc["violates"]

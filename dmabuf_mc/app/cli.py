@@ -408,18 +408,21 @@ def _no_longer(trace: Trace) -> str:
 
 @main.command("show")
 @click.argument("file")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "itf"]), default="text",
+              show_default=True)
 def show_cmd(file: str, fmt: str) -> None:
-    """Render a counterexample file as text, Markdown (with a Mermaid diagram) or JSON,
-    as the current model runs it: says so when the violation no longer happens."""
+    """Render a counterexample file as text, Markdown (with a Mermaid diagram), JSON or an
+    ITF trace, as the current model runs it: says so when the violation no longer happens."""
     prov, cfg, trace, rec = _recorded(file)
     cells = partial(view, cfg)
     violates = f"-> violates {trace.violates}"
     fixed = not still_violates(trace)
-    if fmt == "json":
-        click.echo(json.dumps(document(trace, cells, prov.record(), rec), indent=2))
+    if fmt in ("json", "itf"):
+        doc = (document(trace, cells, prov.record(), rec) if fmt == "json"
+               else trace_itf(trace, prov.record(), rec.tool or f"{DISTRIBUTION} {tool_version()}"))
+        click.echo(json.dumps(doc, indent=2))
         if fixed:
-            click.echo(f"{file}: {_no_longer(trace)}", err=True)  # stderr: the output stays JSON
+            click.echo(f"{file}: {_no_longer(trace)}", err=True)  # stderr: the output stays parseable
     elif fmt == "markdown":
         text = _markdown(trace, cfg, prov)
         if fixed:
