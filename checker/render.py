@@ -206,7 +206,7 @@ def run_json(run: Run, view: View) -> dict[str, Any]:
         "engine_reason": run.engine_reason,
         "without": list(run.dropped),
         "limits": dict(run.limits),
-        "complete": run.stopped is None and not run.interrupted,
+        "complete": run.stats is not None and run.stopped is None and not run.interrupted,
         "stopped": run.stopped,
         "interrupted": run.interrupted,
         "seconds": round(run.seconds, 3),

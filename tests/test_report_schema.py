@@ -119,3 +119,13 @@ def test_show_itf_reads_back_as_show_json_states():
     states = [doc["initial"]["state"]] + [s["state"] for s in doc["steps"]]
     assert [{k: v for k, v in s.values.items() if k != ACTION_TAKEN} for s in trace.states] == states
     assert trace.meta["violates"] == doc["violates"]
+
+
+@pytest.mark.parametrize(("case", "complete"), [("check holds, strict, cross-checked", True),
+                                                 ("check reaches a state limit", False),
+                                                 ("prove proves", False), ("fuzz proves nothing", False)])
+def test_complete_means_an_explicit_search_covered_every_reachable_state(case, complete, tmp_path):
+    doc = json.loads(invoke([*RUNS[case][0], "--format", "json"], tmp_path).stdout)
+    assert doc["complete"] is complete
+    assert (doc["stats"] is not None) == (doc["command"] == "check")
+    assert (doc["visited"] is not None) == (doc["command"] == "fuzz")
