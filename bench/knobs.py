@@ -20,8 +20,12 @@ KNOBS = {
     "lazy IOMMU, all devices behind one": lambda c: replace(
         c, kernel=replace(c.kernel, iommu="lazy"),
         importers=tuple(replace(i, iommu=True) for i in c.importers)),
-    "map once": lambda c: replace(c, importers=tuple(replace(i, mapping="once") for i in c.importers)),
+    "map once": lambda c: replace(c, importers=tuple(replace(i, mapping="once", vmap_user=False)
+                                                     for i in c.importers)),
+    "held mapping": lambda c: replace(c, importers=tuple(replace(i, mapping="held") for i in c.importers)),
+    "dynamic importers": lambda c: replace(c, importers=tuple(replace(i, dynamic=True) for i in c.importers)),
     "P4 device bracketing": None,
+    "fenced jobs": lambda c: replace(c, jobs="fenced"),
 }
 
 

@@ -11,13 +11,18 @@ from dataclasses import replace
 
 from dmabuf_mc.checker.ts import TransitionSystem
 from dmabuf_mc.model.clients import client_actions
-from dmabuf_mc.model.config import SOURCES, Configuration
+from dmabuf_mc.model.config import SOURCES, Configuration, Importer, natural_direction
 from dmabuf_mc.model.dmabuf import api_actions
 from dmabuf_mc.model.exporters import exporter_kind
+from dmabuf_mc.model.fences import fence_actions
 from dmabuf_mc.model.platform import hardware_actions
 from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.state import DmabufState
+from dmabuf_mc.model.vb2 import vb2_actions
 from dmabuf_mc.properties import properties
+
+FORMER_EXPORTER = "vb2-queue"
+"""The importer a heap-allocating policy makes of the former exporter's own device."""
 
 
 def _allocate_from_heap(cfg: Configuration, uncached: bool) -> Configuration:
@@ -30,8 +35,20 @@ def _allocate_from_heap(cfg: Configuration, uncached: bool) -> Configuration:
     vmap = cfg.vmap
     if cfg.exporter.cpu_writes:
         vmap = "read-write" if "read" in vmap else "write"
-    exporter = replace(cfg.exporter, kind=kind, cpu_writes=False, brackets_own_cpu_access=False)
-    return replace(cfg, exporter=exporter, buffer=buffer, vmap=vmap)
+    exporter = replace(cfg.exporter, kind=kind, cpu_writes=False, brackets_own_cpu_access=False, dma="none",
+                       cache_hints=())
+    importers = cfg.importers + ((_former_exporter_device(cfg),) if cfg.exporter.dma != "none" else ())
+    return replace(cfg, exporter=exporter, buffer=buffer, vmap=vmap, importers=importers)
+
+
+def _former_exporter_device(cfg: Configuration) -> Importer:
+    """A videobuf2 queue that no longer allocates imports the heap's buffer instead: vb2
+    maps it at QBUF and unmaps it at DQBUF (per job) and skips its own prepare/finish syncs
+    for DMABUF memory (videobuf2-core.c: __prepare_dmabuf, init_buffer_cache_hints)."""
+    ex = cfg.exporter
+    reads, writes = "read" in ex.dma, "write" in ex.dma
+    return Importer(FORMER_EXPORTER, ex.coherent, ex.snoops, ex.iommu, 64, False, reads, writes,
+                    (natural_direction(reads, writes),), partial_writes=False, mapping="per-job")
 
 
 def configure(cfg: Configuration, policy: Policy) -> Configuration:
@@ -60,7 +77,9 @@ def build(cfg: Configuration, policy: Policy) -> TransitionSystem:
         name=f"{cfg.name}/{policy.name}",
         variables=st.variables(),
         init=st.initial(),
-        actions=tuple(api_actions(st, policy) + client_actions(st, policy) + hardware_actions(st)),
+        actions=tuple(api_actions(st, policy) + fence_actions(st, policy) + client_actions(st, policy)
+                      + vb2_actions(st, policy)
+                      + hardware_actions(st)),
         properties=properties(st),
         final=st.life.eq("released"),
     )

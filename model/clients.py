@@ -12,6 +12,7 @@ from dmabuf_mc.checker.ir import FALSE, TRUE, Const, Expr, and_, ite, not_, or_
 from dmabuf_mc.checker.ts import Action, Effect, Obligation, action
 from dmabuf_mc.model.config import Importer
 from dmabuf_mc.model.exporters import AS_PASSED
+from dmabuf_mc.model.fences import job_pending
 from dmabuf_mc.model.platform import cpu_store, cpu_view, invalidate, line_param, only_latest_in
 from dmabuf_mc.model.policy import Policy
 from dmabuf_mc.model.state import CPU_READS, CPU_WRITES, DEVICE_READS, DEVICE_WRITES, OBSERVED, DmabufState
@@ -29,16 +30,21 @@ def _observed(latest: Expr) -> Expr:
 
 
 def ownership_breach_by_cpu(st: DmabufState) -> Expr:
-    """The CPU touches the buffer while a device owns a live streaming mapping (dma-api.rst)."""
-    return or_(*(and_(st.mapped[d].ne("DMA_NONE"), st.cpu_owned[d].eq(False)) for d in st.mapped))
+    """The CPU touches the buffer while a device owns a live streaming mapping (dma-api.rst):
+    an importer's, or the exporting device's while the buffer is queued to it."""
+    breaches = [and_(st.mapped[d].ne("DMA_NONE"), st.cpu_owned[d].eq(False)) for d in st.mapped]
+    return or_(*breaches, *([st.queued.eq(True)] if st.queued else []))
 
 
 def _cpu_guard(st: DmabufState, via: str) -> Expr:
+    """The client can touch the buffer: it has its mapping, and it is not blocked in
+    dma_buf_begin_cpu_access waiting for fences."""
+    blocked = st.waiting(HOW_CPU[via])
     if via == "mmap":
-        return st.mmap.eq(True)
+        return and_(st.mmap.eq(True), not_(blocked))
     if via == "vmap":
-        return st.life.eq("exported")
-    return st.life.ne("released")
+        return and_(st.life.eq("exported"), not_(blocked))
+    return and_(st.life.ne("released"), not_(blocked))
 
 
 def _cpu_obligation(st: DmabufState, policy: Policy, via: str, allowed: tuple[str, ...]) -> Obligation:
@@ -54,6 +60,7 @@ def _cpu_obligation(st: DmabufState, policy: Policy, via: str, allowed: tuple[st
 
 def _cpu_obligations(st: DmabufState, policy: Policy, via: str, allowed: tuple[str, ...]) -> list[Obligation]:
     queued = [st.mapped[i.name].eq("DMA_NONE") for i in st.cfg.importers if i.mapping == "per-job"]
+    queued += [st.queued.eq(False)] if st.queued else []
     obligations = [_cpu_obligation(st, policy, via, allowed)]
     if queued:
         obligations.append(policy.obligation("no-cpu-access-while-queued", and_(*queued)))
@@ -108,8 +115,10 @@ def _dma_common(
     if imp.needs_contiguous and not imp.iommu and not st.cfg.buffer.contiguous:
         eff.set(st.obs_dma_noncontiguous, TRUE)
     eff.set(st.obs_ownership, and_(mapped, st.cpu_owned[d].eq(True)))
-    guard = st.life.ne("allocated")
-    obligations = [
+    guard = and_(st.life.ne("allocated"), job_pending(st, d))
+    # Under fenced jobs the driver's obligations bind at submit (model.fences.dma_resv_add_fence):
+    # the device runs what it was given until the fence signals.
+    obligations = [] if st.cfg.fenced else [
         policy.obligation("dma-through-live-mapping", st.mapped[d].is_in(*dirs)),
         policy.obligation("no-device-work-in-cpu-bracket", st.no_cpu_bracket()),
     ]
@@ -118,14 +127,20 @@ def _dma_common(
     return guard, reaches, obligations
 
 
+def device_view(st: DmabufState, snoops: bool, ln: int) -> Expr:
+    """Whether a device's read of line `ln` of the pages returns the latest value: a snooping
+    device reads a dirty CPU line instead of memory, one that does not snoop reads memory."""
+    if snoops:
+        return ite(st.cache[ln].eq("dirty"), st.cache_latest[ln].ref, st.memory_latest[ln].ref)
+    return st.memory_latest[ln].ref
+
+
 def dma_read(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action:
     """The device reads one line: its bounce slot, else a dirty CPU line if it snoops,
     else memory. A read that faults observes nothing."""
     d = imp.name
     eff = Effect()
-    from_memory: Expr = st.memory_latest[ln].ref
-    if imp.snoops:
-        from_memory = ite(st.cache[ln].eq("dirty"), st.cache_latest[ln].ref, from_memory)
+    from_memory = device_view(st, imp.snoops, ln)
     latest = from_memory
     if st.cfg.bounces(imp):
         latest = ite(st.dma_mapped(d), st.bounce_latest[d][ln].ref, from_memory)
@@ -135,10 +150,12 @@ def dma_read(st: DmabufState, policy: Policy, imp: Importer, ln: int) -> Action:
     return action("dma_read", (d, line_param(ln)), d, guard, eff, obligations)
 
 
-def _dma_write_memory(st: DmabufState, eff: Effect, imp: Importer, ln: int) -> None:
+def device_write_memory(st: DmabufState, eff: Effect, snoops: bool, ln: int) -> None:
+    """A device writes a new value into line `ln` of the pages: memory holds the only latest
+    copy; a snooping device's write also invalidates the CPU's line."""
     only_latest_in(st, eff, ln, "memory")
     eff.set(st.memory_latest[ln], TRUE)
-    if imp.snoops:
+    if snoops:
         invalidate(eff, st.line(ln))
 
 
@@ -149,9 +166,9 @@ def _dma_write_line(st: DmabufState, eff: Effect, imp: Importer, ln: int) -> Non
             only_latest_in(st, eff, ln, d)
             eff.set(st.bounce_latest[d][ln], TRUE)
         with eff.when(not_(st.dma_mapped(d))):
-            _dma_write_memory(st, eff, imp, ln)
+            device_write_memory(st, eff, imp.snoops, ln)
     else:
-        _dma_write_memory(st, eff, imp, ln)
+        device_write_memory(st, eff, imp.snoops, ln)
 
 
 def dma_write(st: DmabufState, policy: Policy, imp: Importer, lines: range) -> Action:
@@ -165,6 +182,38 @@ def dma_write(st: DmabufState, policy: Policy, imp: Importer, lines: range) -> A
             _dma_write_line(st, eff, imp, ln)
     params = (imp.name, line_param(lines[0])) if len(lines) == 1 and imp.partial_writes else (imp.name, "buffer")
     return action("dma_write", params, imp.name, guard, eff, obligations)
+
+
+def _exporter_dma_common(st: DmabufState, policy: Policy, eff: Effect) -> tuple[Expr, list[Obligation]]:
+    """The exporting device DMAs through its own mapping (vb2's buf->dma_sgt), which lives as
+    long as the buffer: the access always reaches the pages. Outside QBUF..DQBUF the CPU owns
+    the buffer, so a DMA then breaks DMA-API ownership."""
+    assert st.queued is not None
+    eff.set(st.obs_dma, TRUE)
+    eff.set(st.obs_ownership, st.queued.eq(False))
+    obligations = [
+        policy.obligation("exporter-dma-while-queued", st.queued.eq(True)),
+        policy.obligation("no-device-work-in-cpu-bracket", st.no_cpu_bracket()),
+    ]
+    return st.life.ne("released"), obligations
+
+
+def exporter_dma_read(st: DmabufState, policy: Policy, ln: int) -> Action:
+    """The exporting device reads one line of a buffer queued to it (a V4L2 output queue)."""
+    eff = Effect()
+    guard, obligations = _exporter_dma_common(st, policy, eff)
+    eff.set(st.obs_device_read, _observed(device_view(st, st.cfg.exporter.snoops, ln)))
+    return action("dma_read", ("exporter", line_param(ln)), "exporter", guard, eff, obligations)
+
+
+def exporter_dma_write(st: DmabufState, policy: Policy) -> Action:
+    """The exporting device writes a frame into the whole buffer queued to it (a V4L2
+    capture queue), around the CPU cache unless it snoops."""
+    eff = Effect()
+    guard, obligations = _exporter_dma_common(st, policy, eff)
+    for ln in st.lines:
+        device_write_memory(st, eff, st.cfg.exporter.snoops, ln)
+    return action("dma_write", ("exporter", "buffer"), "exporter", guard, eff, obligations)
 
 
 def client_actions(st: DmabufState, policy: Policy) -> list[Action]:

@@ -14,12 +14,25 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from dmabuf_mc.model.exporters import AS_PASSED, KIND_FIELDS, KIND_NAMES, ExporterKind, KindUnavailable, exporter_kind
+from dmabuf_mc.model.exporters import (
+    AS_PASSED,
+    KIND_FIELDS,
+    KIND_NAMES,
+    CpuAccess,
+    ExporterKind,
+    KindUnavailable,
+    exporter_kind,
+    family_of,
+)
 from dmabuf_mc.model.kernels import (
     ARCH_SYNC_DOC,
     DEFAULT,
     DEFAULT_VERSION,
+    DYNAMIC_ATTACH,
+    PIN_ON_MAP,
     SWIOTLB_DOC,
+    VB2_CACHE_HINTS,
+    VB2_NON_COHERENT_MMAP,
     Arch,
     ArchSync,
     Swiotlb,
@@ -172,13 +185,31 @@ class Importer:
     """A transfer may write some lines and not others; false: every write covers the buffer."""
     mapping: str = "any"
     """MAPPING: when its driver maps and unmaps."""
+    vmap_user: bool = False
+    """Its driver is the `[clients] vmap` user, so that user's begin/end_cpu_access are the
+    driver's own brackets (only for mapping = "held")."""
+    dynamic: bool = False
+    """It attaches with dma_buf_dynamic_attach and importer_ops (move_notify)."""
 
 
 MAPPING = {
     "any": "maps and unmaps at any time, and the CPU may access the buffer meanwhile",
     "per-job": "maps at QBUF and unmaps at DQBUF, and the CPU leaves a queued buffer alone "
     "(V4L2: the driver owns it from QBUF until __vb2_dqbuf)",
-    "once": "maps once and keeps the mapping until it detaches (GPU, display)",
+    "once": "maps once and keeps the mapping until it detaches, and may unmap, detach and attach "
+    "again at any time, inside a CPU bracket too",
+    "held": "maps right after attach and holds the mapping for the importer's life: unmap then "
+    "detach, once, at its release, never again attached; with vmap_user its own CPU brackets "
+    "(the vmap user's begin/end_cpu_access) never overlap its unmap (a display scanning out, "
+    "a GPU, an RDMA NIC)",
+}
+DYNAMIC = {
+    "false": "dma_buf_attach: a static importer",
+    "true": "dma_buf_dynamic_attach with importer_ops: maps and unmaps under dmabuf->resv. Every "
+    "modelled exporter is static (no pin/unpin), so before de68b17d5d07 (v6.16) the core maps the "
+    "buffer DMA_BIDIRECTIONAL at attach and hands that table back on every map, with no "
+    "maintenance, until detach; since then it maps as a static importer does. No modelled exporter "
+    "moves its buffer, so move_notify is never called",
 }
 
 
@@ -199,6 +230,19 @@ class Exporter:
     own_access_direction: str = AS_PASSED
     """The direction the driver passes to its own begin/end; AS_PASSED: one that covers a write."""
     iommu: bool = False  # the exporter's own device is behind an IOMMU (matters for sync_nents)
+    dma: str = "none"
+    """ACCESS: what the exporter's own device does to a buffer queued to it (a V4L2 capture
+    queue writes, an output queue reads), between vb2_qbuf and vb2_dqbuf."""
+    snoops: bool = False
+    """Whether the exporter's device's DMA snoops the CPU caches (default: = coherent)."""
+    cache_hints: tuple[str, ...] = ()
+    """CACHE_HINTS userspace passes at every QBUF of the buffer."""
+
+    @property
+    def queue_direction(self) -> str:
+        """The vb2 queue's dma_dir: DMA_FROM_DEVICE for capture, DMA_TO_DEVICE for output,
+        DMA_BIDIRECTIONAL for a bidirectional queue (vb2_core_queue_init)."""
+        return natural_direction("read" in self.dma, "write" in self.dma)
 
 
 @dataclass(frozen=True)
@@ -224,6 +268,14 @@ class Configuration:
     """What an importer's kernel driver does through dma_buf_vmap: ACCESS value."""
     importers: tuple[Importer, ...]
     kernel: Kernel = Kernel()
+    jobs: str = "atomic"
+    """JOBS: whether a device access is one atomic step or a job behind a dma_resv fence."""
+    fence_wait: str = "after-callback"
+    """FENCE_WAIT (fenced jobs only): where dma_buf_begin_cpu_access waits for the fences."""
+
+    @property
+    def fenced(self) -> bool:
+        return self.jobs == "fenced"
 
     @property
     def userspace_mmap(self) -> bool:
@@ -256,12 +308,51 @@ class Configuration:
         """dev_is_dma_coherent() of a device the file says is (not) coherent: always true on x86."""
         return coherent or self.kernel.arch is Arch.X86
 
+    def attach_maps(self, imp: Importer) -> bool:
+        """Whether dma_buf_dynamic_attach maps the buffer for `imp` at attach time and keeps the
+        table in attach->sgt until detach: importer-dynamic != exporter-dynamic, before
+        de68b17d5d07 (v6.16). No modelled exporter has pin/unpin (dma_buf_is_dynamic is
+        false for heaps, udmabuf, videobuf2 and the DRM PRIME helpers), so the mismatch is
+        exactly a dynamic importer."""
+        return imp.dynamic and not PIN_ON_MAP.applies(self.kernel.version)
+
+    @property
+    def memops_sync(self) -> bool:
+        """Whether the exporter's vb2 prepare/finish memops sync its device: vb2-dma-sg's always
+        (vb2_dma_sg_prepare/_finish); vb2-dma-contig's only for non-coherent, cacheable memory,
+        as they return early on a coherent buffer (vb2_dc_prepare/_finish, since de27891f675e)."""
+        return family_of(self.exporter.kind) == "vb2-dma-sg" or self.buffer.source.name == "driver-cached"
+
     def bounces(self, imp: Importer) -> bool:
         """Whether dma_map_* bounces through swiotlb for this importer (dma_direct_map_page)."""
         return not imp.iommu and imp.dma_mask == 32 and self.buffer.above_4g
 
 
 ACCESS = ("none", "read", "write", "read-write")
+JOBS: dict[str, str] = {
+    "atomic": "each device DMA is one step, ordered by the history; no fences",
+    "fenced": "a device access is a job: its driver adds a fence to the buffer's dma_resv at "
+    "submit (DMA_RESV_USAGE_WRITE if the device writes, READ if it only reads), the device's DMA "
+    "runs while the fence is pending, and completion signals it",
+}
+FENCE_WAIT: dict[str, str] = {
+    "after-callback": "dma_buf_begin_cpu_access calls the exporter's begin_cpu_access, then waits "
+    "for the implicit fences (every release since the wait came in, v4.9)",
+    "before-callback": "a patched core that waits for the implicit fences before the exporter's "
+    "begin_cpu_access, as DRM drivers' own cpu_prep ioctls do (not mainline)",
+}
+
+EXPORTER_DMA_FAMILIES = ("vb2-dma-contig", "vb2-dma-sg")
+"""The exporters whose own device DMAs the buffer between QBUF and DQBUF (vb2_*_prepare/finish)."""
+CACHE_HINTS: dict[str, str] = {
+    "V4L2_BUF_FLAG_NO_CACHE_CLEAN": "skip the prepare memop's sync for the device at QBUF "
+    "(vb->skip_cache_sync_on_prepare)",
+    "V4L2_BUF_FLAG_NO_CACHE_INVALIDATE": "skip the finish memop's sync for the CPU when the buffer is "
+    "done (vb->skip_cache_sync_on_finish)",
+}
+"""The V4L2 cache hints (videobuf2-v4l2.c:set_buffer_cache_hints). vb2 honours them only on a queue
+with allow_cache_hints and MMAP memory (vb2_queue_allows_cache_hints), which an exported buffer
+always is (vb2_core_expbuf): naming one says the driver sets allow_cache_hints."""
 
 
 class Reader:
@@ -380,8 +471,14 @@ def _importer(file: str, table: Any, k: int) -> Importer:
         map_directions=tuple(directions),
         partial_writes=r.get("partial_writes", bool, True),
         mapping=r.choice("mapping", tuple(MAPPING), "any"),
+        vmap_user=r.get("vmap_user", bool, False),
+        dynamic=r.get("dynamic", bool, False),
     )
     r.done()
+    if imp.vmap_user and imp.mapping != "held":
+        raise ConfigError(file, r.field("vmap_user"), 'mapping = "held" (the driver\'s own CPU brackets '
+                          f'are kept apart from its unmap only for an importer that holds its mapping); got mapping = '
+                          f'"{imp.mapping}"')
     return imp
 
 
@@ -401,6 +498,63 @@ def _exporter_kind(r: Reader, kernel: Kernel) -> ExporterKind:
         return kind
     changed = ", ".join(f"{k} = {v}" for k, v in overrides.items())
     return replace(kind, doc=f"{kind.doc}; modified: {changed}", **overrides)
+
+
+def _cache_hints(r: Reader) -> tuple[str, ...]:
+    """`[exporter] cache_hints`: distinct CACHE_HINTS names."""
+    hints = r.get("cache_hints", list, [])
+    for k, hint in enumerate(hints):
+        if hint not in CACHE_HINTS:
+            field = f"{r.field('cache_hints')}[{k}]"
+            raise ConfigError(r.file, field, f"one of {', '.join(CACHE_HINTS)}; got {hint!r}")
+    if len(set(hints)) != len(hints):
+        raise ConfigError(r.file, r.field("cache_hints"), f"distinct hints, got {hints}")
+    return tuple(hints)
+
+
+def _queue_direction(r: Reader, exporter: Exporter) -> ExporterKind:
+    """vb2-dma-sg's begin/end sync with the queue's own direction (buf->dma_dir), so a queue
+    the file says reads syncs DMA_TO_DEVICE, unless the file overrides the field itself."""
+    kind = exporter.kind
+    fixed = exporter.queue_direction
+    if kind.cpu_access is not CpuAccess.EXPORTER_DEVICE or "cpu_access_direction" in r.table:
+        return kind
+    if kind.cpu_access_direction == fixed:
+        return kind
+    return replace(kind, doc=f"{kind.doc}; the queue's direction is {fixed}", cpu_access_direction=fixed)
+
+
+def _check_exporter_dma(file: str, exporter: Exporter, buffer: Buffer, kernel: Kernel) -> None:
+    """The exporter's own DMA and cache hints only where the kernel has them: a videobuf2
+    exporter, a non-coherent vb2-dma-contig buffer only since de27891f675e, hints only since
+    f5f5fa73fbfb and only where a prepare/finish memop syncs."""
+    family = family_of(exporter.kind)
+    if exporter.dma != "none" and family not in EXPORTER_DMA_FAMILIES:
+        raise ConfigError(file, "exporter.dma", f"\"none\" for a {family} exporter: only the "
+                          f"{' and '.join(EXPORTER_DMA_FAMILIES)} exporters DMA with their own device "
+                          "(vb2_*_prepare/finish)")
+    if exporter.dma != "none" and kernel.arch is Arch.X86 and not exporter.coherent:
+        raise ConfigError(file, "exporter.coherent", "true with kernel.arch = \"x86\" for an exporter that DMAs: "
+                          "dev_is_dma_coherent() is always true there; a device whose traffic does not snoop "
+                          "is coherent = true, snoops = false")
+    non_coherent_dc = family == "vb2-dma-contig" and buffer.source.name == "driver-cached"
+    if exporter.dma != "none" and non_coherent_dc and not VB2_NON_COHERENT_MMAP.applies(kernel.version):
+        raise ConfigError(file, "buffer.source", "\"dma-alloc-coherent\" or \"dma-alloc-wc\": vb2-dma-contig "
+                          f"allocates cacheable (non-coherent) MMAP buffers only since "
+                          f"{VB2_NON_COHERENT_MMAP.commit} (v{VB2_NON_COHERENT_MMAP.mainline}), got v{kernel.version}")
+    if not exporter.cache_hints:
+        return
+    if exporter.dma == "none":
+        raise ConfigError(file, "exporter.cache_hints", "exporter.dma set: the hints skip the syncs around "
+                          "the exporting device's own DMA")
+    if not VB2_CACHE_HINTS.applies(kernel.version):
+        raise ConfigError(file, "exporter.cache_hints", f"a kernel with V4L2 cache hints (since "
+                          f"{VB2_CACHE_HINTS.commit}, v{VB2_CACHE_HINTS.mainline}), got v{kernel.version}")
+    if family == "vb2-dma-contig" and not non_coherent_dc:
+        raise ConfigError(file, "exporter.cache_hints", "[] for a coherent vb2-dma-contig buffer: "
+                          "vb2_dc_prepare/vb2_dc_finish do no maintenance on coherent memory, so there is "
+                          "nothing to skip (buffer.source = \"driver-cached\" is a V4L2_MEMORY_FLAG_NON_COHERENT "
+                          "buffer)")
 
 
 def _kernel(r: Reader) -> Kernel:
@@ -438,6 +592,7 @@ def _parse(text: str, file: str) -> Configuration:
 
     kr = top.sub("kernel")
     kernel = _kernel(kr)
+    fence_wait = kr.choice("fence_wait", tuple(FENCE_WAIT), "after-callback")
     kr.done()
 
     ex = top.sub("exporter")
@@ -448,7 +603,14 @@ def _parse(text: str, file: str) -> Configuration:
         brackets_own_cpu_access=ex.get("brackets_own_cpu_access", bool, False),
         own_access_direction=ex.choice("own_access_direction", KIND_FIELDS["cpu_access_direction"], AS_PASSED),
         iommu=ex.get("iommu", bool, False),
+        dma=ex.choice("dma", ACCESS, "none"),
+        snoops=ex.get("snoops", bool, ex.get("coherent", bool, False)),
+        cache_hints=_cache_hints(ex),
     )
+    if exporter.dma != "none":
+        exporter = replace(exporter, kind=_queue_direction(ex, exporter))
+    elif "snoops" in ex.table:
+        raise ConfigError(file, "exporter.snoops", "exporter.dma set: only a device that DMAs snoops or not")
     ex.done()
     if exporter.brackets_own_cpu_access and not exporter.cpu_writes:
         expected = "exporter.cpu_writes = true (it brackets its own writes)"
@@ -474,11 +636,16 @@ def _parse(text: str, file: str) -> Configuration:
         raise ConfigError(file, "buffer.prep", f"a dma-alloc-coherent or dma-alloc-wc source for prep = {prep!r}")
     buffer = Buffer(lines, source, bu.get("above_4g", bool, False), contiguous, cpu_zeroed, prep)
     bu.done()
+    _check_exporter_dma(file, exporter, buffer, kernel)
 
     cl = top.sub("clients")
     mmap = cl.choice("mmap", ACCESS, "none")
     vmap = cl.choice("vmap", ACCESS, "none")
     cl.done()
+
+    jobs = top.choice("jobs", tuple(JOBS), "atomic")
+    if "fence_wait" in kr.table and jobs != "fenced":
+        raise ConfigError(file, "kernel.fence_wait", 'jobs = "fenced" (the wait is for device jobs\' fences)')
 
     top.used.add("importer")
     tables = doc.get("importer", [])
@@ -493,8 +660,23 @@ def _parse(text: str, file: str) -> Configuration:
             raise ConfigError(file, f"importer[{k}].coherent", "true with kernel.arch = \"x86\": dev_is_dma_coherent() "
                               "is always true there (dev_is_dma_coherent); a device whose traffic does not snoop is "
                               "coherent = true, snoops = false")
+    _check_vmap_users(file, importers, vmap)
+    for k, imp in enumerate(importers):
+        if imp.dynamic and not DYNAMIC_ATTACH.applies(kernel.version):
+            raise ConfigError(file, f"importer[{k}].dynamic", f"a kernel with dma_buf_dynamic_attach (since "
+                              f"v{DYNAMIC_ATTACH.mainline}, {DYNAMIC_ATTACH.commit}), got v{kernel.version}")
     top.done()
-    return Configuration(name, description, exporter, buffer, mmap, vmap, importers, kernel)
+    return Configuration(name, description, exporter, buffer, mmap, vmap, importers, kernel, jobs, fence_wait)
+
+
+def _check_vmap_users(file: str, importers: tuple[Importer, ...], vmap: str) -> None:
+    """At most one importer's driver is the vmap user, and only when there is one."""
+    users = [k for k, imp in enumerate(importers) if imp.vmap_user]
+    if users and vmap == "none":
+        raise ConfigError(file, f"importer[{users[0]}].vmap_user", 'a vmap user: set [clients] vmap to "read", '
+                          '"write" or "read-write"')
+    if len(users) > 1:
+        raise ConfigError(file, f"importer[{users[1]}].vmap_user", f"one vmap user, importer[{users[0]}] already is")
 
 
 def builtin_names() -> list[str]:

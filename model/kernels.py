@@ -121,9 +121,19 @@ HEAPS = Change("efa04fefebbd", _v("5.6"))
 HEAPS_SKIP_UNMAPPED = Change("4c68e499bb9d", _v("5.11"))
 CACHE_SGT_MAPPING = Change("f13e143e7444", _v("5.3"))
 CACHE_SGT_MAPPING_REMOVED = Change("b72f66f22c0e", _v("6.16"))
+DYNAMIC_ATTACH = Change("bb42df4662a4", _v("5.7"))
+"""dma-buf: add dynamic DMA-buf handling v15: dma_buf_dynamic_attach, importer_ops, pin/unpin."""
+PIN_ON_MAP = Change("de68b17d5d07", _v("6.16"))
+"""dma-buf: stop mapping sg_tables on attach: a dynamic/static mismatch no longer maps at
+dma_buf_dynamic_attach; dma_buf_pin_on_map pins a dynamic exporter's buffer per map instead."""
 UDMABUF = Change("fbb0de795078", _v("4.20"))
 UDMABUF_CPU_ACCESS = Change("1ffe09590121", _v("5.6"))
 UDMABUF_SKIP_CPU_SYNC = Change("504e2b4ab97a", _v("7.2"))
+VB2_CACHE_HINTS = Change("f5f5fa73fbfb", _v("5.9"))
+"""media: videobuf2: handle V4L2 buffer cache flags: V4L2_BUF_FLAG_NO_CACHE_INVALIDATE/_CLEAN."""
+VB2_NON_COHERENT_MMAP = Change("de27891f675e", _v("5.16"))
+"""media: videobuf2: handle non-contiguous DMA allocations: vb2-dma-contig allocates
+non-coherent MMAP buffers (V4L2_MEMORY_FLAG_NON_COHERENT) and syncs them in prepare/finish."""
 
 
 def swiotlb_rule(v: Version) -> Swiotlb:

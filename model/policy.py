@@ -23,9 +23,17 @@ OBLIGATIONS: dict[str, str] = {
     "begin_cpu_access and end_cpu_access (DMA_BUF_IOCTL_SYNC START/END) in a direction that "
     "covers it (P2 R2.2; dma_buf_begin_cpu_access, uapi dma-buf.h)",
     "no-device-work-in-cpu-bracket": "no device DMA runs between begin_cpu_access and "
-    "end_cpu_access: SYNC gives coherency, not mutual exclusion (uapi dma-buf.h)",
-    "dma-through-live-mapping": "a device DMAs only through a live dma_buf_map_attachment "
-    "mapping, in a direction the mapping allows (P2 R2.4; dma-buf.c device-access DOC, iommu.strict)",
+    "end_cpu_access, and under fenced jobs no job is submitted then: SYNC gives coherency, not "
+    "mutual exclusion, and follow-up work waits for SYNC_END (uapi dma-buf.h)",
+    "userspace-waits-before-sync-start": "under fenced jobs, userspace waits for the implicit "
+    "fences a CPU access in that direction must wait for (poll() on the fd, or a sync_file) "
+    "before DMA_BUF_IOCTL_SYNC START (uapi dma-buf.h struct dma_buf_sync)",
+    "unmap-after-fence-signalled": "under fenced jobs, an importer unmaps (or detaches, which "
+    "unmaps a kept mapping) only after its job's fence signalled: the device uses the mapping "
+    "until then (dma-api-howto.rst; Paul Cercueil, Jan 2024)",
+    "dma-through-live-mapping": "a device DMAs (under fenced jobs: a job is submitted) only "
+    "through a live dma_buf_map_attachment mapping, in a direction the mapping allows (P2 R2.4; "
+    "dma-buf.c device-access DOC, iommu.strict)",
     "unmap-in-mapped-direction": "dma_buf_unmap_attachment is passed the direction the "
     "attachment was mapped with (DMA-API: unmap with the map's direction)",
     "end-matches-begin": "end_cpu_access is passed the direction begin_cpu_access was (dma_buf_begin_cpu_access)",
@@ -34,7 +42,10 @@ OBLIGATIONS: dict[str, str] = {
     "exporter-brackets-own-cpu-access": "an exporter that says it brackets its own CPU "
     "access does its writes between its begin/end_cpu_access (P9, 1ffe09590121)",
     "no-cpu-access-while-queued": "the CPU leaves a buffer alone while a per-job importer has it "
-    "mapped: V4L2 owns a queued buffer from QBUF to DQBUF (videobuf2-core.c)",
+    "mapped or it is queued to the exporting device: V4L2 owns a queued buffer from QBUF to DQBUF "
+    "(videobuf2-core.c)",
+    "exporter-dma-while-queued": "the exporting device DMAs only to a buffer queued to it, between "
+    "QBUF (buf_queue) and vb2_buffer_done: the driver owns it only then (videobuf2-core.c)",
     "device-access-bracketed": "under device-access bracketing (P4, P10) a device DMAs only "
     "between dma_buf_begin_device_access and dma_buf_end_device_access, and the CPU leaves the "
     "buffer alone meanwhile: ownership passes at the brackets (R4.1)",

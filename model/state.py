@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dmabuf_mc.checker.ir import Expr, and_
+from dmabuf_mc.checker.ir import FALSE, Expr, and_
 from dmabuf_mc.checker.ts import BOOL, Var, enum
 from dmabuf_mc.model.config import Configuration, Importer
 from dmabuf_mc.model.exporters import MappingCache
@@ -85,11 +85,20 @@ class DmabufState:
         self.slot_cache: dict[str, list[Var]] = {}  # the slot's own CPU cache line (swiotlb's mem->vaddr)
         self.slot_cache_latest: dict[str, list[Var]] = {}
         self.sgt_dir: dict[str, Var] = {}  # the mapping kept until detach (core, PRIME or vb2 cache)
-        self.has_mapped: dict[str, Var] = {}  # a map-once importer already mapped
+        self.has_mapped: dict[str, Var] = {}  # a map-once or held importer already mapped
         self.iotlb_stale: dict[str, Var] = {}  # lazy IOMMU: an unmapped translation not yet flushed
         self.device_access: dict[str, Var] = {}  # P4/P10: inside begin/end device access
+        self.fence: dict[str, Var] = {}  # fenced jobs: the importer's job fence is pending in dma_resv
+        # fenced jobs: the client is inside dma_buf_begin_cpu_access, past the callback, waiting
+        # for fences; one client keeps the plain name, as cpu_access does.
+        self.fence_wait: dict[str, Var] = {}
+        if cfg.fenced and cfg.fence_wait == "after-callback":
+            self.fence_wait = {c: Var(f"fence_wait[{c}]" if len(self.clients) > 1 else "fence_wait", BOOL, "cpu")
+                               for c in self.clients}
         for imp in cfg.importers:
             d = imp.name
+            if cfg.fenced:
+                self.fence[d] = Var(f"fence[{d}]", BOOL, d)
             self.attached[d] = Var(f"attached[{d}]", BOOL, d)
             self.mapped[d] = Var(f"mapped[{d}]", DIRECTION, d)
             self.cpu_owned[d] = Var(f"cpu_owned[{d}]", BOOL, d)
@@ -98,15 +107,17 @@ class DmabufState:
             if self.slot_cached(imp):
                 self.slot_cache[d] = [Var(f"slot_cache[{d}][{ln}]", LINE, d) for ln in self.lines]
                 self.slot_cache_latest[d] = [Var(f"slot_cache_latest[{d}][{ln}]", BOOL, d) for ln in self.lines]
-            if kind.mapping_cache is not MappingCache.NONE:
+            if kind.mapping_cache is not MappingCache.NONE or cfg.attach_maps(imp):
                 self.sgt_dir[d] = Var(f"sgt_dir[{d}]", DIRECTION, d)
-            if imp.mapping == "once":
+            if imp.mapping in ("once", "held"):
                 self.has_mapped[d] = Var(f"has_mapped[{d}]", BOOL, d)
             if imp.iommu and cfg.kernel.iommu == "lazy":
                 self.iotlb_stale[d] = Var(f"iotlb_stale[{d}]", BOOL, d)
             if device_bracketing:
                 self.device_access[d] = Var(f"device_access[{d}]", BOOL, d)
         self.misc_dir = Var("misc_dir", DIRECTION, "exporter") if kind.cpu_access == "misc-device" else None
+        # Queued to the exporting device (videobuf2: from vb2_qbuf until vb2_dqbuf), when it DMAs.
+        self.queued = Var("queued", BOOL, "exporter") if cfg.exporter.dma != "none" else None
         obs = "observed"
         self.obs_device_read = Var("device_read", OBSERVED, obs, transient=True)
         self.obs_cpu_read = Var("cpu_read", OBSERVED, obs, transient=True)
@@ -133,12 +144,22 @@ class DmabufState:
         """Line `ln` of importer `d`'s bounce slot, whose CPU cache line is modelled."""
         return Line(self.slot_cache[d][ln], self.slot_cache_latest[d][ln], self.bounce_latest[d][ln])
 
+    def core_keeps(self, d: str) -> bool:
+        """Whether the dma-buf core keeps `d`'s mapping in attach->sgt and hands it back on
+        every map: cache_sgt_mapping (v5.3-v6.15), or the table dma_buf_dynamic_attach made
+        for a dynamic importer (before v6.16)."""
+        return self.cfg.exporter.kind.mapping_cache is MappingCache.CORE or self.cfg.attach_maps(self.importer(d))
+
     def dma_mapped(self, d: str) -> Expr:
         """The device's mapping exists at the DMA-API level: the importer's own, or the one
         its exporter or the dma-buf core keeps until detach. A bounce slot lives as long."""
         if d in self.sgt_dir:
             return self.sgt_dir[d].ne("DMA_NONE")
         return self.mapped[d].ne("DMA_NONE")
+
+    def waiting(self, client: str) -> Expr:
+        """Whether `client` is still inside dma_buf_begin_cpu_access, waiting for fences."""
+        return self.fence_wait[client].eq(True) if client in self.fence_wait else FALSE
 
     def no_cpu_bracket(self) -> Expr:
         """No client is between begin_cpu_access and end_cpu_access."""
@@ -153,10 +174,11 @@ class DmabufState:
             per_device += [self.attached[d], self.mapped[d], self.cpu_owned[d], *self.bounce_latest.get(d, [])]
             per_device += [v for ln in self.lines if d in self.slot_cache
                            for v in (self.slot_cache[d][ln], self.slot_cache_latest[d][ln])]
-            optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access)
+            optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access, self.fence)
             per_device += [v[d] for v in optional if d in v]
         return (
-            self.life, self.mmap, *self.cpu_access.values(), *([self.misc_dir] if self.misc_dir else []),
+            self.life, self.mmap, *self.cpu_access.values(), *self.fence_wait.values(),
+            *([self.misc_dir] if self.misc_dir else []), *([self.queued] if self.queued else []),
             *[v for ln in self.lines for v in (self.cache[ln], self.cache_latest[ln], self.memory_latest[ln])],
             *per_device,
             self.obs_device_read, self.obs_cpu_read, self.obs_dma, self.obs_dma_unmapped,

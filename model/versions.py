@@ -11,6 +11,7 @@ from dmabuf_mc.model.kernels import (
     CACHE_SGT_MAPPING,
     CACHE_SGT_MAPPING_REMOVED,
     MAINLINE,
+    PIN_ON_MAP,
     REVERT_901C7280CA0D,
     Arch,
     Version,
@@ -33,12 +34,20 @@ def core_mapping_cache(v: Version) -> str:
     return "cache_sgt_mapping (f13e143e7444)" if CACHE_SGT_MAPPING.applies(v) else "none (before f13e143e7444)"
 
 
+def dynamic_attach(v: Version) -> str:
+    """What dma_buf_dynamic_attach does for a dynamic importer of a static exporter in release `v`."""
+    if PIN_ON_MAP.applies(v):
+        return "maps per dma_buf_map_attachment (de68b17d5d07, dma_buf_pin_on_map)"
+    return "maps DMA_BIDIRECTIONAL at attach, kept until detach (before de68b17d5d07)"
+
+
 def version_rules(v: Version) -> dict[str, str]:
     """Rule -> value (named by its commit) for release `v`."""
     rules = {
         "arch_sync (arm64)": str(arch_sync_rule(v)),
         "swiotlb": str(swiotlb_rule(v)),
         "dma-buf core mapping cache": core_mapping_cache(v),
+        "dynamic importer": dynamic_attach(v),
     }
     for family in FAMILIES.values():
         available = family.since is None or family.since.applies(v)

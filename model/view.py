@@ -20,7 +20,9 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
     for var, direction in state.items():
         if var.startswith("cpu_access") and direction != "DMA_NONE":
             client = var[len("cpu_access["):-1] + " " if var != "cpu_access" else ""
-            cpu.append(f"{client}inside begin_cpu_access({direction})")
+            wait = "fence_wait" + var[len("cpu_access"):]
+            waiting = ", waiting for fences" if state.get(wait) == "yes" else ""
+            cpu.append(f"{client}inside begin_cpu_access({direction}){waiting}")
     if state["mmap"] == "yes":
         cpu.append("mmapped")
     if state.get("misc_dir", "DMA_NONE") != "DMA_NONE":
@@ -30,11 +32,14 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
         cache = state[f"cache[{ln}]"]
         text = "cache invalid" if cache == "invalid" else f"cache {cache} ({_latest(state[f'cache_latest[{ln}]'])})"
         cells[f"line {ln}"] = f"{text}, memory {_latest(state[f'memory_latest[{ln}]'])}"
-    keeper = "core" if cfg.exporter.kind.mapping_cache is MappingCache.CORE else "exporter"
+    if "queued" in state:
+        cells["exporter"] = "queued to its device (device-owned)" if state["queued"] == "yes" else "dequeued"
     for imp in cfg.importers:
         d = imp.name
+        keeper = "core" if cfg.exporter.kind.mapping_cache is MappingCache.CORE or cfg.attach_maps(imp) else "exporter"
+        released = imp.mapping == "held" and state[f"has_mapped[{d}]"] == "yes"
         if state[f"attached[{d}]"] == "no":
-            text = "detached"
+            text = "detached, released" if released else "detached"
         elif state[f"mapped[{d}]"] == "DMA_NONE":
             text = "attached, unmapped"
         else:
@@ -44,13 +49,18 @@ def view(cfg: Configuration, state: Mapping[str, str]) -> dict[str, str]:
                 text += ", inside device access"
         if state.get(f"sgt_dir[{d}]", "DMA_NONE") != "DMA_NONE":
             text += f", {keeper} keeps a {state[f'sgt_dir[{d}]']} mapping"
-        if cfg.bounces(imp) and (state[f"mapped[{d}]"] != "DMA_NONE" or f"sgt_dir[{d}]" in state):
+        kept = state.get(f"sgt_dir[{d}]", "DMA_NONE") != "DMA_NONE"
+        if cfg.bounces(imp) and (state[f"mapped[{d}]"] != "DMA_NONE" or kept):
             slots = ", ".join(_latest(state[f"bounce_latest[{d}][{ln}]"]) for ln in range(cfg.buffer.lines))
             text += f", bounce slot {slots}"
+        if state.get(f"fence[{d}]") == "yes":
+            text += ", job running (fence pending)"
         if state.get(f"iotlb_stale[{d}]") == "yes":
             text += ", IOTLB still holds the old translation"
-        if state.get(f"has_mapped[{d}]") == "yes" and state[f"mapped[{d}]"] == "DMA_NONE":
+        if state.get(f"has_mapped[{d}]") == "yes" and state[f"mapped[{d}]"] == "DMA_NONE" and not released:
             text += " (mapped once already)"
+        elif released and state[f"attached[{d}]"] == "yes" and state[f"mapped[{d}]"] == "DMA_NONE":
+            text += " (held mapping released)"
         cells[d] = text
     seen = []
     if state["device_read"] != "none":

@@ -17,7 +17,7 @@ from dmabuf_mc.checker.artefact import fingerprint, tool_version, write_atomic
 from dmabuf_mc.checker.verdict import Exit
 from tests.conftest import system
 
-BUILTINS = Path(__file__).parent.parent / "dmabuf_mc" / "model" / "configs"
+BUILTINS = Path(__file__).parent.parent / "model" / "configs"
 
 
 def run(*args: str):

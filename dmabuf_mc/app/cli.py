@@ -43,6 +43,7 @@ from dmabuf_mc.model import catalog
 from dmabuf_mc.model.config import (
     ARCH_SYNC,
     ARCHES,
+    DYNAMIC,
     IOMMU,
     MAPPING,
     PREP,
@@ -503,7 +504,8 @@ def list_cmd(what: str | None) -> None:
                            **{f"swiotlb = {k}": v for k, v in SWIOTLB.items()},
                            **{f"iommu = {k}": v for k, v in IOMMU.items()},
                            **{f"[buffer] prep = {k}": v for k, v in PREP.items()},
-                           **{f"[[importer]] mapping = {k}": v for k, v in MAPPING.items()}},
+                           **{f"[[importer]] mapping = {k}": v for k, v in MAPPING.items()},
+                           **{f"[[importer]] dynamic = {k}": v for k, v in DYNAMIC.items()}},
         "devices": lambda: {n: doc for n, (_, doc) in DEVICES.items()},
     }
     for name in [what] if what else list(sections):

@@ -236,3 +236,41 @@ def test_the_readme_bug_you_remember_is_refuted_before_the_swiotlb_fix_and_holds
     new = verdicts("swiotlb-partial-write")
     assert old["no-lost-writes"] is Verdict.REFUTED
     assert all(v is Verdict.HOLDS for v in new.values())
+
+
+# --- swiotlb details the mutation run (bench/mutants.py) showed no test deciding -----------
+
+BOUNCED_READER = "coherent = false\nreads = true\ndma_mask = 32"
+
+
+@pytest.mark.parametrize("version", ["5.10", "5.15.28"])
+def test_before_ddbd89deb7d3_a_to_device_map_copies_into_the_slot(version):
+    # swiotlb_tbl_map_single before ddbd89deb7d3: the map copies the original into the slot
+    # for DMA_TO_DEVICE / DMA_BIDIRECTIONAL without DMA_ATTR_SKIP_CPU_SYNC, so the device
+    # reads what the CPU wrote.
+    c = cfg(f'version = "{version}"', buffer=HIGH, importer=BOUNCED_READER)
+    steps = history(c, [*START, "dma_buf_map_attachment(dev, DMA_TO_DEVICE)", "dma_read(dev, line0)"])
+    assert steps[-2]["dev"].endswith("bounce slot latest, latest")
+    assert steps[-1]["observed"] == "device read latest"
+
+
+def test_unmapping_a_to_device_bounce_copies_nothing_back_over_a_cpu_write():
+    # swiotlb_sync_single_for_cpu / swiotlb_tbl_unmap_single copy the slot back only for
+    # DMA_FROM_DEVICE and DMA_BIDIRECTIONAL: a CPU write made while a DMA_TO_DEVICE bounce is
+    # mapped survives the unmap, however stale the slot is by then.
+    c = cfg(buffer=HIGH, importer=BOUNCED_READER, clients='mmap = "read-write"')
+    steps = history(c, [*START, "dma_buf_map_attachment(dev, DMA_TO_DEVICE)", "dma_buf_mmap()",
+                        "dma_buf_begin_cpu_access(DMA_TO_DEVICE)", "cpu_write(mmap, line0)",
+                        "dma_buf_unmap_attachment(dev, DMA_TO_DEVICE)"])
+    assert steps[-2]["dev"].endswith("bounce slot stale, latest")
+    assert steps[-1]["line 0"] == steps[-2]["line 0"] == "cache dirty (latest), memory stale"
+
+
+def test_a_device_write_left_in_a_freed_bounce_slot_is_lost():
+    # swiotlb_tbl_unmap_single frees the slot: with DMA_ATTR_SKIP_CPU_SYNC nothing was copied
+    # back, and the freed slot is no copy of the buffer any more, so the device's write is lost.
+    c = cfg(exporter='kind = "heap"\nmap_cpu_sync = false', buffer=HIGH, importer=BOUNCED_WRITER.format(p="false"))
+    assert verdicts(c, ("no-lost-writes",))["no-lost-writes"] is Verdict.REFUTED
+    _, ts = system(c)
+    trace = check(ts, ("no-lost-writes",)).results[0].counterexample
+    assert trace is not None and trace.action_labels()[-1] == "dma_buf_unmap_attachment(dev, DMA_FROM_DEVICE)"

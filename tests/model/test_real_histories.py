@@ -44,9 +44,18 @@ def _slot_in_use(s: Labels, a: Action) -> bool:
     return s[f"mapped[{d}]"] != "DMA_NONE" or s.get(f"sgt_dir[{d}]", "DMA_NONE") != "DMA_NONE"
 
 
+def _device_has_address(s: Labels, a: Action) -> bool:
+    """An importer's device has an address only once the buffer is shared; the exporting
+    device has its own mapping from allocation to release (vb2_dma_sg_alloc, vb2_dc_alloc)."""
+    if a.params[0] == "exporter":
+        return s["dma_buf"] != "released"
+    return s["dma_buf"] != "allocated"
+
+
 KERNEL_PRECONDITIONS: dict[str, Callable[[Labels, Action], bool]] = {
     "dma_buf_export": lambda s, a: s["dma_buf"] == "allocated",
     "dma_buf_attach": _exported,
+    "dma_buf_dynamic_attach": _exported,
     "dma_buf_detach": _attached,
     "dma_buf_map_attachment": _attached,
     "dma_buf_unmap_attachment": lambda s, a: _attached(s, a) and s[f"mapped[{a.params[0]}]"] != "DMA_NONE",
@@ -62,8 +71,17 @@ KERNEL_PRECONDITIONS: dict[str, Callable[[Labels, Action], bool]] = {
     "cache_evict": _slot_in_use,
     "speculative_fill": _slot_in_use,
     "iommu_flush_queue": lambda s, a: True,
-    "dma_read": lambda s, a: s["dma_buf"] != "allocated",  # a device has an address only once shared
-    "dma_write": lambda s, a: s["dma_buf"] != "allocated",
+    "dma_read": lambda s, a: _device_has_address(s, a),
+    "dma_write": lambda s, a: _device_has_address(s, a),
+    # vb2_core_qbuf: -EINVAL unless the buffer is dequeued; vb2_core_dqbuf returns only a done one.
+    "vb2_qbuf": lambda s, a: s["dma_buf"] != "released" and s["queued"] == "no",
+    "vb2_dqbuf": lambda s, a: s["dma_buf"] != "released" and s["queued"] == "yes",
+    # A job is submitted by the importer's driver for its attachment; only a pending fence
+    # signals; dma_resv_wait_timeout runs inside dma_buf_begin_cpu_access (dma-buf.c).
+    "dma_resv_add_fence": _attached,
+    "dma_fence_signal": lambda s, a: s[f"fence[{a.params[0]}]"] == "yes",
+    "dma_resv_wait_timeout": lambda s, a: _exported(s, a) and s.get(
+        f"cpu_access[{a.params[0]}]" if a.params else "cpu_access") != "DMA_NONE",
 }
 
 
