@@ -8,8 +8,8 @@ small models of a sweep are never compiled and a large one is searched at C spee
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 from dmabuf_mc.checker.compile import Compiled, compile_system
@@ -26,9 +26,9 @@ from dmabuf_mc.checker.engines.explicit import (
 from dmabuf_mc.checker.engines.native import explore_native
 from dmabuf_mc.checker.engines.random import fuzz
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable, compiler
+from dmabuf_mc.checker.run import Run
 from dmabuf_mc.checker.trace import replay
 from dmabuf_mc.checker.ts import TransitionSystem
-from dmabuf_mc.checker.run import Run
 from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Verdict, refuted
 
 

@@ -3,10 +3,10 @@ saving a certificate for every proof."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from functools import partial
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,9 @@ from dmabuf_mc.checker.engines.bmc import bmc
 from dmabuf_mc.checker.engines.prove import ProofResult, kinduction, pdr
 from dmabuf_mc.checker.interrupt import ctrl_c_stops_z3
 from dmabuf_mc.checker.ir import TRUE, not_
+from dmabuf_mc.checker.run import Run
 from dmabuf_mc.checker.trace import replay
 from dmabuf_mc.checker.ts import Property, TransitionSystem
-from dmabuf_mc.checker.run import Run
 from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Verdict, refuted
 
 ENGINES = ("pdr", "kind", "bmc")

@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dmabuf_mc.checker.crosscheck import CrossCheck
+from dmabuf_mc.checker.run import Run, exit_code
 from dmabuf_mc.checker.trace import DEADLOCK, Trace
 from dmabuf_mc.checker.ts import Action
-from dmabuf_mc.checker.run import Run, exit_code
 from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Verdict
 
 View = Callable[[Mapping[str, str]], Mapping[str, str]]

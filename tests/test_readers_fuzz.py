@@ -25,8 +25,8 @@ from dmabuf_mc.checker.certificate import Certificate, CertificateError, claim, 
 from dmabuf_mc.checker.certificate import load as load_certificate
 from dmabuf_mc.checker.cexfile import CounterexampleError, read, to_trace
 from dmabuf_mc.model.config import ConfigError, load, parse
-from dmabuf_mc.model.policyfile import parse_policy
 from dmabuf_mc.model.policy import BASELINE
+from dmabuf_mc.model.policyfile import parse_policy
 from dmabuf_mc.model.provenance import from_record, resolve
 from tests.conftest import system
 

@@ -31,9 +31,9 @@ from dmabuf_mc.checker.check import UnknownName, check, fuzz_check
 from dmabuf_mc.checker.crosscheck import cross_check
 from dmabuf_mc.checker.engines.bmc import SolverGaveUp
 from dmabuf_mc.checker.engines.explicit import Limits, Stats
+from dmabuf_mc.checker.itf import trace_itf
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable
 from dmabuf_mc.checker.prover import ENGINES, CannotWrite, coverage, prove
-from dmabuf_mc.checker.itf import trace_itf
 from dmabuf_mc.checker.render import run_json, run_markdown, run_text, trace_markdown, trace_text
 from dmabuf_mc.checker.run import Run, exit_code
 from dmabuf_mc.checker.trace import Trace
