@@ -74,7 +74,7 @@ def invariant_from_smt2(text: str, s: dict[str, z3.ArithRef]) -> z3.BoolRef:
     try:
         parsed = z3.And(*z3.parse_smt2_string(text))
     except z3.Z3Exception as e:
-        raise CertificateError(f"invariant is not valid SMT-LIB: {e}") from None
+        raise CertificateError(f"invariant is not valid SMT-LIB: {_z3_message(e)}") from None
     names = {c.decl().name(): c for c in _constants(parsed)}
     unknown = sorted(set(names) - set(s))
     if unknown:
@@ -83,12 +83,31 @@ def invariant_from_smt2(text: str, s: dict[str, z3.ArithRef]) -> z3.BoolRef:
 
 
 def _constants(e: z3.ExprRef) -> set[z3.ExprRef]:
-    if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-        return {e}
+    """The uninterpreted constants in `e`, each shared subterm visited once."""
     out: set[z3.ExprRef] = set()
-    for c in e.children():
-        out |= _constants(c)
+    seen: set[int] = set()
+    todo = [e]
+    while todo:
+        t = todo.pop()
+        if t.get_id() in seen:
+            continue
+        seen.add(t.get_id())
+        if z3.is_const(t) and t.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+            out.add(t)
+        todo += t.children()
     return out
+
+
+MAX_SHOWN = 100_000
+"""The most subterms `claim` renders: a formula shares subterms (SMT-LIB `let`), and
+written out as a tree it can grow exponentially."""
+
+
+def _tree_size(e: z3.ExprRef, sizes: dict[int, int]) -> int:
+    """How many subterms `e` has written out as a tree (capped just above MAX_SHOWN)."""
+    if e.get_id() not in sizes:
+        sizes[e.get_id()] = min(MAX_SHOWN + 1, 1 + sum(_tree_size(c, sizes) for c in e.children()))
+    return sizes[e.get_id()]
 
 
 def _unsat(formula: z3.BoolRef, timeout: float | None) -> bool:
@@ -155,7 +174,10 @@ def claim(cert: Certificate, ts: TransitionSystem) -> str:
     if cert.engine == "kind":
         return f"{cert.property} is {cert.k}-inductive"
     bare = {v.name: z3.Int(v.name) for v in ts.variables}
-    return describe(invariant_from_smt2(cert.invariant_smt2, bare), ts)
+    inv = invariant_from_smt2(cert.invariant_smt2, bare)
+    if _tree_size(inv, {}) > MAX_SHOWN:
+        return f"an invariant of more than {MAX_SHOWN:,} subterms written out (not shown)"
+    return describe(inv, ts)
 
 
 def save(cert: Certificate, ts: TransitionSystem, directory: Path) -> Path:
@@ -195,11 +217,53 @@ def load(path: str) -> Certificate:
             property=field(doc, "property", str),
             engine=engine,
             k=_k(path, engine, field(doc, "k", int)),
-            invariant_smt2=field(doc, "invariant_smt2", str),
+            invariant_smt2=_invariant(path, engine, field(doc, "invariant_smt2", str)),
             fingerprint=field(doc, "model_fingerprint", str) if doc["version"] >= 2 else None,
         )
     except FieldError as e:
         raise CertificateError(f"{path}: {e}") from None
+
+
+MAX_INVARIANT = 2**20
+"""The longest invariant read, in characters: a hundred times the largest PDR has written
+for a built-in model; a longer one is refused before Z3 parses it."""
+MAX_NESTING = 400
+"""The deepest parenthesis nesting read in an invariant: PDR's have a let per shared
+subterm, a few dozen deep; rendering walks the formula recursively."""
+
+
+def _nesting(text: str) -> int:
+    """The deepest parenthesis nesting in SMT-LIB text."""
+    depth = deepest = 0
+    for c in text:
+        if c == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c == ")":
+            depth -= 1
+    return deepest
+
+
+def _invariant(path: str, engine: str, text: str) -> str:
+    """`invariant_smt2`, which for PDR must be SMT-LIB that Z3 parses, not too long nor
+    nested too deeply (checked before Z3 reads it)."""
+    if len(text) > MAX_INVARIANT:
+        raise CertificateError(f"{path}: invariant_smt2: expected at most {MAX_INVARIANT:,} characters, got "
+                               f"{len(text):,}")
+    if _nesting(text) > MAX_NESTING:
+        raise CertificateError(f"{path}: invariant_smt2: expected parentheses nested at most {MAX_NESTING} deep")
+    if engine == "pdr":
+        try:
+            z3.parse_smt2_string(text)
+        except z3.Z3Exception as e:
+            raise CertificateError(f"{path}: invariant_smt2: expected SMT-LIB assertions ({_z3_message(e)})") from None
+    return text
+
+
+def _z3_message(e: z3.Z3Exception) -> str:
+    """Z3's error message as text (it may come as bytes), on one line."""
+    message = e.value.decode(errors="replace") if isinstance(e.value, bytes) else str(e.value)
+    return " ".join(message.split())
 
 
 def _k(path: str, engine: str, k: int) -> int:

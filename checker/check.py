@@ -8,6 +8,7 @@ small models of a sweep are never compiled and a large one is searched at C spee
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,10 +28,11 @@ from dmabuf_mc.checker.engines.explicit import (
 from dmabuf_mc.checker.engines.native import explore_native
 from dmabuf_mc.checker.engines.random import Walked, fuzz
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable, compiler
+from dmabuf_mc.checker.run import Run
 from dmabuf_mc.checker.symmetry import NotSymmetric, symmetry
 from dmabuf_mc.checker.trace import replay
 from dmabuf_mc.checker.ts import TransitionSystem
-from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Report, Verdict, refuted
+from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Verdict, refuted
 
 
 class UnknownName(Exception):
@@ -53,16 +55,6 @@ def validate_names(ts: TransitionSystem, properties: Sequence[str], without: Seq
     return wanted
 
 
-@dataclass(frozen=True)
-class Fuzzed:
-    """What random histories found, how many distinct states they visited, and what they
-    exercised there (for `--strict`)."""
-
-    results: tuple[PropertyResult, ...]
-    visited: int
-    coverage: Coverage
-
-
 def fuzz_check(
     ts: TransitionSystem,
     properties: Sequence[str] = (),
@@ -71,9 +63,11 @@ def fuzz_check(
     steps: int = 200,
     seed: int = 0,
     progress: Callable[[Walked], None] | None = None,
-) -> Fuzzed:
+) -> Run:
     """Random histories: REFUTED with a replayed trace, or UNKNOWN (random testing proves
-    nothing)."""
+    nothing); the run also says how many distinct states they visited and what they
+    exercised there (for `--strict`)."""
+    start = time.perf_counter()
     wanted = validate_names(ts, properties, without)
     model = compile_system(ts, frozenset(without))
     found = fuzz(model, wanted, examples, steps, seed, progress)
@@ -88,7 +82,18 @@ def fuzz_check(
             results.append(PropertyResult(name, doc, Verdict.UNKNOWN, note=note))
     covered = (Coverage.not_judged(f"interrupted after {len(found.states_seen):,} distinct states")
                if found.interrupted else visited_coverage(model, found.states_seen, wanted))
-    return Fuzzed(tuple(results), len(found.states_seen), covered)
+    return Run(
+        command="fuzz",
+        system=ts.name,
+        engine="random",
+        results=tuple(results),
+        dropped=tuple(sorted(without)),
+        limits={"examples": examples, "steps": steps, "seed": seed},
+        visited=len(found.states_seen),
+        observed=covered,
+        interrupted=found.interrupted,
+        seconds=time.perf_counter() - start,
+    )
 
 
 def visited_coverage(model: Compiled, states: Iterable[int], properties: Sequence[str]) -> Coverage:
@@ -204,7 +209,7 @@ def check(
     engine: str = "auto",
     saving: Saving = NOT_SAVED,
     symmetric: bool = False,
-) -> Report:
+) -> Run:
     """Check the named properties (all when empty) with some obligations dropped, with
     one of ENGINES (NativeUnavailable if `native` cannot run here), checkpointing and
     resuming as `saving` says (CheckpointError for a checkpoint of another check), and
@@ -234,7 +239,10 @@ def check(
             results.append(PropertyResult(name, prop.doc, Verdict.HOLDS, vacuous=name not in seen.premises_seen))
         else:
             results.append(PropertyResult(name, prop.doc, Verdict.UNKNOWN))
-    return Report(
+    never_enabled = (tuple(a.label for i, a in enumerate(ts.actions) if i not in seen.actions_fired)
+                     if seen.stopped is None else ())
+    return Run(
+        command="check",
         system=ts.name,
         engine=engine,
         engine_reason=why,
@@ -244,7 +252,9 @@ def check(
         results=tuple(results),
         deadlock=seen.deadlock,
         deadlocks=seen.deadlocks,
-        never_enabled=tuple(a.label for i, a in enumerate(ts.actions) if i not in seen.actions_fired)
-        if seen.stopped is None
-        else (),
+        never_enabled=never_enabled,
+        limits={"max_states": limits.max_states, "max_depth": limits.max_depth, "timeout": limits.timeout},
+        observed=Coverage(tuple(r.name for r in results if r.vacuous), never_enabled),
+        interrupted=seen.stopped == INTERRUPTED,
+        seconds=seen.stats.seconds,
     )

@@ -9,12 +9,16 @@ of the farthest reachable state, which BMC to that depth covers completely.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dmabuf_mc.checker.engines.bmc import BmcResult, bmc
 from dmabuf_mc.checker.interrupt import ctrl_c_stops_z3
 from dmabuf_mc.checker.trace import ReplayError, Trace, replay
 from dmabuf_mc.checker.ts import TransitionSystem
-from dmabuf_mc.checker.verdict import Exit, PropertyResult, Report, Verdict, unsettled
+from dmabuf_mc.checker.verdict import Exit, PropertyResult, Verdict, unsettled
+
+if TYPE_CHECKING:
+    from dmabuf_mc.checker.run import Run
 
 
 @dataclass(frozen=True)
@@ -65,25 +69,28 @@ class CrossCheck:
     def undecided(self) -> tuple[Comparison, ...]:
         return tuple(c for c in self.comparisons if not c.decided)
 
-    def exit_code(self, report: Report) -> Exit:
-        """The report's exit code unless the engines disagree (1) or BMC could not answer
-        (or was interrupted) where the report says everything holds (3)."""
+    def exit_code(self, code: Exit) -> Exit:
+        """The run's exit code `code` unless the engines disagree (1) or BMC could not
+        answer (or was interrupted) where the run says everything holds (3)."""
         if self.disagreements:
             return Exit.VIOLATED
-        return unsettled(report.exit_code, bool(self.undecided or self.interrupted))
+        return unsettled(code, bool(self.undecided or self.interrupted))
 
 
-def cross_check(ts: TransitionSystem, report: Report) -> CrossCheck:
+def cross_check(ts: TransitionSystem, report: Run) -> CrossCheck:
     """BMC on every property the explicit run decided (UNKNOWN ones are left out). Every
     BMC counterexample is replayed before it can be shown (ReplayError otherwise: a bug).
     Ctrl-C cancels the running query and stops: the comparisons so far are kept."""
+    if report.stats is None:
+        raise ValueError(f"--cross-check re-derives an explicit search, not a {report.engine} run")
+    depth = report.stats.depth
     dropped = frozenset(report.dropped)
     decided = [r for r in report.results if r.verdict is not Verdict.UNKNOWN]
     comparisons: list[Comparison] = []
     try:
         with ctrl_c_stops_z3() as checkpoint:
             for r in decided:
-                bound = len(r.counterexample) if r.counterexample is not None else report.stats.depth
+                bound = len(r.counterexample) if r.counterexample is not None else depth
                 found = bmc(ts, r.name, bound, dropped)
                 if found.trace is not None:
                     _replayed(found.trace)
@@ -91,8 +98,8 @@ def cross_check(ts: TransitionSystem, report: Report) -> CrossCheck:
                 checkpoint()
     except KeyboardInterrupt:
         rest = tuple(r.name for r in decided[len(comparisons):])
-        return CrossCheck(report.stats.depth, tuple(comparisons), rest, interrupted=True)
-    return CrossCheck(report.stats.depth, tuple(comparisons))
+        return CrossCheck(depth, tuple(comparisons), rest, interrupted=True)
+    return CrossCheck(depth, tuple(comparisons))
 
 
 def _replayed(trace: Trace) -> None:

@@ -3,8 +3,10 @@ saving a certificate for every proof."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +17,12 @@ from dmabuf_mc.checker.engines.bmc import bmc
 from dmabuf_mc.checker.engines.prove import ProofResult, kinduction, pdr
 from dmabuf_mc.checker.interrupt import ctrl_c_stops_z3
 from dmabuf_mc.checker.ir import TRUE, not_
+from dmabuf_mc.checker.run import Run
 from dmabuf_mc.checker.trace import replay
 from dmabuf_mc.checker.ts import Property, TransitionSystem
 from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Verdict, refuted
 
 ENGINES = ("pdr", "kind", "bmc")
-
-
-@dataclass(frozen=True)
-class Proofs:
-    """A prove run's results, and whether Ctrl-C ended it (then what it did not reach
-    says nothing about the model: `--strict` does not judge it)."""
-
-    results: tuple[PropertyResult, ...]
-    interrupted: bool = False
 
 
 class CannotWrite(Exception):
@@ -44,17 +38,21 @@ def prove(
     timeout: float | None,
     certificates: Path,
     origin: Mapping[str, Any],
-) -> Proofs:
+) -> Run:
     """Each property PROVED (certificate saved), REFUTED (replayed trace) or UNKNOWN; on
-    Ctrl-C, the answers so far and UNKNOWN for the rest. CannotWrite if a certificate
+    Ctrl-C, the answers so far and UNKNOWN for the rest (the run says it was interrupted:
+    what it did not reach says nothing about the model). CannotWrite if a certificate
     cannot be saved under `certificates`.
 
     `origin` is what the application records about the configuration and policy (the
     `config` and `policy` fields), written into the certificate so that `certify` can
     rebuild the same system.
     """
+    start = time.perf_counter()
     wanted = validate_names(ts, properties, without)
     results: list[PropertyResult] = []
+    proofs = partial(Run, command="prove", system=ts.name, engine=engine, engine_reason="",
+                     dropped=tuple(sorted(without)), limits={"depth": depth, "timeout": timeout}, origin=origin)
     try:
         with ctrl_c_stops_z3() as checkpoint:
             for name in wanted:
@@ -63,8 +61,8 @@ def prove(
     except KeyboardInterrupt:
         note = "interrupted before an answer"
         results += [PropertyResult(n, ts.property(n).doc, Verdict.UNKNOWN, note=note) for n in wanted[len(results):]]
-        return Proofs(tuple(results), interrupted=True)
-    return Proofs(tuple(results))
+        return proofs(results=tuple(results), interrupted=True, seconds=time.perf_counter() - start)
+    return proofs(results=tuple(results), seconds=time.perf_counter() - start)
 
 
 def _prove_one(
@@ -81,9 +79,10 @@ def _prove_one(
     doc = ts.property(name).doc
     res = _run(ts, engine, name, dropped, depth, timeout)
     if res.trace is not None:
-        return refuted(name, doc, res.trace)
+        return replace(refuted(name, doc, res.trace), seconds=res.seconds)
     if not res.proved:
-        return PropertyResult(name, doc, Verdict.UNKNOWN, note=f"{res.stopped} ({res.seconds:.1f}s)")
+        return PropertyResult(name, doc, Verdict.UNKNOWN, note=f"{res.stopped} ({res.seconds:.1f}s)",
+                              bound=res.k, seconds=res.seconds)
     cert = Certificate(
         system=ts.name, origin=origin, without=tuple(sorted(dropped)), property=name, engine=res.engine, k=res.k,
         invariant_smt2=invariant_to_smt2(res.invariant) if res.invariant is not None else "",
@@ -94,7 +93,8 @@ def _prove_one(
     except OSError as e:
         raise CannotWrite(f"cannot write a certificate under {certificates}: {e.strerror or e}") from e
     how = "inductive invariant" if res.engine == "pdr" else f"{res.k}-induction"
-    return PropertyResult(name, doc, Verdict.PROVED, note=f"{how}, re-checked; {path}")
+    return PropertyResult(name, doc, Verdict.PROVED, note=f"{how}, re-checked; {path}", certificate=str(path),
+                          bound=res.k if res.engine == "kind" else None, seconds=res.seconds)
 
 
 def _run(ts: TransitionSystem, engine: str, name: str, dropped: frozenset[str], depth: int,

@@ -1,4 +1,5 @@
-"""Renderers for reports and traces: text for people, versioned JSON for tools.
+"""Renderers for runs and traces: text and Markdown for people, versioned JSON for tools
+(the ITF trace format is `checker.itf`).
 
 A `View` turns a state (variable -> value label) into named cells a reader recognises;
 the model supplies it, so traces speak in kernel terms and never show the bit encoding.
@@ -10,12 +11,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dmabuf_mc.checker.crosscheck import CrossCheck
+from dmabuf_mc.checker.run import Run, exit_code
 from dmabuf_mc.checker.trace import DEADLOCK, Trace
 from dmabuf_mc.checker.ts import Action
-from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Report, Verdict
+from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Verdict
 
 View = Callable[[Mapping[str, str]], Mapping[str, str]]
 REPORT_SCHEMA = "dmabuf-mc.report"
+REPORT_VERSION = 2
+"""Version 2: every command's report (check, prove, fuzz), with limits, provenance and
+per-property evidence; version 1 was check's alone."""
 TRACE_SCHEMA = "dmabuf-mc.trace"
 SCHEMA_VERSION = 1
 
@@ -49,61 +54,85 @@ def violation_note(r: PropertyResult) -> str:
     return f"{what} {len(r.counterexample)} steps, replayed"
 
 
-def report_text(report: Report, view: View) -> str:
-    """The verdict lines, warnings, then each counterexample."""
-    s = report.stats
-    coverage = "exhaustive" if report.stopped is None else f"stopped: {report.stopped}"
-    out = [
-        f"dmabuf-mc: {report.system} ({report.engine} engine"
-        + (f": {report.engine_reason}" if report.engine_reason else "") + ")"
-        + (f", without {', '.join(report.dropped)}" if report.dropped else ""),
-        f"  {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}, "
-        f"{s.seconds:.2f}s ({s.states_per_second:,.0f} states/s); {coverage}",
-    ]
-    width = max(len(r.name) for r in report.results)
-    for r in report.results:
-        if r.counterexample is not None:
-            note = violation_note(r)
-        elif r.verdict is Verdict.HOLDS:
-            note = f"in all {s.states:,} reachable states"
-            if r.vacuous:
-                note += " - VACUOUS: its premise never occurs"
-        else:
-            note = f"no violation in the {s.states:,} states explored ({report.stopped})"
-        out.append(f"  {r.verdict.value:<8} {r.name:<{width}}  {note}")
-    if report.deadlock is not None:
-        out.append(f"  DEADLOCK {report.deadlocks} state(s) where nothing is enabled; first one below")
-    if report.never_enabled:
-        out.append(f"  warning: never enabled: {', '.join(report.never_enabled)}")
-    if report.coverage is not None:
-        out += coverage_lines(report.coverage)
-    for r in report.results:
+def _header(run: Run) -> list[str]:
+    """The system, engine and why, what was left out; the search's size when it has one."""
+    out = [f"dmabuf-mc: {run.system} ({run.engine} engine"
+           + (f": {run.engine_reason}" if run.engine_reason else "") + ")"
+           + (f", without {', '.join(run.dropped)}" if run.dropped else "")]
+    s = run.stats
+    if s is not None:
+        coverage = "exhaustive" if run.stopped is None else f"stopped: {run.stopped}"
+        out.append(f"  {s.states:,} states, {s.transitions:,} transitions, depth {s.depth}, "
+                   f"{s.seconds:.2f}s ({s.states_per_second:,.0f} states/s); {coverage}")
+    return out
+
+
+def _note(run: Run, r: PropertyResult) -> str:
+    """What a verdict line says after the property's name."""
+    if r.counterexample is not None:
+        return violation_note(r)
+    if run.stats is None:
+        return r.note
+    if r.verdict is Verdict.HOLDS:
+        return f"in all {run.stats.states:,} reachable states" + (
+            " - VACUOUS: its premise never occurs" if r.vacuous else "")
+    return f"no violation in the {run.stats.states:,} states explored ({run.stopped})"
+
+
+def run_text(run: Run, view: View) -> str:
+    """The verdict lines, what the run covered and what --strict judged, then each
+    counterexample; a cross-check's lines and traces last."""
+    out = _header(run)
+    width = max((len(r.name) for r in run.results), default=0)
+    out += [f"  {r.verdict.value:<8} {r.name:<{width}}  {_note(run, r)}" for r in run.results]
+    out += [f"  {line}" for line in _findings(run)]
+    for r in run.results:
         if r.counterexample is not None:
             out += ["", f"{r.name}: {r.doc}", trace_text(r.counterexample, view)]
-    if report.deadlock is not None:
-        out += ["", "deadlock:", trace_text(report.deadlock, view)]
+    if run.deadlock is not None:
+        out += ["", "deadlock:", trace_text(run.deadlock, view)]
+    if run.cross_check is not None:
+        out += [f"  {line}" for line in _cross_check_lines(run.cross_check)]
+        out += _disagreements(run.cross_check, view)
+    return "\n".join(out)
+
+
+def _findings(run: Run) -> list[str]:
+    """What the run covered beyond its verdicts: states visited, deadlocks, actions never
+    enabled, and what --strict judged."""
+    out = [f"{run.visited:,} distinct states visited"] if run.visited is not None else []
+    if run.deadlock is not None:
+        out.append(f"DEADLOCK {run.deadlocks} state(s) where nothing is enabled; first one below")
+    if run.never_enabled:
+        out.append(f"warning: never enabled: {', '.join(run.never_enabled)}")
+    if run.coverage is not None:
+        out += coverage_lines(run.coverage)
+    return out
+
+
+def run_markdown(run: Run, view: View, trace_markdown: Callable[[Trace], str]) -> str:
+    """A run for a mailing list or a forge: a table of verdicts, then each counterexample
+    as `trace_markdown` renders it (the model supplies lifelines and arrows)."""
+    out = [f"# {run.system}", "", f"`{run.command}` with the {run.engine} engine"
+           + (f" ({run.engine_reason})" if run.engine_reason else "")
+           + (f", without {', '.join(run.dropped)}" if run.dropped else "") + "."]
+    if run.stats is not None:
+        out += ["", "```", *_header(run)[1:], "```"]
+    out += ["", "| property | verdict | evidence |", "|---|---|---|"]
+    out += [f"| {r.name} | {r.verdict.value} | {_note(run, r).replace('|', '/')} |" for r in run.results]
+    extra = _findings(run) + (_cross_check_lines(run.cross_check) if run.cross_check is not None else [])
+    out += [""] + [f"- {line}" for line in extra] if extra else []
+    for trace in run.counterexamples:
+        out += ["", trace_markdown(trace)]
     return "\n".join(out)
 
 
 def coverage_lines(cov: Coverage) -> list[str]:
     """`--strict`'s lines: what fails the run, what could not be decided."""
-    out = [f"  STRICT   the run fails: {'; '.join(cov.failures)}"] if cov.failures else []
+    out = [f"STRICT   the run fails: {'; '.join(cov.failures)}"] if cov.failures else []
     if cov.undecided:
-        out.append(f"  STRICT   not decided: {'; '.join(cov.undecided)}")
+        out.append(f"STRICT   not decided: {'; '.join(cov.undecided)}")
     return out
-
-
-def proof_text(system: str, engine: str, results: tuple[PropertyResult, ...], view: View) -> str:
-    """Verdict lines of a symbolic run, then each counterexample."""
-    width = max(len(r.name) for r in results)
-    out = [f"dmabuf-mc: {system} ({engine} engine)"]
-    for r in results:
-        note = violation_note(r) if r.counterexample else r.note
-        out.append(f"  {r.verdict.value:<8} {r.name:<{width}}  {note}")
-    for r in results:
-        if r.counterexample is not None:
-            out += ["", f"{r.name}: {r.doc}", trace_text(r.counterexample, view)]
-    return "\n".join(out)
 
 
 Arrow = Callable[[Action], tuple[str, str]]
@@ -149,52 +178,76 @@ def trace_json(trace: Trace, view: View) -> dict[str, Any]:
     }
 
 
-def report_json(report: Report, view: View) -> dict[str, Any]:
-    s = report.stats
+def _result_json(r: PropertyResult, view: View) -> dict[str, Any]:
     return {
-        "schema": REPORT_SCHEMA,
-        "version": SCHEMA_VERSION,
-        "system": report.system,
-        "engine": report.engine,
-        "engine_reason": report.engine_reason,
-        "without": list(report.dropped),
-        "complete": report.stopped is None,
-        "stopped": report.stopped,
-        "stats": {"states": s.states, "transitions": s.transitions, "depth": s.depth, "seconds": round(s.seconds, 3)},
-        "results": [
-            {
-                "property": r.name,
-                "verdict": r.verdict.value,
-                "vacuous": r.vacuous,
-                "counterexample": trace_json(r.counterexample, view) if r.counterexample else None,
-            }
-            for r in report.results
-        ],
-        "deadlocks": report.deadlocks,
-        "deadlock": trace_json(report.deadlock, view) if report.deadlock else None,
-        "never_enabled": list(report.never_enabled),
-        "strict_failures": list(report.strict_failures),
-        "exit_code": report.exit_code,
+        "property": r.name,
+        "doc": r.doc,
+        "verdict": r.verdict.value,
+        "vacuous": r.vacuous,
+        "note": r.note,
+        "certificate": r.certificate,
+        "bound": r.bound,
+        "seconds": None if r.seconds is None else round(r.seconds, 3),
+        "counterexample": trace_json(r.counterexample, view) if r.counterexample else None,
     }
 
 
-def cross_check_text(cc: CrossCheck, view: View) -> str:
-    """The cross-check's lines, then each disagreement with both engines' traces."""
+def run_json(run: Run, view: View) -> dict[str, Any]:
+    """A run as data (schemas/report.schema.json): what ran on what, with which limits,
+    each property's verdict and evidence, what the run covered, and its exit code."""
+    s = run.stats
+    return {
+        "schema": REPORT_SCHEMA,
+        "version": REPORT_VERSION,
+        "command": run.command,
+        "system": run.system,
+        **run.origin,
+        "engine": run.engine,
+        "engine_reason": run.engine_reason,
+        "without": list(run.dropped),
+        "limits": dict(run.limits),
+        "complete": run.stats is not None and run.stopped is None and not run.interrupted,
+        "stopped": run.stopped,
+        "interrupted": run.interrupted,
+        "seconds": round(run.seconds, 3),
+        "stats": None if s is None else {"states": s.states, "transitions": s.transitions, "depth": s.depth,
+                                         "seconds": round(s.seconds, 3)},
+        "visited": run.visited,
+        "results": [_result_json(r, view) for r in run.results],
+        "deadlocks": run.deadlocks,
+        "deadlock": trace_json(run.deadlock, view) if run.deadlock else None,
+        "never_enabled": list(run.never_enabled),
+        "strict": run.strict,
+        "strict_failures": list(run.strict_failures),
+        "not_decided": list(run.coverage.undecided) if run.coverage is not None else [],
+        "cross_check": _cross_check_json(run.cross_check, view) if run.cross_check is not None else None,
+        "exit_code": int(exit_code(run)),
+    }
+
+
+def _cross_check_lines(cc: CrossCheck) -> list[str]:
+    """The cross-check's summary: how many properties agree, what BMC left undecided, what
+    an interrupt left uncompared, and each disagreement."""
     agreeing = len(cc.comparisons) - len(cc.disagreements) - len(cc.undecided)
-    out = [f"  cross-check with bmc to depth {cc.depth}: agrees on {agreeing} of {len(cc.comparisons)} properties"]
-    out += [f"  UNKNOWN  {c.explicit.name}: {c.summary}" for c in cc.undecided]
+    out = [f"cross-check with bmc to depth {cc.depth}: agrees on {agreeing} of {len(cc.comparisons)} properties"]
+    out += [f"UNKNOWN  {c.explicit.name}: {c.summary}" for c in cc.undecided]
     if cc.interrupted:
         rest = f"not compared: {', '.join(cc.not_compared)}" if cc.not_compared else "every property was reached"
-        out.append(f"  cross-check interrupted after {len(cc.comparisons)} comparisons; {rest}")
-    out += [f"  DISAGREE {c.explicit.name}: {c.summary}" for c in cc.disagreements]
+        out.append(f"cross-check interrupted after {len(cc.comparisons)} comparisons; {rest}")
+    return out + [f"DISAGREE {c.explicit.name}: {c.summary}" for c in cc.disagreements]
+
+
+def _disagreements(cc: CrossCheck, view: View) -> list[str]:
+    """Both engines' traces for each property they disagree on."""
+    out = []
     for c in cc.disagreements:
         for engine, trace in (("explicit", c.explicit.counterexample), ("bmc", c.bmc.trace)):
             if trace is not None:
                 out += ["", f"{c.explicit.name}, {engine} engine:", trace_text(trace, view)]
-    return "\n".join(out)
+    return out
 
 
-def cross_check_json(cc: CrossCheck, view: View) -> dict[str, Any]:
+def _cross_check_json(cc: CrossCheck, view: View) -> dict[str, Any]:
     """The cross-check as data: per property both answers, and BMC's trace where it differs."""
     return {
         "depth": cc.depth,

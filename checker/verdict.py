@@ -1,11 +1,10 @@
-"""Verdicts and reports: the values engines hand to renderers."""
+"""Verdicts, per-property results and coverage: the parts of a `checker.run.Run`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-from dmabuf_mc.checker.engines.explicit import Stats
 from dmabuf_mc.checker.trace import Trace, replay
 
 
@@ -36,7 +35,14 @@ class PropertyResult:
     vacuous: bool = False
     """Its premise never held in a reachable state: a HOLDS that says nothing."""
     note: str = ""
-    """What a symbolic engine adds: the certificate path, or which limit it reached."""
+    """What a symbolic or random engine adds: how it proved, or which limit it reached."""
+    certificate: str | None = None
+    """The proof certificate's path (PROVED by a symbolic engine)."""
+    bound: int | None = None
+    """The bound the engine reached: BMC depth without a violation, k of a k-induction
+    proof, the frame of a PDR proof (None: an explicit search, whose bound is its depth)."""
+    seconds: float | None = None
+    """Time spent on this property alone (None: the engine checks all at once)."""
 
 
 def refuted(name: str, doc: str, trace: Trace) -> PropertyResult:
@@ -45,41 +51,6 @@ def refuted(name: str, doc: str, trace: Trace) -> PropertyResult:
     replay(trace)
     verdict = Verdict.REFUSED if trace.ts.property(name).refusal else Verdict.REFUTED
     return PropertyResult(name, doc, verdict, trace)
-
-
-@dataclass(frozen=True)
-class Report:
-    """One check of one system: per-property results and what the search covered."""
-
-    system: str
-    engine: str
-    dropped: tuple[str, ...]
-    stats: Stats
-    stopped: str | None
-    results: tuple[PropertyResult, ...]
-    deadlock: Trace | None
-    deadlocks: int
-    never_enabled: tuple[str, ...]
-    engine_reason: str = ""
-    """Why this engine ran (e.g. the model outgrew the Python probe)."""
-    strict: bool = False
-    """`--strict`: a vacuous pass or a never-enabled action fails the run."""
-
-    @property
-    def coverage(self) -> Coverage | None:
-        """What `--strict` judges (None without it)."""
-        if not self.strict:
-            return None
-        return Coverage(tuple(r.name for r in self.results if r.vacuous), self.never_enabled)
-
-    @property
-    def strict_failures(self) -> tuple[str, ...]:
-        return self.coverage.failures if self.coverage is not None else ()
-
-    @property
-    def exit_code(self) -> Exit:
-        code = exit_code(self.results, self.deadlock is not None)
-        return self.coverage.exit_code(code) if self.coverage is not None else code
 
 
 @dataclass(frozen=True)
@@ -113,13 +84,3 @@ class Coverage:
 def unsettled(code: Exit, undecided: bool) -> Exit:
     """UNKNOWN instead of HOLDS when part of what the run claims was left undecided."""
     return Exit.UNKNOWN if undecided and code is Exit.HOLDS else code
-
-
-def exit_code(results: tuple[PropertyResult, ...], deadlock: bool = False) -> Exit:
-    """VIOLATED for a violation, a refusal or a deadlock, else UNKNOWN if any property was
-    left undecided (a limit or an interrupt), else HOLDS."""
-    if deadlock or any(r.verdict in (Verdict.REFUTED, Verdict.REFUSED) for r in results):
-        return Exit.VIOLATED
-    if any(r.verdict is Verdict.UNKNOWN for r in results):
-        return Exit.UNKNOWN
-    return Exit.HOLDS

@@ -409,8 +409,19 @@ class Reader:
             raise ConfigError(self.file, self.field(unknown[0]), f"no such field (known: {known})")
 
 
+MAX_BYTES = 2**20
+"""The largest configuration or policy text read: a hundred times the largest built-in
+configuration; larger text is refused before it is parsed."""
+
+
+def _too_large(file: str, size: int) -> ConfigError:
+    return ConfigError(file, "(file)", f"a file of at most {MAX_BYTES:,} bytes, got {size:,}")
+
+
 def read_toml(text: str, file: str) -> dict[str, Any]:
     """TOML text as a table; a syntax error names the file and line."""
+    if len(text) > MAX_BYTES:
+        raise _too_large(file, len(text))
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -423,8 +434,11 @@ def read_toml(text: str, file: str) -> dict[str, Any]:
 
 
 def read_file(path: str) -> str:
-    """A file's text, or a ConfigError naming it."""
+    """A file's text, or a ConfigError naming it (a file over MAX_BYTES is not read)."""
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_BYTES:
+            raise _too_large(path, size)
         return Path(path).read_text()
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(path, "(file)", f"a readable UTF-8 TOML file ({e})") from None

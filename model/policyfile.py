@@ -34,7 +34,7 @@ def parse_policy(text: str, file: str) -> Policy:
 def _obligation_list(r: Reader, key: str) -> list[str]:
     names = r.get(key, list, [])
     for k, name in enumerate(names):
-        if name not in OBLIGATIONS:
+        if not isinstance(name, str) or name not in OBLIGATIONS:
             raise ConfigError(r.file, f"{r.field(key)}[{k}]", f"an obligation, one of {', '.join(OBLIGATIONS)}; "
                               f"got {name!r}")
     return names

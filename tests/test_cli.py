@@ -35,7 +35,7 @@ def test_vacuous_pass_is_flagged():
 def test_json_report_is_versioned_and_carries_the_trace():
     r = run("check", "--format", "json")
     doc = json.loads(r.output)
-    assert doc["schema"] == "dmabuf-mc.report" and doc["version"] == 1
+    assert doc["schema"] == "dmabuf-mc.report" and doc["version"] == 2
     refuted = {x["property"]: x for x in doc["results"] if x["verdict"] == "REFUTED"}
     steps = refuted["device-reads-latest"]["counterexample"]["steps"]
     assert [s["call"] for s in steps][-1] == "dma_read"

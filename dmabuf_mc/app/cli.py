@@ -22,7 +22,7 @@ from rich.console import Console
 
 from dmabuf_mc.app import judge, tables
 from dmabuf_mc.app.batch import MAX_STATES
-from dmabuf_mc.checker.artefact import model_changed, tool_version
+from dmabuf_mc.checker.artefact import DISTRIBUTION, model_changed, tool_version
 from dmabuf_mc.checker.certificate import MAX_K, CertificateError, claim, recheck
 from dmabuf_mc.checker.certificate import load as load_certificate
 from dmabuf_mc.checker.cexfile import CounterexampleError, Recorded, document, dump, file_stem, still_violates, to_trace
@@ -34,21 +34,14 @@ from dmabuf_mc.checker.crosscheck import cross_check
 from dmabuf_mc.checker.engines.bmc import SolverGaveUp
 from dmabuf_mc.checker.engines.explicit import Limits, Stats
 from dmabuf_mc.checker.engines.random import Walked
+from dmabuf_mc.checker.itf import trace_itf
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable
 from dmabuf_mc.checker.prover import ENGINES, CannotWrite, coverage, prove
-from dmabuf_mc.checker.render import (
-    coverage_lines,
-    cross_check_json,
-    cross_check_text,
-    proof_text,
-    report_json,
-    report_text,
-    trace_markdown,
-    trace_text,
-)
+from dmabuf_mc.checker.render import run_json, run_markdown, run_text, trace_markdown, trace_text
+from dmabuf_mc.checker.run import Run, exit_code
 from dmabuf_mc.checker.trace import Trace
 from dmabuf_mc.checker.ts import TransitionSystem
-from dmabuf_mc.checker.verdict import Coverage, Exit, exit_code
+from dmabuf_mc.checker.verdict import Exit
 from dmabuf_mc.model import catalog
 from dmabuf_mc.model.config import (
     ARCH_SYNC,
@@ -133,6 +126,12 @@ strict_option = click.option(
     "--strict", is_flag=True, help="A VACUOUS property or a never-enabled action fails the run (exit 1).",
 )
 
+FORMATS = ("text", "json", "markdown", "itf")
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+    help="json: the report (schemas/report.schema.json); itf: each counterexample as an ITF trace, one a line.",
+)
+
 dump_option = click.option(
     "--dump", type=click.Path(file_okay=False), is_flag=False, flag_value="counterexamples", default=None,
     help="Write each counterexample as JSON and Markdown under DIR (default: counterexamples/).",
@@ -156,10 +155,11 @@ def _directory(option: str, directory: str | None) -> None:
             return
 
 
-def _dump(traces: list[Trace], cfg: Configuration, prov: Provenance, directory: str | None) -> None:
+def _dump(traces: list[Trace], cfg: Configuration, prov: Provenance, directory: str | None, fmt: str) -> None:
     """Write the counterexamples, named so that the same trace gets the same file, each
     with what it takes to replay it anywhere (`model.provenance`); exit 2 naming --dump
-    and the directory if they cannot be written (the verdicts are printed by then)."""
+    and the directory if they cannot be written (the verdicts are printed by then). Says
+    what it wrote on stderr unless the output is text, so JSON and ITF stay parseable."""
     if directory is None:
         return
     for trace in traces:
@@ -168,7 +168,7 @@ def _dump(traces: list[Trace], cfg: Configuration, prov: Provenance, directory: 
             path = dump(doc, _markdown(trace, cfg, prov), file_stem(trace), Path(directory))
         except OSError as e:
             _fail(f"--dump {directory}: cannot write a counterexample there: {e.strerror or e}")
-        click.echo(f"wrote {path} (and .md)")
+        click.echo(f"wrote {path} (and .md)", err=fmt != "text")
 
 
 EXIT_KEY = "dmabuf-mc.exit"
@@ -232,7 +232,7 @@ def main() -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
 @click.option("--engine", type=click.Choice(CHECK_ENGINES), default="auto", show_default=True,
               help="native: C compiled by gcc; explicit: Python; auto: Python, then C for large models.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option
 @strict_option
 @click.option("--cross-check", "cross", is_flag=True,
               help="Re-derive every verdict with BMC to the BFS depth; a disagreement fails the run (exit 1).")
@@ -284,8 +284,8 @@ def check_cmd(
             status.update(f"{stats.states:,} states, depth {stats.depth}, {stats.states_per_second:,.0f} states/s")
 
     try:
-        report = replace(check(ts, properties, without, Limits(max_states, max_depth, timeout), progress,
-                               engine, saving, symmetry), strict=strict)
+        run = check(ts, properties, without, Limits(max_states, max_depth, timeout), progress, engine,
+                    saving, symmetry)
     except UnknownName as e:
         _fail(str(e))
     except CheckpointError as e:
@@ -295,20 +295,10 @@ def check_cmd(
     finally:
         if status is not None:
             status.stop()
-    cells = partial(view, cfg)
-    cc = cross_check(ts, report) if cross else None
-    code = _exiting(cc.exit_code(report) if cc is not None else report.exit_code)
-    if fmt == "json":
-        doc = report_json(report, cells)
-        if cc is not None:
-            doc.update(cross_check=cross_check_json(cc, cells), exit_code=code)
-        click.echo(json.dumps(doc, indent=2))
-    else:
-        click.echo(kernel_line(cfg))
-        click.echo(report_text(report, cells) + (f"\n{cross_check_text(cc, cells)}" if cc is not None else ""))
-    traces = [r.counterexample for r in report.results if r.counterexample is not None]
-    _dump(traces, cfg, prov, dump)
-    sys.exit(code)
+    run = run.resolved(prov.record(), strict)
+    if cross:
+        run = replace(run, cross_check=cross_check(ts, run))
+    _finish(run, fmt, cfg, prov, dump)
 
 
 @main.command("prove")
@@ -320,6 +310,7 @@ def check_cmd(
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds per property.")
 @click.option("--certificates", type=click.Path(file_okay=False), default="certificates", show_default=True,
               help="Where proof certificates are written.")
+@format_option
 @strict_option
 @dump_option
 def prove_cmd(
@@ -332,6 +323,7 @@ def prove_cmd(
     depth: int,
     timeout: float | None,
     certificates: str,
+    fmt: str,
     strict: bool,
     dump: str | None,
 ) -> None:
@@ -344,20 +336,15 @@ def prove_cmd(
     _directory("--dump", dump)
     cfg, ts = prov.system()
     try:
-        proofs = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
+        run = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
     except UnknownName as e:
         _fail(str(e))
     except CannotWrite as e:
         _fail(f"--certificates {certificates}: {e}")
-    results = proofs.results
-    code = _exiting(exit_code(results))
-    click.echo(proof_text(ts.name, engine, results, partial(view, cfg)))
-    _dump([r.counterexample for r in results if r.counterexample], cfg, prov, dump)
-    if not strict:
-        _exit(code, None)
-    if proofs.interrupted:
-        _exit(code, Coverage.not_judged("the run was interrupted"))
-    _exit(code, coverage(ts, engine, properties, without, depth, timeout))
+    run = run.resolved(prov.record(), strict)
+    if strict and not run.interrupted:
+        run = replace(run, observed=coverage(ts, engine, properties, without, depth, timeout))
+    _finish(run, fmt, cfg, prov, dump)
 
 
 @main.command("fuzz")
@@ -366,6 +353,7 @@ def prove_cmd(
               help="Random histories to run.")
 @click.option("--steps", type=click.IntRange(min=1), default=200, show_default=True, help="Longest history.")
 @click.option("--seed", "seed_value", type=click.IntRange(min=0), default=0, show_default=True)
+@format_option
 @strict_option
 @dump_option
 def fuzz_cmd(
@@ -377,6 +365,7 @@ def fuzz_cmd(
     examples: int,
     steps: int,
     seed_value: int,
+    fmt: str,
     strict: bool,
     dump: str | None,
 ) -> None:
@@ -397,27 +386,32 @@ def fuzz_cmd(
                           f"{walked.refuted} properties violated")
 
     try:
-        fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value, progress)
+        run = fuzz_check(ts, properties, without, examples, steps, seed_value, progress)
     except UnknownName as e:
         _fail(str(e))
     finally:
         if status is not None:
             status.stop()
-    _exiting(exit_code(fuzzed.results))
-    click.echo(proof_text(ts.name, "random", fuzzed.results, partial(view, cfg)))
-    click.echo(f"  {fuzzed.visited:,} distinct states visited")
-    _dump([r.counterexample for r in fuzzed.results if r.counterexample], cfg, prov, dump)
-    _exit(exit_code(fuzzed.results), fuzzed.coverage if strict else None)
+    _finish(run.resolved(prov.record(), strict), fmt, cfg, prov, dump)
 
 
-def _exit(code: Exit, coverage: Coverage | None) -> NoReturn:
-    """Exit with `code`, or as `--strict` judges the run's coverage when it was asked for."""
-    if coverage is None:
-        sys.exit(code)
-    lines = coverage_lines(coverage)
-    if lines:
-        click.echo("\n".join(lines))
-    sys.exit(coverage.exit_code(code))
+def _finish(run: Run, fmt: str, cfg: Configuration, prov: Provenance, dump: str | None) -> NoReturn:
+    """Print the run in `fmt`, write its counterexamples under `dump`, and exit with its
+    exit code (`checker.run.exit_code`, noted first so a closed stdout cannot change it)."""
+    code = _exiting(exit_code(run))
+    cells = partial(view, cfg)
+    if fmt == "json":
+        click.echo(json.dumps(run_json(run, cells), indent=2))
+    elif fmt == "itf":
+        for trace in run.counterexamples:
+            click.echo(json.dumps(trace_itf(trace, prov.record(), f"{DISTRIBUTION} {tool_version()}")))
+    elif fmt == "markdown":
+        click.echo(run_markdown(run, cells, lambda trace: _markdown(trace, cfg, prov)))
+    else:
+        click.echo(kernel_line(cfg))
+        click.echo(run_text(run, cells))
+    _dump([r.counterexample for r in run.results if r.counterexample is not None], cfg, prov, dump, fmt)
+    sys.exit(code)
 
 
 Rebuilt = tuple[Provenance, Configuration, TransitionSystem]
@@ -456,18 +450,21 @@ def _no_longer(trace: Trace) -> str:
 
 @main.command("show")
 @click.argument("file")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "itf"]), default="text",
+              show_default=True)
 def show_cmd(file: str, fmt: str) -> None:
-    """Render a counterexample file as text, Markdown (with a Mermaid diagram) or JSON,
-    as the current model runs it: says so when the violation no longer happens."""
+    """Render a counterexample file as text, Markdown (with a Mermaid diagram), JSON or an
+    ITF trace, as the current model runs it: says so when the violation no longer happens."""
     prov, cfg, trace, rec = _recorded(file)
     cells = partial(view, cfg)
     violates = f"-> violates {trace.violates}"
     fixed = not still_violates(trace)
-    if fmt == "json":
-        click.echo(json.dumps(document(trace, cells, prov.record(), rec), indent=2))
+    if fmt in ("json", "itf"):
+        doc = (document(trace, cells, prov.record(), rec) if fmt == "json"
+               else trace_itf(trace, prov.record(), rec.tool or f"{DISTRIBUTION} {tool_version()}"))
+        click.echo(json.dumps(doc, indent=2))
         if fixed:
-            click.echo(f"{file}: {_no_longer(trace)}", err=True)  # stderr: the output stays JSON
+            click.echo(f"{file}: {_no_longer(trace)}", err=True)  # stderr: the output stays parseable
     elif fmt == "markdown":
         text = _markdown(trace, cfg, prov)
         if fixed:

@@ -14,13 +14,14 @@ from dmabuf_mc.checker.check import Saving, check
 from dmabuf_mc.checker.checkpoint import Checked, CheckpointError, Frontier, load
 from dmabuf_mc.checker.compile import compile_system
 from dmabuf_mc.checker.engines.explicit import INTERRUPTED, Exploration, Limits, explore, state_limit
-from dmabuf_mc.checker.verdict import Exit, Report
+from dmabuf_mc.checker.run import Run
+from dmabuf_mc.checker.verdict import Exit
 from tests.conftest import system
 
 NAME = "bounce-32bit"  # 645 states, four properties refuted, six holding
 
 
-def summary(report: Report) -> tuple[object, ...]:
+def summary(report: Run) -> tuple[object, ...]:
     """Everything a resumed run must reproduce: counts, verdicts and the shortest traces."""
     return (report.stats.states, report.stats.transitions, report.stats.depth, report.stopped, report.deadlocks,
             report.never_enabled, tuple(

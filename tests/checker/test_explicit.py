@@ -11,6 +11,7 @@ from dmabuf_mc.checker.check import check
 from dmabuf_mc.checker.compile import compile_system
 from dmabuf_mc.checker.engines.explicit import Limits, explore
 from dmabuf_mc.checker.ir import TRUE, Const, Expr, add, and_, eq, lt, ne, not_, or_
+from dmabuf_mc.checker.run import exit_code
 from dmabuf_mc.checker.trace import DEADLOCK, replay
 from dmabuf_mc.checker.ts import BOOL, Effect, Property, TransitionSystem, Var, action, bounded, enum
 from dmabuf_mc.checker.verdict import Verdict
@@ -201,7 +202,7 @@ def test_state_limit_gives_unknown_not_holds():
     report = check(peterson(broken=False), limits=Limits(max_states=5))
     assert report.results[0].verdict is Verdict.UNKNOWN
     assert report.stopped and "state limit" in report.stopped
-    assert report.exit_code == 3
+    assert exit_code(report) == 3
 
 
 def test_depth_limit_reports_the_depth():
