@@ -60,7 +60,8 @@ class Run:
     """`--cross-check`: the verdicts re-derived by another engine."""
     interrupted: bool = False
     """Ctrl-C ended the run: what it did not reach says nothing about the model."""
-    seconds: float = 0.0
+    seconds: float = field(default=0.0, compare=False)
+    """Wall-clock time: a measurement, so not part of what makes two runs equal."""
 
     @property
     def counterexamples(self) -> tuple[Trace, ...]:

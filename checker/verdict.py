@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 
 from dmabuf_mc.checker.trace import Trace, replay
@@ -41,8 +41,9 @@ class PropertyResult:
     bound: int | None = None
     """The bound the engine reached: BMC depth without a violation, k of a k-induction
     proof, the frame of a PDR proof (None: an explicit search, whose bound is its depth)."""
-    seconds: float | None = None
-    """Time spent on this property alone (None: the engine checks all at once)."""
+    seconds: float | None = field(default=None, compare=False)
+    """Time spent on this property alone (None: the engine checks all at once); a
+    measurement, so not part of what makes two results equal."""
 
 
 def refuted(name: str, doc: str, trace: Trace) -> PropertyResult:
