@@ -62,7 +62,7 @@ def test_random_histories_stay_inside_the_reachable_set(name):
 
 def test_user_helper_passes_a_safe_configuration_and_fails_an_unsafe_one():
     check_random_histories("heap-bracketed", properties=["device-reads-latest"], examples=10)
-    with pytest.raises(AssertionError, match="device-reads-latest violated in seed"):
+    with pytest.raises(AssertionError, match="REFUTED  device-reads-latest"):
         check_random_histories("seed", properties=["device-reads-latest"], examples=20)
     assert random_histories(["seed"]).pytestmark[0].args == ("config", ["seed"])
 
