@@ -530,7 +530,6 @@ class Batch:
     properties: tuple[str, ...]
     workers: int
     markdown: bool
-    traces: bool
 
     @property
     def swept(self) -> bool:
@@ -544,7 +543,7 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
 
     @wraps(command)
     def wrapper(**kw: object) -> None:
-        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt", "traces")
+        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt")
         values = {f: kw.pop(f) for f in fields}
         values["markdown"] = values.pop("fmt") == "markdown"
         command(batch=Batch(**values), **kw)
@@ -562,14 +561,14 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
         click.option("--workers", type=click.IntRange(min=0), default=0,
                      help="Processes to run checks in; 0: one per core."),
-        click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True),
-        click.option("--traces", is_flag=True, help="Text format: print every trace, not just how to reproduce it."),
+        click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True,
+                     help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge."),
     ]):
         wrapper = option(wrapper)
     return wrapper
 
 
-def _names(value: str, known: dict[str, object] | tuple[str, ...], option: str) -> tuple[str, ...]:
+def _names(value: str, known: Mapping[str, object] | tuple[str, ...], option: str) -> tuple[str, ...]:
     names = tuple(n for n in value.split(",") if n)
     for n in names:
         if n not in known:
@@ -630,7 +629,7 @@ def sweep_cmd(policy_name: str, batch: Batch) -> None:
     policy = _policy(policy_name)
     m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"))
     bad = any(o.violated for o in m.outcomes)
-    _emit(tables.matrix(m, policy_name, batch.markdown, batch.traces), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
+    _emit(tables.matrix(m, policy_name, batch.markdown), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
 
 
 @main.command("compare")
@@ -644,7 +643,7 @@ def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
                         batch.workers, _progress("compare"))
     counts = cmp.counts()
     regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
-    _emit(tables.comparison(cmp, base, proposal, batch.markdown, batch.traces), cmp.complete,
+    _emit(tables.comparison(cmp, base, proposal, batch.markdown), cmp.complete,
           Exit.VIOLATED if regress else Exit.HOLDS)
 
 
@@ -658,7 +657,7 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
     e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"))
-    _emit(tables.explanation(e, policy_name, batch.markdown, batch.traces), e.complete, Exit.HOLDS)
+    _emit(tables.explanation(e, policy_name, batch.markdown), e.complete, Exit.HOLDS)
 
 
 @main.command("allocate")
@@ -668,9 +667,8 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
               help=f"Only these (repeatable); default: all but {', '.join(judge.ALLOCATE_SKIPS)}.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
-@click.option("--traces", is_flag=True, help="Text format: print every trace.")
-def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int, fmt: str,
-                 traces: bool) -> None:
+def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int,
+                 fmt: str) -> None:
     """Which allocation sources keep every property for DEVICES (e.g. camera encoder
     display) without a copy fallback; exit 1 if none does."""
     for d in devices:
@@ -679,5 +677,5 @@ def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[s
     if len(devices) > 3:
         _fail("DEVICES: at most 3 devices")
     a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"))
-    _emit(tables.allocation(a, policy_name, fmt == "markdown", traces), a.complete,
+    _emit(tables.allocation(a, policy_name, fmt == "markdown"), a.complete,
           Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)
