@@ -66,12 +66,13 @@ def fuzz_check(
     examples: int = 100,
     steps: int = 200,
     seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Fuzzed:
     """Random histories: REFUTED with a replayed trace, or UNKNOWN (random testing proves
     nothing)."""
     wanted = validate_names(ts, properties, without)
     model = compile_system(ts, frozenset(without))
-    found = fuzz(model, wanted, examples, steps, seed)
+    found = fuzz(model, wanted, examples, steps, seed, progress)
     tried = f"{examples} histories of up to {steps} steps (seed {seed})"
     note = f"interrupted before {tried} were run" if found.interrupted else f"no violation in {tried}"
     results = []

@@ -3,7 +3,7 @@ saving a certificate for every proof."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -44,11 +44,13 @@ def prove(
     timeout: float | None,
     certificates: Path,
     origin: Mapping[str, Any],
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Proofs:
     """Each property PROVED (certificate saved), REFUTED (replayed trace) or UNKNOWN; on
     Ctrl-C, the answers so far and UNKNOWN for the rest. CannotWrite if a certificate
     cannot be saved under `certificates`.
 
+    `progress` is told (properties answered, properties, the one starting) before each.
     `origin` is what the application records about the configuration and policy (the
     `config` and `policy` fields), written into the certificate so that `certify` can
     rebuild the same system.
@@ -58,6 +60,8 @@ def prove(
     try:
         with ctrl_c_stops_z3() as checkpoint:
             for name in wanted:
+                if progress is not None:
+                    progress(len(results), len(wanted), name)
                 results.append(_prove_one(ts, engine, name, frozenset(without), depth, timeout, certificates, origin))
                 checkpoint()
     except KeyboardInterrupt:

@@ -33,6 +33,8 @@ class Stats:
     transitions: int
     depth: int
     seconds: float
+    queue: int = 0
+    """States found but not expanded yet (the BFS frontier); 0 once the search is over."""
 
     @property
     def states_per_second(self) -> float:
@@ -97,7 +99,9 @@ def explore(
     progress: Callable[[Stats], None] | None = None,
     stop_when_refuted: bool = True,
 ) -> Exploration:
-    """Breadth-first search from the initial state, checking the named properties."""
+    """Breadth-first search from the initial state, checking the named properties.
+    `progress` sees the statistics every CHECK_EVERY states expanded: an interval of work,
+    so that what is shown of a search does not depend on the machine's speed."""
     ts = model.ts
     names = [p.name for p in ts.properties]
     n = len(names)
@@ -120,7 +124,6 @@ def explore(
     depth = 0
     level_end = 1
     stopped: str | None = None
-    next_report = start + 1.0
 
     def record(idx: int, bits: int) -> None:
         """Note the first (so shortest) violation of each pending property."""
@@ -152,9 +155,8 @@ def explore(
                 if limits.timeout is not None and now - start > limits.timeout:
                     stopped = time_limit(limits)
                     break
-                if progress is not None and now >= next_report:
-                    progress(Stats(len(states), transitions, depth, now - start))
-                    next_report = now + 1.0
+                if progress is not None:
+                    progress(Stats(len(states), transitions, depth, now - start, len(states) - i))
             s = states[i]
             acts, outs = successors(s)
             transitions += len(outs)

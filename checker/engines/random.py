@@ -9,7 +9,7 @@ history still runs and still violates (1-minimal), so what is printed is short.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -63,11 +63,16 @@ def minimise(model: Compiled, actions: list[int], wanted: int) -> list[int]:
     return actions
 
 
-def _machine(model: Compiled, wanted: int, found: list[list[int]], seen: set[int]) -> type:
+Progress = Callable[[int, int], None] | None
+"""Told (histories started, distinct states seen) as each history starts."""
+
+
+def _machine(model: Compiled, wanted: int, found: list[list[int]], seen: set[int], started: Callable[[], None]) -> type:
     """The state machine class: rules named after the action instances."""
 
     def init(self: RuleBasedStateMachine) -> None:
         RuleBasedStateMachine.__init__(self)
+        started()
         self.state = model.initial
         self.history = []
         self.enabled = dict(zip(*model.successors(self.state), strict=True))
@@ -97,11 +102,18 @@ def _machine(model: Compiled, wanted: int, found: list[list[int]], seen: set[int
 
 
 def fuzz(model: Compiled, properties: Sequence[str], examples: int = 100, steps: int = 200,
-         seed_value: int = 0) -> FuzzResult:
+         seed_value: int = 0, progress: Progress = None) -> FuzzResult:
     """Random histories checking the named properties; one shrunk trace per violated one."""
     names = [p.name for p in model.ts.properties]
     pending = {names.index(p) for p in properties}
     seen: set[int] = set()
+    histories = 0
+
+    def started() -> None:
+        nonlocal histories
+        histories += 1
+        if progress is not None:
+            progress(histories, len(seen))
     traces: dict[str, Trace] = {}
     config = settings(max_examples=examples, stateful_step_count=steps, database=None, deadline=None,
                       suppress_health_check=list(HealthCheck), print_blob=False,
@@ -109,7 +121,7 @@ def fuzz(model: Compiled, properties: Sequence[str], examples: int = 100, steps:
     interrupted = False
     try:
         while True:  # once with no property too: the walk alone is worth its states_seen
-            k, trace = _one_violation(model, pending, names, config, seed_value, seen)
+            k, trace = _one_violation(model, pending, names, config, seed_value, seen, started)
             if trace is None:
                 break
             traces[names[k]] = trace
@@ -122,12 +134,12 @@ def fuzz(model: Compiled, properties: Sequence[str], examples: int = 100, steps:
 
 
 def _one_violation(model: Compiled, pending: set[int], names: list[str], config: settings, seed_value: int,
-                   seen: set[int]) -> tuple[int, Trace | None]:
+                   seen: set[int], started: Callable[[], None]) -> tuple[int, Trace | None]:
     """One run of the state machine over the pending properties: the first one it violates
     and its minimised trace, or (-1, None) when every history keeps them all."""
     wanted = sum(1 << k for k in pending)
     found: list[list[int]] = []
-    machine = seed(seed_value)(_machine(model, wanted, found, seen))
+    machine = seed(seed_value)(_machine(model, wanted, found, seen, started))
     with suppress(PropertyViolated):  # the history it found is in `found`
         run_state_machine_as_test(machine, settings=config)
     if not found:

@@ -95,6 +95,8 @@ def run(
     """Every job's outcome in job order, and whether all ran (False after Ctrl-C)."""
     workers = workers or default_workers()
     done: list[Outcome] = []
+    if progress:
+        progress(0, len(jobs))
     try:
         if workers == 1:
             for job in jobs:

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from rich.console import Console
 
 from dmabuf_mc.app import judge, tables
+from dmabuf_mc.app.progress import Reporter, batch_progress, every_from_environment
 from dmabuf_mc.checker.artefact import model_changed, tool_version
 from dmabuf_mc.checker.certificate import MAX_K, CertificateError, claim, recheck
 from dmabuf_mc.checker.certificate import load as load_certificate
@@ -250,24 +250,19 @@ def check_cmd(
     prov = _provenance(config_name, policy_name, rules)
     _directory("--dump", dump)
     cfg, ts = prov.system()
-    console = Console(stderr=True)
-    status = console.status("exploring", spinner="dots") if console.is_terminal else None
+    reporter = Reporter("check", "states", every=_every())
 
     def progress(stats: Stats) -> None:
-        if status is not None:
-            status.start()
-            status.update(f"{stats.states:,} states, depth {stats.depth}, {stats.states_per_second:,.0f} states/s")
+        reporter.update(stats.states, f"depth {stats.depth}, queue {stats.queue:,}", stats.states_per_second)
 
     try:
-        report = replace(check(ts, properties, without, Limits(max_states, max_depth, timeout), progress,
-                               engine), strict=strict)
+        with reporter:
+            report = replace(check(ts, properties, without, Limits(max_states, max_depth, timeout), progress,
+                                   engine), strict=strict)
     except UnknownName as e:
         _fail(str(e))
     except NativeUnavailable as e:
         _fail(f"--engine native: {e}")
-    finally:
-        if status is not None:
-            status.stop()
     cells = partial(view, cfg)
     cc = cross_check(ts, report) if cross else None
     code = _exiting(cc.exit_code(report) if cc is not None else report.exit_code)
@@ -316,8 +311,11 @@ def prove_cmd(
     _directory("--certificates", certificates)
     _directory("--dump", dump)
     cfg, ts = prov.system()
+    reporter = Reporter("prove", "properties", len(properties) or len(ts.properties), _every())
     try:
-        proofs = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
+        with reporter:
+            proofs = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record(),
+                           lambda done, _, name: reporter.update(done, f"proving {name}"))
     except UnknownName as e:
         _fail(str(e))
     except CannotWrite as e:
@@ -358,8 +356,11 @@ def fuzz_cmd(
     prov = _provenance(config_name, policy_name, rules)
     _directory("--dump", dump)
     cfg, ts = prov.system()
+    reporter = Reporter("fuzz", "histories", every=_every())
     try:
-        fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value)
+        with reporter:
+            fuzzed = fuzz_check(ts, properties, without, examples, steps, seed_value,
+                                lambda histories, seen: reporter.update(histories, f"{seen:,} distinct states"))
     except UnknownName as e:
         _fail(str(e))
     _exiting(exit_code(fuzzed.results))
@@ -598,19 +599,12 @@ def _check_properties(properties: tuple[str, ...]) -> tuple[str, ...]:
     return properties
 
 
-def _progress(what: str) -> Callable[[int, int], None]:
-    """A progress bar on a terminal, a line per tenth of the work otherwise."""
-    console = Console(stderr=True)
-
-    def show(done: int, total: int) -> None:
-        if console.is_terminal:
-            console.print(f"\r{what}: {done}/{total} checks", end="")
-            if done == total:
-                console.print()
-        elif done == total or done % max(1, total // 10) == 0:
-            click.echo(f"{what}: {done}/{total} checks", err=True)
-
-    return show
+def _every() -> int | None:
+    """The interval of work between progress lines, if $DMABUF_MC_PROGRESS_EVERY sets one."""
+    try:
+        return every_from_environment()
+    except ValueError as e:
+        _fail(str(e))
 
 
 def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
@@ -627,7 +621,8 @@ def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
 def sweep_cmd(policy_name: str, batch: Batch) -> None:
     """Check one policy on many configurations: configurations x properties, with counts."""
     policy = _policy(policy_name)
-    m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"))
+    with batch_progress("sweep", _every()) as progress:
+        m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, progress)
     bad = any(o.violated for o in m.outcomes)
     _emit(tables.matrix(m, policy_name, batch.markdown), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
 
@@ -639,8 +634,9 @@ def sweep_cmd(policy_name: str, batch: Batch) -> None:
 def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
     """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
     Exit 1 if it breaks or refuses anything the base served safely."""
-    cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
-                        batch.workers, _progress("compare"))
+    with batch_progress("compare", _every()) as progress:
+        cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
+                            batch.workers, progress)
     counts = cmp.counts()
     regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
     _emit(tables.comparison(cmp, base, proposal, batch.markdown), cmp.complete,
@@ -656,7 +652,8 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     the built-in configurations unless --config or sweep options say otherwise."""
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
-    e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"))
+    with batch_progress("explain", _every()) as progress:
+        e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, progress)
     _emit(tables.explanation(e, policy_name, batch.markdown), e.complete, Exit.HOLDS)
 
 
@@ -676,6 +673,7 @@ def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[s
             _fail(f"DEVICES: unknown device {d!r}; known: {', '.join(DEVICES)}")
     if len(devices) > 3:
         _fail("DEVICES: at most 3 devices")
-    a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"))
+    with batch_progress("allocate", _every()) as progress:
+        a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, progress)
     _emit(tables.allocation(a, policy_name, fmt == "markdown"), a.complete,
           Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)
