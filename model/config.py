@@ -333,6 +333,15 @@ RESERVED = ("dma_buf", "cpu", "observed", "exporter", "hardware", "kernel", "use
 
 def _importer(file: str, table: Any, k: int) -> Importer:
     r = Reader(file, table, f"importer[{k}]")
+    imp = importer(r)
+    r.done()
+    return imp
+
+
+def importer(r: Reader) -> Importer:
+    """An importer's fields from its table (a configuration's `[[importer]]`, or a sweep's
+    device profile file); the caller says when the table is done."""
+    file = r.file
     name = r.get("name", str, required=True)
     if not NAME.match(name) or name in RESERVED:
         raise ConfigError(file, r.field("name"), f"a short lower-case name like 'isp' or 'gpu0', not one of "
@@ -367,7 +376,6 @@ def _importer(file: str, table: Any, k: int) -> Importer:
         partial_writes=r.get("partial_writes", bool, True),
         mapping=r.choice("mapping", tuple(MAPPING), "any"),
     )
-    r.done()
     return imp
 
 

@@ -209,7 +209,42 @@ def test_cli_sweep_explain_allocate_exit_codes():
     allocate = runner.invoke(main, ["allocate", "camera", "display", "--workers", "1"])
     assert allocate.exit_code == 0 and "safe without a copy: cma-heap (heap)" in allocate.output
     unknown = runner.invoke(main, ["allocate", "toaster"])
-    assert unknown.exit_code == 2 and "unknown device 'toaster'" in unknown.output
+    assert unknown.exit_code == 2 and "DEVICES: toaster: (device): expected a device profile file" in unknown.output
+
+
+ISP = """description = "an image signal processor that writes whole frames, behind no IOMMU"
+name = "isp"
+coherent = false
+reads = false
+writes = true
+partial_writes = false
+mapping = "per-job"
+"""
+
+
+def test_a_device_profile_file_joins_a_sweep_and_replays_by_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "isp.toml").write_text(ISP)
+    result = CliRunner().invoke(main, ["sweep", "--importers", "2", "--devices", "display,isp.toml",
+                                       "--exporters", "heap", "--property", "no-lost-writes", "--workers", "1"])
+    assert result.exit_code in (0, 1) and "heap/system-heap/noncoherent/low/display+isp.toml" in result.output
+    name = "sweep:heap/system-heap/noncoherent/low/isp.toml+isp.toml"
+    cfg = catalog.configuration(name)
+    assert [i.name for i in cfg.importers] == ["isp0", "isp1"] and not cfg.importers[0].partial_writes
+    replayed = CliRunner().invoke(main, ["check", "--config", name, "--property", "no-lost-writes"])
+    assert replayed.exit_code in (0, 1) and f"{name}/baseline" in replayed.output
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ('name = "isp"\ncoherent = "no"\n', "isp.toml:2: coherent: expected a bool"),
+    ('name = "isp"\ncoherent = false\nsnoop = true\n', "isp.toml:3: snoop: expected no such field"),
+    ('coherent = false\n', "isp.toml: name: expected a str (required)"),
+])
+def test_a_bad_device_profile_names_file_line_and_field(tmp_path, monkeypatch, text, where):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "isp.toml").write_text(text)
+    result = CliRunner().invoke(main, ["allocate", "camera", "isp.toml"])
+    assert result.exit_code == 2 and where in result.output, result.output
 
 
 def test_a_sweep_counterexample_replays_by_name():

@@ -64,7 +64,7 @@ from dmabuf_mc.model.exporters import ALIASES, FAMILIES, STATES
 from dmabuf_mc.model.policy import OBLIGATIONS, POLICIES, RULES, Policy
 from dmabuf_mc.model.provenance import Provenance, from_record, resolve
 from dmabuf_mc.model.sequence import arrow, lifelines
-from dmabuf_mc.model.sweep import DEVICES, Sweep, generate
+from dmabuf_mc.model.sweep import DEVICES, Sweep, device, generate
 from dmabuf_mc.model.sweep import EXPORTERS as SWEEP_EXPORTERS
 from dmabuf_mc.model.sweep import KINDS as SWEEP_KINDS
 from dmabuf_mc.model.versions import kernel_line, listed_versions, version_rules
@@ -556,7 +556,7 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--importers", type=click.IntRange(1, 3), default=2, show_default=True,
                      help="Sweep: device mixes of up to this many importers."),
         click.option("--devices", default=",".join(DEVICES), show_default=True,
-                     help="Sweep: the device profiles to mix (dmabuf-mc list devices)."),
+                     help="Sweep: the device profiles to mix (dmabuf-mc list devices, or profile .toml files)."),
         click.option("--exporters", default=",".join(SWEEP_EXPORTERS), show_default=True,
                      help="Sweep: the exporter kinds (dmabuf-mc list exporters)."),
         click.option("--property", "properties", multiple=True, metavar="NAME", help="Only these (repeatable)."),
@@ -587,9 +587,25 @@ def _scope(batch: Batch, default_builtins: bool = False) -> list[Configuration]:
             return [load(n) for n in builtin_names()]
     except ConfigError as e:
         _fail(str(e))
-    sweep = Sweep(_names(batch.devices, DEVICES, "--devices"), batch.importers,
+    sweep = Sweep(_devices(batch.devices.split(","), "--devices"), batch.importers,
                   _names(batch.exporters, SWEEP_KINDS, "--exporters"))
-    return list(generate(sweep))
+    try:
+        return list(generate(sweep))
+    except ConfigError as e:
+        _fail(str(e))
+
+
+def _devices(names: list[str], option: str) -> tuple[str, ...]:
+    """Device profiles: built-in names or profile files (exit 2 naming the file and field)."""
+    names = [n for n in names if n]
+    if not names:
+        _fail(f"{option}: expected at least one device")
+    for n in names:
+        try:
+            device(n)
+        except ConfigError as e:
+            _fail(f"{option}: {e}")
+    return tuple(names)
 
 
 def _check_properties(properties: tuple[str, ...]) -> tuple[str, ...]:
@@ -668,9 +684,7 @@ def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[s
                  fmt: str) -> None:
     """Which allocation sources keep every property for DEVICES (e.g. camera encoder
     display) without a copy fallback; exit 1 if none does."""
-    for d in devices:
-        if d not in DEVICES:
-            _fail(f"DEVICES: unknown device {d!r}; known: {', '.join(DEVICES)}")
+    _devices(list(devices), "DEVICES")
     if len(devices) > 3:
         _fail("DEVICES: at most 3 devices")
     with batch_progress("allocate", _every()) as progress:

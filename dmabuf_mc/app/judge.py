@@ -17,7 +17,7 @@ from dmabuf_mc.model.exporters import exporter_kind
 from dmabuf_mc.model.kernels import DEFAULT as DEFAULT_KERNEL
 from dmabuf_mc.model.kernels import parse_version
 from dmabuf_mc.model.policy import RULES, Policy
-from dmabuf_mc.model.sweep import DEVICES, make
+from dmabuf_mc.model.sweep import bounced, make
 from dmabuf_mc.properties import DOCS, REFUSAL
 
 Progress = Callable[[int, int], None] | None
@@ -230,7 +230,7 @@ class Allocation:
 
 def candidates(devices: Sequence[str]) -> list[tuple[str, Configuration]]:
     """Every allocation source and placement that could back a buffer these devices share."""
-    bounces = any(DEVICES[d][0].dma_mask == 32 and not DEVICES[d][0].iommu for d in devices)
+    bounces = any(bounced(d) for d in devices)
     out = []
     for kind in ALLOCATORS:
         for source in exporter_kind(kind, parse_version(DEFAULT_KERNEL)).sources:
