@@ -4,7 +4,7 @@ saving a certificate for every proof."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -38,12 +38,14 @@ def prove(
     timeout: float | None,
     certificates: Path,
     origin: Mapping[str, Any],
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> Run:
     """Each property PROVED (certificate saved), REFUTED (replayed trace) or UNKNOWN; on
     Ctrl-C, the answers so far and UNKNOWN for the rest (the run says it was interrupted:
     what it did not reach says nothing about the model). CannotWrite if a certificate
     cannot be saved under `certificates`.
 
+    `progress` is told (properties answered, properties, the one starting) before each.
     `origin` is what the application records about the configuration and policy (the
     `config` and `policy` fields), written into the certificate so that `certify` can
     rebuild the same system.
@@ -56,6 +58,8 @@ def prove(
     try:
         with ctrl_c_stops_z3() as checkpoint:
             for name in wanted:
+                if progress is not None:
+                    progress(len(results), len(wanted), name)
                 results.append(_prove_one(ts, engine, name, frozenset(without), depth, timeout, certificates, origin))
                 checkpoint()
     except KeyboardInterrupt:

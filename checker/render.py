@@ -138,21 +138,39 @@ def coverage_lines(cov: Coverage) -> list[str]:
 Arrow = Callable[[Action], tuple[str, str]]
 
 
-def trace_markdown(trace: Trace, view: View, lifelines: list[str], arrow: Arrow, title: str) -> str:
-    """Markdown for a mailing list or a forge: the text trace and a Mermaid sequence diagram."""
+def _participant(name: str) -> str:
+    """A Mermaid participant id for a lifeline name (ids keep to letters, digits and _)."""
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+def trace_mermaid(trace: Trace, view: View, lifelines: list[str], arrow: Arrow) -> str:
+    """A Mermaid sequence diagram of a trace: the initial state, then each call drawn from
+    its caller to its callee with the cells it changed. Only the lifelines the trace
+    uses are drawn, in the order `lifelines` gives."""
     cells = [dict(view(trace.labels(i))) for i in range(len(trace.states))]
-    out = [f"# {title}", "", f"System `{trace.ts.name}`; violates **{trace.violates}**"
-           + (f" (without {', '.join(sorted(trace.dropped))})" if trace.dropped else "") + ".", "",
-           "```mermaid", "sequenceDiagram"]
-    out += [f"    participant {name}" for name in lifelines]
-    for k, a in enumerate(trace.actions, start=1):
-        act = trace.ts.actions[a]
-        src, dst = arrow(act)
-        out.append(f"    {src}->>{dst}: {k}. {act.label}")
+    arrows = [arrow(trace.ts.actions[a]) for a in trace.actions]
+    used = {end for pair in arrows for end in pair}
+    drawn = [n for n in lifelines if n in used] + sorted(used - set(lifelines))
+    out = ["```mermaid", "sequenceDiagram"]
+    out += [f"    participant {n}" if _participant(n) == n else f"    participant {_participant(n)} as {n}"
+            for n in drawn]
+    if drawn:
+        initial = "<br/>".join(f"{n}: {t}" for n, t in cells[0].items())
+        span = _participant(drawn[0]) + (f",{_participant(drawn[-1])}" if len(drawn) > 1 else "")
+        out.append(f"    Note over {span}: initial state<br/>{initial}")
+    for k, (a, (src, dst)) in enumerate(zip(trace.actions, arrows, strict=True), start=1):
+        out.append(f"    {_participant(src)}->>{_participant(dst)}: {k}. {trace.ts.actions[a].label}")
         notes = [f"{n}: {t}" for n, t in changed(cells, k)]
         if notes:
-            out.append(f"    Note over {dst}: {'<br/>'.join(notes)}")
-    out += ["```", "", "```", trace_text(trace, view), "```", ""]
+            out.append(f"    Note over {_participant(dst)}: {'<br/>'.join(notes)}")
+    return "\n".join(out + ["```"])
+
+
+def trace_markdown(trace: Trace, view: View, lifelines: list[str], arrow: Arrow, title: str) -> str:
+    """Markdown for a mailing list or a forge: a Mermaid sequence diagram and the text trace."""
+    out = [f"# {title}", "", f"System `{trace.ts.name}`; violates **{trace.violates}**"
+           + (f" (without {', '.join(sorted(trace.dropped))})" if trace.dropped else "") + ".", "",
+           trace_mermaid(trace, view, lifelines, arrow), "", "```", trace_text(trace, view), "```", ""]
     return "\n".join(out)
 
 

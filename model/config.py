@@ -450,6 +450,15 @@ RESERVED = ("dma_buf", "cpu", "observed", "exporter", "hardware", "kernel", "use
 
 def _importer(file: str, table: Any, k: int) -> Importer:
     r = Reader(file, table, f"importer[{k}]")
+    imp = importer(r)
+    r.done()
+    return imp
+
+
+def importer(r: Reader) -> Importer:
+    """An importer's fields from its table (a configuration's `[[importer]]`, or a sweep's
+    device profile file); the caller says when the table is done."""
+    file = r.file
     name = r.get("name", str, required=True)
     if not NAME.match(name) or name in RESERVED:
         raise ConfigError(file, r.field("name"), f"a short lower-case name like 'isp' or 'gpu0', not one of "
@@ -486,7 +495,6 @@ def _importer(file: str, table: Any, k: int) -> Importer:
         vmap_user=r.get("vmap_user", bool, False),
         dynamic=r.get("dynamic", bool, False),
     )
-    r.done()
     if imp.vmap_user and imp.mapping != "held":
         raise ConfigError(file, r.field("vmap_user"), 'mapping = "held" (the driver\'s own CPU brackets '
                           f'are kept apart from its unmap only for an importer that holds its mapping); got mapping = '

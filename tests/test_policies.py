@@ -3,6 +3,7 @@ thread said it would; user policy files; compare, sweep, explain and allocate.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,8 @@ def test_compare_shows_p1_fixing_the_seed_and_refusing_an_uncached_buffer_the_ba
     configs = [catalog.configuration(c) for c in (SEED, UNCACHED_CAMERA)]
     cmp = judge.compare(BASELINE, POLICIES["p1-coherent-flag"], configs, workers=1)
     seed, camera = cmp.rows
-    assert {c.prop: c.category for c in seed.changes}["device-reads-latest"] == judge.FIXED
+    fixed = {c.prop: c for c in seed.changes}["device-reads-latest"]
+    assert fixed.category == judge.FIXED and fixed.how == "by refusing dma_buf_attach(display)"
     refusal = {c.prop: c for c in camera.changes}[REFUSAL]
     assert refusal.category == judge.REFUSED
     assert "dma_buf_attach(camera)" in refusal.evidence.trace
@@ -62,6 +64,9 @@ def test_compare_shows_p1_fixing_the_seed_and_refusing_an_uncached_buffer_the_ba
     cleared = judge.compare(BASELINE, POLICIES["p1-clear-for-uncached"], configs, workers=1)
     assert cleared.rows[1].trivial
     assert {c.prop: c.category for c in cleared.rows[0].changes}["device-reads-latest"] == judge.FIXED
+    # P4 serves the display and fixes the stale read by its rule: devices bracket their access.
+    p4 = judge.compare(BASELINE, POLICIES["p4-device-bracketing"], configs[:1], workers=1)
+    assert {c.prop: c.how for c in p4.rows[0].changes}["device-reads-latest"] == judge.BY_THE_RULE
 
 
 @pytest.mark.parametrize(("policy", "config", "prop", "expected"), [
@@ -168,9 +173,26 @@ def test_cli_compare_markdown_links_each_cell_to_its_trace():
     result = CliRunner().invoke(main, ["compare", "baseline", "p1-coherent-flag", "--config", SEED,
                                        "--config", UNCACHED_CAMERA, "--format", "markdown", "--workers", "1"])
     assert result.exit_code == 1  # it refuses a configuration the base served safely
-    assert "| fixed [[1]](#t1)" in result.output or "fixed [[1]](#t1)" in result.output
-    assert '<details id="t1">' in result.output and "```mermaid" in result.output
-    assert "refused [[" in result.output
+    assert "| fixed by refusing dma_buf_attach(display) [[1]](#t1) |" in result.output
+    assert '<details id="t1">' in result.output
+    assert result.output.count("```mermaid") == result.output.count("<details id=") >= 2
+    assert re.search(r"\| refused \[\[\d\]\]\(#t\d\) \|", result.output)
+
+
+def test_cli_compare_text_fits_80_columns_and_prints_each_distinct_trace_once():
+    """The whole default sweep, as a mailing-list reply."""
+    result = CliRunner().invoke(main, ["compare", "baseline", "p1-coherent-flag", "--format", "text"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert [line for line in lines if len(line) > 80] == []
+    assert "DRL   device-reads-latest" in result.output and "  Fr  fixed by refusing a device" in result.output
+    headings = [line for line in lines if line.startswith("[")]
+    numbers = [int(h[1:h.index("]")]) for h in headings]
+    assert numbers == list(range(1, len(numbers) + 1))
+    table = lines[:lines.index("Traces")]
+    cited = {int(c) for line in table for c in re.findall(r"\b(?:Fr?|B|R|U) (\d+)\b", line)}
+    assert cited == set(numbers)
+    assert sum(int(re.search(r"cited by (\d+) cell", h).group(1)) for h in headings) > len(numbers)
 
 
 def test_cli_sweep_explain_allocate_exit_codes():
@@ -179,13 +201,50 @@ def test_cli_sweep_explain_allocate_exit_codes():
                                  "--property", "device-reads-latest", "--workers", "1"])
     assert sweep.exit_code == 0  # a coherent, snooping reader never reads stale data
     assert "baseline on 2 configurations" in sweep.output
-    assert "sweep:heap/cma-heap/noncoherent/low/pcie-gpu     169     ok" in sweep.output
+    assert "heap/cma-heap/noncoherent/low/pcie-gpu     169     ok" in sweep.output
     explain = runner.invoke(main, ["explain", "--config", "heap-mmap", "--workers", "1"])
-    assert explain.exit_code == 0 and "necessary: cpu-reads-latest fails in heap-mmap" in explain.output
+    assert explain.exit_code == 0
+    assert re.search(r"\ncpu-access-bracketed +obli +dropped +necessary 1\n", explain.output)
+    assert "--property cpu-reads-latest --without cpu-access-bracketed" in explain.output
     allocate = runner.invoke(main, ["allocate", "camera", "display", "--workers", "1"])
     assert allocate.exit_code == 0 and "safe without a copy: cma-heap (heap)" in allocate.output
     unknown = runner.invoke(main, ["allocate", "toaster"])
-    assert unknown.exit_code == 2 and "unknown device 'toaster'" in unknown.output
+    assert unknown.exit_code == 2 and "DEVICES: toaster: (device): expected a device profile file" in unknown.output
+
+
+ISP = """description = "an image signal processor that writes whole frames, behind no IOMMU"
+name = "isp"
+coherent = false
+reads = false
+writes = true
+partial_writes = false
+mapping = "per-job"
+"""
+
+
+def test_a_device_profile_file_joins_a_sweep_and_replays_by_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "isp.toml").write_text(ISP)
+    result = CliRunner().invoke(main, ["sweep", "--importers", "2", "--devices", "display,isp.toml",
+                                       "--exporters", "heap", "--property", "no-lost-writes", "--workers", "1"])
+    assert result.exit_code in (0, 1) and "heap/system-heap/noncoherent/low/display+isp.toml" in result.output
+    name = "sweep:heap/system-heap/noncoherent/low/isp.toml+isp.toml"
+    cfg = catalog.configuration(name)
+    assert [i.name for i in cfg.importers] == ["isp0", "isp1"] and not cfg.importers[0].partial_writes
+    replayed = CliRunner().invoke(main, ["check", "--config", name, "--property", "no-lost-writes"])
+    assert replayed.exit_code in (0, 1) and f"{name}/baseline" in replayed.output
+
+
+@pytest.mark.parametrize(("text", "where"), [
+    ('name = "isp"\ncoherent = "no"\n', "isp.toml:2: coherent: expected a bool"),
+    ('name = "isp"\ncoherent = false\nsnoop = true\n', "isp.toml:3: snoop: expected no such field"),
+    ('coherent = false\n', "isp.toml: name: expected a str (required)"),
+])
+def test_a_bad_device_profile_names_file_line_and_field(tmp_path, monkeypatch, text, where):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "isp.toml").write_text(text)
+    result = CliRunner().invoke(main, ["allocate", "camera", "isp.toml"])
+    assert result.exit_code == 2 and where in result.output, result.output
 
 
 def test_a_sweep_counterexample_replays_by_name():

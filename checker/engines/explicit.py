@@ -34,6 +34,8 @@ class Stats:
     transitions: int
     depth: int
     seconds: float
+    queue: int = 0
+    """States found but not expanded yet (the BFS frontier); 0 once the search is over."""
 
     @property
     def states_per_second(self) -> float:
@@ -103,6 +105,8 @@ def explore(
     canon: Callable[[int], int] | None = None,
 ) -> Exploration:
     """Breadth-first search from the initial state, checking the named properties.
+    `progress` sees the statistics every CHECK_EVERY states expanded: an interval of work,
+    so that what is shown of a search does not depend on the machine's speed.
 
     With `canon` (checker.symmetry), states are stored as their orbit's representative,
     so counts are of orbits; traces are rebuilt from the real initial state.
@@ -156,7 +160,6 @@ def _explore(
     pending = resume.pending
     unseen_premises = resume.unseen_premises
     stopped: str | None = None
-    next_report = start + 1.0
     next_checkpoint = start + (checkpoint_every or 0.0)
 
     def record(idx: int, bits: int) -> None:
@@ -205,9 +208,8 @@ def _explore(
                 if limits.timeout is not None and now - start > limits.timeout:
                     stopped = time_limit(limits)
                     break
-                if progress is not None and now >= next_report:
-                    progress(Stats(len(states), transitions, depth, earlier + now - start))
-                    next_report = now + 1.0
+                if progress is not None:
+                    progress(Stats(len(states), transitions, depth, earlier + now - start, len(states) - i))
                 if checkpoint is not None and checkpoint_every is not None and now >= next_checkpoint:
                     checkpoint(frontier())
                     next_checkpoint = time.perf_counter() + checkpoint_every

@@ -109,7 +109,6 @@ def _search(
 ) -> Exploration:
     n = ctypes.cast(handle, ctypes.POINTER(_Counters)).contents
     stops = {MC_DONE: None, MC_REFUTED: ALL_REFUTED, MC_DEPTH: depth_limit(limits), MC_STATES: state_limit(limits)}
-    next_report = start + 1.0
     resume = 0
     try:
         while (status := lib.mc_run(handle, resume)) == MC_YIELD:
@@ -118,9 +117,8 @@ def _search(
             if limits.timeout is not None and now - start > limits.timeout:
                 stopped: str | None = time_limit(limits)
                 break
-            if progress is not None and now >= next_report:
-                progress(Stats(n.states, n.transitions, n.depth, now - start))
-                next_report = now + 1.0
+            if progress is not None:
+                progress(Stats(n.states, n.transitions, n.depth, now - start, n.states - n.next))
         else:
             stopped = out_of_memory(n.states) if status == MC_NOMEM else stops[status]
     except KeyboardInterrupt:

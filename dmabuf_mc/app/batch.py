@@ -15,7 +15,7 @@ from functools import partial
 
 from dmabuf_mc.checker.check import check
 from dmabuf_mc.checker.engines.explicit import Limits
-from dmabuf_mc.checker.render import trace_markdown, trace_text
+from dmabuf_mc.checker.render import trace_mermaid, trace_text
 from dmabuf_mc.checker.verdict import Verdict
 from dmabuf_mc.model.build import system
 from dmabuf_mc.model.config import Configuration
@@ -42,10 +42,12 @@ class Cell:
 
     verdict: Verdict
     vacuous: bool = False
-    steps: int = 0
+    calls: tuple[str, ...] = ()
+    """The kernel calls of the replayed counterexample (or refusal); empty if none."""
     trace: str = ""
-    """The replayed counterexample (or refusal) as text; empty if none."""
-    markdown: str = ""
+    """The replayed counterexample as text; empty if none."""
+    mermaid: str = ""
+    """Its sequence diagram."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class Outcome:
 
     def cell(self, prop: str) -> Cell:
         return dict(self.cells)[prop]
+
+    def get(self, prop: str) -> Cell | None:
+        """The property's cell, None when it was not checked."""
+        return dict(self.cells).get(prop)
 
     @property
     def violated(self) -> tuple[str, ...]:
@@ -70,10 +76,10 @@ def run_job(job: Job) -> Outcome:
     cells = []
     cfg_view = partial(view, cfg)
     for r in report.results:
-        if r.counterexample is not None:
-            title = f"{r.name} in {job.config.name} under {job.policy.name}"
-            md = trace_markdown(r.counterexample, cfg_view, lifelines(cfg), partial(arrow, cfg), title)
-            cell = Cell(r.verdict, r.vacuous, len(r.counterexample), trace_text(r.counterexample, cfg_view), md)
+        trace = r.counterexample
+        if trace is not None:
+            cell = Cell(r.verdict, r.vacuous, trace.action_labels(), trace_text(trace, cfg_view),
+                        trace_mermaid(trace, cfg_view, lifelines(cfg), partial(arrow, cfg)))
         else:
             cell = Cell(r.verdict, r.vacuous)
         cells.append((r.name, cell))
@@ -90,6 +96,8 @@ def run(
     """Every job's outcome in job order, and whether all ran (False after Ctrl-C)."""
     workers = workers or default_workers()
     done: list[Outcome] = []
+    if progress:
+        progress(0, len(jobs))
     try:
         if workers == 1:
             for job in jobs:

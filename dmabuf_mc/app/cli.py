@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from rich.console import Console
 
 from dmabuf_mc.app import judge, tables
 from dmabuf_mc.app.batch import MAX_STATES
+from dmabuf_mc.app.progress import Reporter, batch_progress, every_from_environment
 from dmabuf_mc.checker.artefact import DISTRIBUTION, model_changed, tool_version
 from dmabuf_mc.checker.certificate import MAX_K, CertificateError, claim, recheck
 from dmabuf_mc.checker.certificate import load as load_certificate
@@ -62,7 +62,7 @@ from dmabuf_mc.model.exporters import ALIASES, FAMILIES, STATES
 from dmabuf_mc.model.policy import OBLIGATIONS, POLICIES, RULES, Policy
 from dmabuf_mc.model.provenance import Provenance, from_record, resolve
 from dmabuf_mc.model.sequence import arrow, lifelines
-from dmabuf_mc.model.sweep import DEVICES, Sweep, generate
+from dmabuf_mc.model.sweep import DEVICES, Sweep, device, generate
 from dmabuf_mc.model.sweep import EXPORTERS as SWEEP_EXPORTERS
 from dmabuf_mc.model.sweep import KINDS as SWEEP_KINDS
 from dmabuf_mc.model.versions import kernel_line, listed_versions, version_rules
@@ -275,26 +275,21 @@ def check_cmd(
         _fail("--symmetry runs on the Python engine and keeps no checkpoints: "
               "not with --engine native, --checkpoint or --resume")
     cfg, ts = prov.system()
-    console = Console(stderr=True)
-    status = console.status("exploring", spinner="dots") if console.is_terminal else None
+    reporter = Reporter("check", "states", every=_every())
 
     def progress(stats: Stats) -> None:
-        if status is not None:
-            status.start()
-            status.update(f"{stats.states:,} states, depth {stats.depth}, {stats.states_per_second:,.0f} states/s")
+        reporter.update(stats.states, f"depth {stats.depth}, queue {stats.queue:,}", stats.states_per_second)
 
     try:
-        run = check(ts, properties, without, Limits(max_states, max_depth, timeout), progress, engine,
-                    saving, symmetry)
+        with reporter:
+            run = check(ts, properties, without, Limits(max_states, max_depth, timeout), progress, engine,
+                        saving, symmetry)
     except UnknownName as e:
         _fail(str(e))
     except CheckpointError as e:
         _fail(str(e))
     except NativeUnavailable as e:
         _fail(f"--engine native: {e}")
-    finally:
-        if status is not None:
-            status.stop()
     run = run.resolved(prov.record(), strict)
     if cross:
         run = replace(run, cross_check=cross_check(ts, run))
@@ -335,8 +330,11 @@ def prove_cmd(
     _directory("--certificates", certificates)
     _directory("--dump", dump)
     cfg, ts = prov.system()
+    reporter = Reporter("prove", "properties", len(properties) or sum(p.default for p in ts.properties), _every())
     try:
-        run = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record())
+        with reporter:
+            run = prove(ts, engine, properties, without, depth, timeout, Path(certificates), prov.record(),
+                        lambda done, _, name: reporter.update(done, f"proving {name}"))
     except UnknownName as e:
         _fail(str(e))
     except CannotWrite as e:
@@ -376,22 +374,17 @@ def fuzz_cmd(
     prov = _provenance(config_name, policy_name, rules)
     _directory("--dump", dump)
     cfg, ts = prov.system()
-    console = Console(stderr=True)
-    status = console.status("running histories", spinner="dots") if console.is_terminal else None
+    reporter = Reporter("fuzz", "histories", every=_every())
 
     def progress(walked: Walked) -> None:
-        if status is not None:
-            status.start()
-            status.update(f"{walked.histories:,} histories, {walked.steps:,} steps, {walked.visited:,} states, "
-                          f"{walked.refuted} properties violated")
+        reporter.update(walked.histories, f"{walked.steps:,} steps, {walked.visited:,} distinct states, "
+                        f"{walked.refuted} properties violated")
 
     try:
-        run = fuzz_check(ts, properties, without, examples, steps, seed_value, progress)
+        with reporter:
+            run = fuzz_check(ts, properties, without, examples, steps, seed_value, progress)
     except UnknownName as e:
         _fail(str(e))
-    finally:
-        if status is not None:
-            status.stop()
     _finish(run.resolved(prov.record(), strict), fmt, cfg, prov, dump)
 
 
@@ -571,7 +564,6 @@ class Batch:
     properties: tuple[str, ...]
     workers: int
     markdown: bool
-    traces: bool
     max_states: int
 
     @property
@@ -586,7 +578,7 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
 
     @wraps(command)
     def wrapper(**kw: object) -> None:
-        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt", "traces",
+        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt",
                   "max_states")
         values = {f: kw.pop(f) for f in fields}
         values["markdown"] = values.pop("fmt") == "markdown"
@@ -599,15 +591,15 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
         click.option("--importers", type=click.IntRange(1, MAX_IMPORTERS), default=2, show_default=True,
                      help="Sweep: device mixes of up to this many importers."),
         click.option("--devices", default=",".join(DEVICES), show_default=True,
-                     help="Sweep: the device profiles to mix (dmabuf-mc list devices)."),
+                     help="Sweep: the device profiles to mix (dmabuf-mc list devices, or profile .toml files)."),
         click.option("--exporters", default=",".join(SWEEP_EXPORTERS), show_default=True,
                      help="Sweep: the exporter kinds (dmabuf-mc list exporters)."),
         click.option("--property", "properties", multiple=True, metavar="NAME",
                      help="Only these, or a group (repeatable; default: the default ones)."),
         click.option("--workers", type=click.IntRange(min=0), default=0,
                      help="Processes to run checks in; 0: one per core."),
-        click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True),
-        click.option("--traces", is_flag=True, help="Text format: print every trace, not just how to reproduce it."),
+        click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True,
+                     help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge."),
         click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
                      help="Stop each check here (its cells UNKNOWN): a cap for sweeps of large configurations."),
     ]):
@@ -615,7 +607,7 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def _names(value: str, known: dict[str, object] | tuple[str, ...], option: str) -> tuple[str, ...]:
+def _names(value: str, known: Mapping[str, object] | tuple[str, ...], option: str) -> tuple[str, ...]:
     names = tuple(n for n in value.split(",") if n)
     for n in names:
         if n not in known:
@@ -633,9 +625,25 @@ def _scope(batch: Batch, default_builtins: bool = False) -> list[Configuration]:
             return [load(n) for n in builtin_names()]
     except ConfigError as e:
         _fail(str(e))
-    sweep = Sweep(_names(batch.devices, DEVICES, "--devices"), batch.importers,
+    sweep = Sweep(_devices(batch.devices.split(","), "--devices"), batch.importers,
                   _names(batch.exporters, SWEEP_KINDS, "--exporters"))
-    return list(generate(sweep))
+    try:
+        return list(generate(sweep))
+    except ConfigError as e:
+        _fail(str(e))
+
+
+def _devices(names: list[str], option: str) -> tuple[str, ...]:
+    """Device profiles: built-in names or profile files (exit 2 naming the file and field)."""
+    names = [n for n in names if n]
+    if not names:
+        _fail(f"{option}: expected at least one device")
+    for n in names:
+        try:
+            device(n)
+        except ConfigError as e:
+            _fail(f"{option}: {e}")
+    return tuple(names)
 
 
 def _check_properties(properties: tuple[str, ...]) -> tuple[str, ...]:
@@ -647,19 +655,12 @@ def _check_properties(properties: tuple[str, ...]) -> tuple[str, ...]:
     return properties
 
 
-def _progress(what: str) -> Callable[[int, int], None]:
-    """A progress bar on a terminal, a line per tenth of the work otherwise."""
-    console = Console(stderr=True)
-
-    def show(done: int, total: int) -> None:
-        if console.is_terminal:
-            console.print(f"\r{what}: {done}/{total} checks", end="")
-            if done == total:
-                console.print()
-        elif done == total or done % max(1, total // 10) == 0:
-            click.echo(f"{what}: {done}/{total} checks", err=True)
-
-    return show
+def _every() -> int | None:
+    """The interval of work between progress lines, if $DMABUF_MC_PROGRESS_EVERY sets one."""
+    try:
+        return every_from_environment()
+    except ValueError as e:
+        _fail(str(e))
 
 
 def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
@@ -676,10 +677,11 @@ def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
 def sweep_cmd(policy_name: str, batch: Batch) -> None:
     """Check one policy on many configurations: configurations x properties, with counts."""
     policy = _policy(policy_name)
-    m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, _progress("sweep"),
-                    batch.max_states)
+    with batch_progress("sweep", _every()) as progress:
+        m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, progress,
+                        batch.max_states)
     bad = any(o.violated for o in m.outcomes)
-    _emit(tables.matrix(m, policy_name, batch.markdown, batch.traces), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
+    _emit(tables.matrix(m, policy_name, batch.markdown), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
 
 
 @main.command("compare")
@@ -689,11 +691,12 @@ def sweep_cmd(policy_name: str, batch: Batch) -> None:
 def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
     """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
     Exit 1 if it breaks or refuses anything the base served safely."""
-    cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
-                        batch.workers, _progress("compare"), batch.max_states)
+    with batch_progress("compare", _every()) as progress:
+        cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
+                            batch.workers, progress, batch.max_states)
     counts = cmp.counts()
     regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
-    _emit(tables.comparison(cmp, base, proposal, batch.markdown, batch.traces), cmp.complete,
+    _emit(tables.comparison(cmp, base, proposal, batch.markdown), cmp.complete,
           Exit.VIOLATED if regress else Exit.HOLDS)
 
 
@@ -706,9 +709,10 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     the built-in configurations unless --config or sweep options say otherwise."""
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
-    e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, _progress("explain"),
-                      batch.max_states)
-    _emit(tables.explanation(e, policy_name, batch.markdown, batch.traces), e.complete, Exit.HOLDS)
+    with batch_progress("explain", _every()) as progress:
+        e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, progress,
+                          batch.max_states)
+    _emit(tables.explanation(e, policy_name, batch.markdown), e.complete, Exit.HOLDS)
 
 
 @main.command("allocate")
@@ -719,19 +723,17 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
                    f"{', '.join(judge.ALLOCATE_SKIPS)}.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
-@click.option("--traces", is_flag=True, help="Text format: print every trace.")
 @click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
               help="Stop each check here (its cells UNKNOWN).")
-def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int, fmt: str,
-                 traces: bool, max_states: int) -> None:
+def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int,
+                 fmt: str, max_states: int) -> None:
     """Which allocation sources keep every property for DEVICES (e.g. camera encoder
     display) without a copy fallback; exit 1 if none does."""
-    for d in devices:
-        if d not in DEVICES:
-            _fail(f"DEVICES: unknown device {d!r}; known: {', '.join(DEVICES)}")
+    _devices(list(devices), "DEVICES")
     if len(devices) > MAX_IMPORTERS:
         _fail(f"DEVICES: at most {MAX_IMPORTERS} devices")
-    a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, _progress("allocate"),
-                       max_states)
-    _emit(tables.allocation(a, policy_name, fmt == "markdown", traces), a.complete,
+    with batch_progress("allocate", _every()) as progress:
+        a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, progress,
+                           max_states)
+    _emit(tables.allocation(a, policy_name, fmt == "markdown"), a.complete,
           Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)

@@ -17,7 +17,7 @@ from dmabuf_mc.model.exporters import exporter_kind
 from dmabuf_mc.model.kernels import DEFAULT as DEFAULT_KERNEL
 from dmabuf_mc.model.kernels import parse_version
 from dmabuf_mc.model.policy import RULES, Policy
-from dmabuf_mc.model.sweep import DEVICES, make
+from dmabuf_mc.model.sweep import bounced, make
 from dmabuf_mc.properties import DEFAULT, GROUPS, OPT_IN, REFUSAL
 
 Progress = Callable[[int, int], None] | None
@@ -37,12 +37,28 @@ CATEGORIES = {
 }
 
 
+BY_THE_RULE = "by the rule"
+UNSAID = "no-refusal not checked"
+
+
 @dataclass(frozen=True)
 class Change:
     prop: str
     category: str
     evidence: Cell | None
     """The counterexample or refusal trace that makes the cell non-trivial."""
+    how: str = ""
+    """For a fixed cell: BY_THE_RULE when the proposal serves every device, else the
+    refused call that keeps the violation from happening (UNSAID when refusals were not
+    checked)."""
+
+
+def how_fixed(proposal: Outcome) -> str:
+    """Whether the proposal fixes a configuration by its rules or by refusing a device."""
+    refusal = proposal.get(REFUSAL)
+    if refusal is None:
+        return UNSAID
+    return f"by refusing {refusal.calls[-1]}" if refusal.verdict is Verdict.REFUSED else BY_THE_RULE
 
 
 @dataclass(frozen=True)
@@ -86,7 +102,7 @@ def classify(base: Outcome, proposal: Outcome) -> Row:
             category = REFUSED if _served_safely(base) else REJECTS_UNSAFE
             changes.append(Change(prop, category, p))
         elif b.verdict in BAD and p.verdict is Verdict.HOLDS:
-            changes.append(Change(prop, FIXED, b))
+            changes.append(Change(prop, FIXED, b, how_fixed(proposal)))
         elif b.verdict is Verdict.HOLDS and p.verdict in BAD:
             changes.append(Change(prop, BROKEN, p))
         else:
@@ -215,7 +231,7 @@ class Allocation:
 
 def candidates(devices: Sequence[str]) -> list[tuple[str, Configuration]]:
     """Every allocation source and placement that could back a buffer these devices share."""
-    bounces = any(DEVICES[d][0].dma_mask == 32 and not DEVICES[d][0].iommu for d in devices)
+    bounces = any(bounced(d) for d in devices)
     out = []
     for kind in ALLOCATORS:
         for source in exporter_kind(kind, parse_version(DEFAULT_KERNEL)).sources:
