@@ -9,6 +9,8 @@ spaces, so the search stops with `TooManyStates` past a limit.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import networkx as nx
 from dmabuf_mc.checker.compile import compile_system
 from dmabuf_mc.checker.export.step import checked
@@ -25,8 +27,8 @@ class TooManyStates(Exception):
                          "export it as promela or tla, or raise --max-states")
 
 
-def state_graph(ts: TransitionSystem, properties: tuple[str, ...] = (), dropped: frozenset[str] = frozenset(),
-                max_states: int = MAX_STATES) -> nx.MultiDiGraph:
+def state_graph(ts: TransitionSystem, properties: Collection[str] | None = None,
+                dropped: frozenset[str] = frozenset(), max_states: int = MAX_STATES) -> nx.MultiDiGraph:
     """Every reachable state and transition; raises TooManyStates past `max_states`."""
     model = compile_system(ts, dropped)
     wanted = {p.name for p in checked(ts, properties)}

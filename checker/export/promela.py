@@ -12,6 +12,8 @@ leaves out variables that nothing reads and reports fewer states than there are.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from dmabuf_mc.checker.compile import Syntax, render
 from dmabuf_mc.checker.export.naming import comment, identifiers
 from dmabuf_mc.checker.export.step import assignments, checked
@@ -68,8 +70,9 @@ class _Writer:
                 f"        {CHECK}();", *(f"        {line};" for line in self.assign(act)[0]), "       }"]
 
 
-def promela(ts: TransitionSystem, properties: tuple[str, ...] = (), dropped: frozenset[str] = frozenset()) -> str:
-    """The Promela text of `ts` with the named properties (all when none) as assertions."""
+def promela(ts: TransitionSystem, properties: Collection[str] | None = None,
+            dropped: frozenset[str] = frozenset()) -> str:
+    """The Promela text of `ts` with the named properties (all for None) as assertions."""
     out = _Writer(ts, dropped)
     options = [act for act in ts.actions if act.enabled(dropped) != FALSE]
     temps = max((out.assign(act)[1] for act in options), default=0)

@@ -9,6 +9,8 @@ value; all other variables are unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from dmabuf_mc.checker.ir import Const, Expr
 from dmabuf_mc.checker.ts import Action, Property, TransitionSystem
 
@@ -21,6 +23,6 @@ def assignments(ts: TransitionSystem, act: Action) -> tuple[tuple[str, Expr], ..
     return act.updates + resets
 
 
-def checked(ts: TransitionSystem, properties: tuple[str, ...]) -> tuple[Property, ...]:
-    """The properties to export: those named, in the system's order (all when none are)."""
-    return tuple(p for p in ts.properties if not properties or p.name in properties)
+def checked(ts: TransitionSystem, properties: Collection[str] | None) -> tuple[Property, ...]:
+    """The properties to export, in the system's order: those named, or all for None."""
+    return tuple(p for p in ts.properties if properties is None or p.name in properties)

@@ -12,6 +12,7 @@ formula or as an integer, converting where the context asks for the other.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from dmabuf_mc.checker.export.naming import comment, identifiers, unique
@@ -85,10 +86,10 @@ def _action(ts: TransitionSystem, act: Action, p: _Printer, dropped: frozenset[s
     return lines
 
 
-def tla(ts: TransitionSystem, module: str, properties: tuple[str, ...] = (),
+def tla(ts: TransitionSystem, module: str, properties: Collection[str] | None = None,
         dropped: frozenset[str] = frozenset()) -> Tla:
     """Module `module` (the file must be `module`.tla) and its .cfg, checking the named
-    properties (all when none) as invariants."""
+    properties (all for None) as invariants."""
     if not MODULE_NAME.match(module):
         raise ValueError(f"{module!r} is not a TLA+ module name (letters, digits and _)")
     p = _Printer(identifiers(ts, RESERVED))

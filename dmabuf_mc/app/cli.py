@@ -406,18 +406,18 @@ def export_cmd(
     dropped = frozenset(without)
     files: dict[str, str] = {}
     if fmt == "promela":
-        files[output or "-"] = promela(ts, properties, dropped)
+        files[output or "-"] = promela(ts, properties or None, dropped)
     elif fmt == "tla":
         if output is None:
             _fail("--format tla writes a module and its TLC configuration: give -o FILE.tla")
         path = Path(output)
         if path.suffix != ".tla" or not MODULE_NAME.match(path.stem):
             _fail(f"-o {output}: a TLA+ module file is NAME.tla, NAME letters, digits and _ (it names the module)")
-        spec = tla(ts, path.stem, properties, dropped)
+        spec = tla(ts, path.stem, properties or None, dropped)
         files[output], files[str(path.with_suffix(".cfg"))] = spec.module, spec.cfg
     else:
         try:
-            graph = state_graph(ts, properties, dropped, max_states)
+            graph = state_graph(ts, properties or None, dropped, max_states)
         except TooManyStates as e:
             _fail(f"--format {fmt}: {e}")
         files[output or "-"] = dot(graph) if fmt == "dot" else graphml(graph)
