@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import time
@@ -37,14 +38,22 @@ class Counted:
     errors: tuple[str, ...]
     seconds: float
     output: str
+    cpu_seconds: float
+    """User and system time of the tool's process, build excluded: on a shared machine a
+    fairer measure than wall time."""
 
 
-def _run(argv: list[str], cwd: Path) -> tuple[str, float]:
-    """The tool's output and how long it took; its exit code says only whether it found
-    an error, so the output is what is read (and a parse failure shows it)."""
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def _run(argv: list[str], cwd: Path) -> tuple[str, float, float]:
+    """The tool's output, its wall and CPU seconds; its exit code says only whether it
+    found an error, so the output is what is read (and a parse failure shows it)."""
+    start, cpu = time.perf_counter(), _children_cpu()
     done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
-    return done.stdout + done.stderr, time.perf_counter() - start
+    return done.stdout + done.stderr, time.perf_counter() - start, _children_cpu() - cpu
 
 
 def _number(pattern: str, text: str) -> int:
@@ -54,11 +63,12 @@ def _number(pattern: str, text: str) -> int:
     return int(m.group(1))
 
 
-def spin(promela: str, workdir: Path, bfs: bool = True, stop_at_error: bool = True) -> Counted:
+def spin(promela: str, workdir: Path, bfs: bool = True, stop_at_error: bool = True, hash_bits: int = 22) -> Counted:
     """Build and run SPIN's verifier on `promela`. Breadth-first it reports depth as our
     engines do (the deepest BFS level, the initial state at 0); depth-first, the longest
     path it held on its stack. Without `stop_at_error` it goes on past every error
-    (`-c0`), so that it counts every reachable state."""
+    (`-c0`), so that it counts every reachable state. `hash_bits`: SPIN's hash table has
+    2**hash_bits slots (-w)."""
     cc = shutil.which(os.environ.get("CC", "gcc")) or shutil.which("cc")
     if shutil.which("spin") is None or cc is None:
         raise ToolMissing("SPIN needs `spin` and a C compiler (Debian: apt-get install spin gcc)")
@@ -69,13 +79,13 @@ def spin(promela: str, workdir: Path, bfs: bool = True, stop_at_error: bool = Tr
         out = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, check=False)
         if out.returncode:
             raise RuntimeError(f"{' '.join(argv)} failed: {out.stdout}{out.stderr}")
-    argv = ["./pan", "-m10000000", "-w26"] + ([] if stop_at_error else ["-c0"])
-    text, seconds = _run(argv, workdir)
+    argv = ["./pan", "-m10000000", f"-w{hash_bits}"] + ([] if stop_at_error else ["-c0"])
+    text, seconds, cpu = _run(argv, workdir)
     elapsed = re.search(r"elapsed time ([0-9.e+-]+) seconds", text)  # the search, not the tables' set-up
     seconds = max(float(elapsed.group(1)), 0.01) if elapsed else seconds
     errors = tuple(re.findall(r"assertion violated (.*?) \(at depth", text))
     return Counted(_number(r"(\d+) states, stored", text), _number(r"depth reached (\d+)", text), errors,
-                   seconds, text)
+                   seconds, text, cpu)
 
 
 def tla2tools() -> Path:
@@ -103,9 +113,9 @@ def tlc(module_name: str, module: str, cfg: str, workdir: Path, stop_at_error: b
     (workdir / f"{module_name}.cfg").write_text(cfg)
     argv = ["java", "-XX:+UseParallelGC", "-cp", str(jar), "tlc2.TLC", "-workers", "1", "-metadir",
             str(workdir / "states"), "-config", f"{module_name}.cfg", f"{module_name}.tla"]
-    text, seconds = _run(argv + ([] if stop_at_error else ["-continue"]), workdir)
+    text, seconds, cpu = _run(argv + ([] if stop_at_error else ["-continue"]), workdir)
     errors = tuple(sorted(set(re.findall(r"Error: Invariant (\S+) is violated", text))))
     if "Deadlock reached" in text:
         errors += ("deadlock",)
     return Counted(_number(r"(\d+) distinct states found", text), _number(r"state graph search is (\d+)", text),
-                   errors, seconds, text)
+                   errors, seconds, text, cpu)

@@ -131,6 +131,7 @@ def c_source(model: Compiled) -> str:
     initial = ", ".join(_hex(model.initial >> (w * WORD) & ALL) for w in range(nwords))
     header = [
         f"#define W {nwords}",
+        f"#define STATE_BITS {sum(model.layout.widths)}",
         f"#define NPROPS {len(ts.properties)}",
         f"#define NACTIONS {len(ts.actions)}",
         f"#define CHECK_EVERY {CHECK_EVERY}",
