@@ -1,6 +1,6 @@
 """Our engines against SPIN and TLC on the one model, exported (`dmabuf-mc export`).
 
-Run: .venv/bin/python bench/versus.py [CONFIG ...] [--quick]
+Run: .venv/bin/python bench/versus.py [CONFIG ...] [--quick] [--tools native,spin-bfs,...]
 Default: `largest` (2.3 million states) and bench/versus-millions.toml (several million);
 --quick: bounce-32bit alone, to see that everything runs. Per configuration it runs the
 Python explicit engine, the native C engine, SPIN breadth-first (`spin -o2 -a`, `gcc -O2
@@ -80,7 +80,7 @@ ts_hash_bits: dict[str, int] = {}
 """SPIN's hash table per system: at least twice as many slots as states, as ours keeps."""
 
 
-def versus(config: str, work: Path) -> float:
+def versus(config: str, work: Path, tools: list[str]) -> float:
     """Every tool on one configuration; native states per CPU second over SPIN BFS's."""
     ts = build(load(config), BASELINE)
     model = compile_system(ts)
@@ -93,13 +93,14 @@ def versus(config: str, work: Path) -> float:
           f"properties that hold, checked by every tool: {', '.join(holds) or 'none'}")
     print(f"  {'tool':9} {'states':>12}  {'wall s':>8}  {'cpu s':>8}  {'states/s (wall)':>15}  {'states/cpu-s':>13}")
     rates: dict[str, float] = {}
-    for name, run in TOOLS.items():
-        states, seconds, cpu = run(ts, holds, work)
+    for name in tools:
+        states, seconds, cpu = TOOLS[name](ts, holds, work)
         if states != total:
             raise SystemExit(f"{name} counted {states:,} states on {config}, the native engine {total:,}")
         rates[name] = states / max(cpu, 1e-3)
         wall = states / seconds
-        print(f"  {name:9} {states:>12,}  {seconds:8.2f}  {cpu:8.2f}  {wall:>15,.0f}  {rates[name]:>13,.0f}", flush=True)
+        print(f"  {name:9} {states:>12,}  {seconds:8.2f}  {cpu:8.2f}  {wall:>15,.0f}  {rates[name]:>13,.0f}",
+              flush=True)
     for name, rate in rates.items():
         print(f"  {name:9} {rate / rates['spin-bfs']:8.2f}x SPIN BFS (states per CPU second)")
     return rates["native"] / rates["spin-bfs"]
@@ -109,13 +110,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="*", help=f"default: {' '.join(DEFAULT)}")
     parser.add_argument("--quick", action="store_true", help=f"only {' '.join(QUICK)}")
+    parser.add_argument("--tools", default=",".join(TOOLS), help="a comma-separated subset of %(default)s")
     args = parser.parse_args()
+    if not {"native", "spin-bfs"} <= set(args.tools.split(",")) <= set(TOOLS):
+        parser.error(f"--tools: native and spin-bfs, and any of {', '.join(TOOLS)}")
     configs = args.configs or (QUICK if args.quick else DEFAULT)
     print(f"load: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}")
     with tempfile.TemporaryDirectory(prefix="versus-") as work:
         ratio = 0.0
         for config in configs:
-            ratio = versus(config, Path(work) / Path(config).stem)
+            ratio = versus(config, Path(work) / Path(config).stem, args.tools.split(","))
     print(f"ratio_vs_spin_bfs: {ratio:.2f}")
 
 
