@@ -31,6 +31,11 @@ notrace trace select for in get_priority set_priority now system
 RESERVED = frozenset(KEYWORDS.split()) | {CHECK}
 
 
+def _type(size: int) -> str:
+    """The smallest Promela integer type that holds 0..size-1."""
+    return "byte" if size <= 256 else "short" if size <= 32768 else "int"
+
+
 class _Writer:
     """Promela for the IR of one system, variables under their exported identifiers."""
 
@@ -77,7 +82,8 @@ def promela(ts: TransitionSystem, properties: Collection[str] | None = None,
     options = [act for act in ts.actions if act.enabled(dropped) != FALSE]
     temps = max((out.assign(act)[1] for act in options), default=0)
     lines = [f"/* {ts.name}: exported by dmabuf-mc; check with spin -o2 -a, gcc -DSAFETY pan.c, ./pan */", ""]
-    lines += [f"byte {out.name[v.name]} = {ts.init[v.name]};  /* {comment(ts, v.name)} */" for v in ts.variables]
+    lines += [f"{_type(v.domain.size)} {out.name[v.name]} = {ts.init[v.name]};  /* {comment(ts, v.name)} */"
+              for v in ts.variables]
     lines += ["", f"inline {CHECK}()", "{", "    skip;"]
     lines += [f"    assert({out.expr(p.holds)});  /* {p.name} */" for p in checked(ts, properties)]
     lines += ["}"]
