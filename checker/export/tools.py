@@ -57,10 +57,12 @@ def _run(argv: list[str], cwd: Path) -> tuple[str, float, float]:
 
 
 def _number(pattern: str, text: str) -> int:
-    m = re.search(pattern, text)
-    if m is None:
+    """The number in the last match of `pattern` (TLC prints progress lines before the
+    final counts, and writes thousands with commas)."""
+    found = re.findall(pattern, text)
+    if not found:
         raise RuntimeError(f"no match for {pattern!r} in:\n{text}")
-    return int(m.group(1))
+    return int(found[-1].replace(",", ""))
 
 
 def spin(promela: str, workdir: Path, bfs: bool = True, stop_at_error: bool = True, hash_bits: int = 22) -> Counted:
@@ -117,5 +119,6 @@ def tlc(module_name: str, module: str, cfg: str, workdir: Path, stop_at_error: b
     errors = tuple(sorted(set(re.findall(r"Error: Invariant (\S+) is violated", text))))
     if "Deadlock reached" in text:
         errors += ("deadlock",)
-    return Counted(_number(r"(\d+) distinct states found", text), _number(r"state graph search is (\d+)", text),
+    return Counted(_number(r"([\d,]+) distinct states found, [\d,]+ states left", text),
+                   _number(r"state graph search is ([\d,]+)", text),
                    errors, seconds, text, cpu)
