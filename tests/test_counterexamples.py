@@ -68,7 +68,7 @@ def test_user_helper_passes_a_safe_configuration_and_fails_an_unsafe_one():
 
 
 def test_user_helper_takes_groups_and_checks_the_default_set_when_none_is_named():
-    with pytest.raises(AssertionError, match="fuzz heap-bracketed(.|\n)*REFUTED  dma-api-direction"):
+    with pytest.raises(AssertionError, match=r"(?s)fuzz heap-bracketed.*REFUTED  dma-api-direction"):
         check_random_histories("heap-bracketed", properties=["dma-api-rules"], examples=50)
     check_random_histories("heap-bracketed-to-device", examples=10)  # dma-api-ownership is not in the default
 

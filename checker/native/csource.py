@@ -57,7 +57,7 @@ class _CEmitter:
 
 def _expand(em: _CEmitter, model: Compiled, nwords: int) -> list[str]:
     """`expand(c, i)`: every enabled action's successor of state i, in action order,
-    handed to the runtime's `visit`; a deadlock when none is enabled and i is not final."""
+    handed together to the runtime's `visit_all`; a deadlock when none is enabled and i is not final."""
     ts, layout = model.ts, model.layout
     total = (1 << sum(layout.widths)) - 1
     transient_mask, transient_reset = layout.transients(ts)
@@ -84,7 +84,7 @@ def _expand(em: _CEmitter, model: Compiled, nwords: int) -> list[str]:
             dynamic.append(f"{{ const uint64_t v = {em.expr(value)}; t[{w}] |= v << {b};"
                            + (f" t[{w + 1}] |= v >> {WORD - b};" if b + width > WORD else "") + " }")
         keep = total & ~clear
-        body = []
+        body = ["uint64_t *t = succ + n * W;"]
         for w in range(nwords):
             k, c = keep >> (w * WORD) & ALL, const_bits >> (w * WORD) & ALL
             parts = ([f"s[{w}]" if k == ALL else f"(s[{w}] & {_hex(k)})"] if k else []) + ([_hex(c)] if c else [])
@@ -92,14 +92,15 @@ def _expand(em: _CEmitter, model: Compiled, nwords: int) -> list[str]:
         body += dynamic
         cond = em.expr(guard) if guard != Const(1) else "1"
         bodies.append(f"    if ({cond}) {{\n        " + "\n        ".join(body)
-                      + f"\n        visit(c, i, {a_id}, t);\n        n++;\n    }}")
+                      + f"\n        act[n++] = {a_id};\n    }}")
     return [
         "static void expand(Search *c, int64_t i) {",
-        "    uint64_t s[W], t[W];",
-        "    int n = 0;",
+        "    uint64_t s[W], succ[(NACTIONS + 1) * W];",
+        "    int act[NACTIONS + 1], n = 0;",
         "    memcpy(s, c->states + i * W, sizeof s);",
         *em.unpack(needed, "    "),
         *bodies,
+        "    visit_all(c, i, succ, act, n);",
         "    if (!n && !is_final(s))",
         "        deadlock(c, i);",
         "}",
@@ -131,6 +132,7 @@ def c_source(model: Compiled) -> str:
     initial = ", ".join(_hex(model.initial >> (w * WORD) & ALL) for w in range(nwords))
     header = [
         f"#define W {nwords}",
+        f"#define STATE_BITS {sum(model.layout.widths)}",
         f"#define NPROPS {len(ts.properties)}",
         f"#define NACTIONS {len(ts.actions)}",
         f"#define CHECK_EVERY {CHECK_EVERY}",

@@ -13,6 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The seen-set: open addressing over slots. When a state fits one word with a bit to
+ * spare (STATE_BITS < 64), a slot holds the state itself, so a lookup reads one slot and
+ * never the state array (most successors were seen: this is where BFS spends its time);
+ * all ones marks an empty slot, which no state can be. Otherwise a slot holds the
+ * state's index + 1 (0: empty) and a lookup compares the stored state. */
+#if W == 1 && STATE_BITS < 64
+typedef uint64_t Slot;
+#define EMPTY UINT64_MAX
+#define SLOT_OF(c, i) ((c)->states[i])
+#define SAME(c, slot, t) ((slot) == (t)[0])
+#else
+typedef uint32_t Slot;
+#define EMPTY 0u
+#define SLOT_OF(c, i) ((Slot)((i) + 1))
+#define SAME(c, slot, t) (memcmp((c)->states + (int64_t)((slot) - 1) * W, (t), W * sizeof *(t)) == 0)
+#endif
+
 enum { MC_YIELD, MC_DONE, MC_REFUTED, MC_DEPTH, MC_STATES, MC_NOMEM };
 
 /* The counters Python reads after each run (a ctypes Structure mirrors this). */
@@ -40,7 +57,7 @@ typedef struct {
     uint64_t *states;       /* W words per state */
     int32_t *parent;
     int32_t *action;
-    uint32_t *slots;        /* open addressing: state index + 1, 0 empty */
+    Slot *slots;            /* the seen-set (see Slot) */
     uint64_t mask;          /* slot count - 1 (a power of two) */
     int64_t found[NPROPS + 1];
     uint8_t want[NPROPS + 1];
@@ -65,17 +82,24 @@ static uint64_t hash(const uint64_t *s) {
     return h;
 }
 
+static Slot *empty_slots(uint64_t n) {
+    Slot *slots = malloc(n * sizeof *slots);
+    if (slots)
+        memset(slots, EMPTY ? 0xFF : 0, n * sizeof *slots);
+    return slots;
+}
+
 /* Double the slot table and re-insert every stored state. */
 static int rehash(Search *c) {
     uint64_t mask = c->mask * 2 + 1;
-    uint32_t *slots = calloc(mask + 1, sizeof *slots);
+    Slot *slots = empty_slots(mask + 1);
     if (!slots)
         return 0;
     for (int64_t i = 0; i < c->n.states; i++) {
         uint64_t h = hash(c->states + i * W) & mask;
-        while (slots[h])
+        while (slots[h] != EMPTY)
             h = (h + 1) & mask;
-        slots[h] = (uint32_t)(i + 1);
+        slots[h] = SLOT_OF(c, i);
     }
     free(c->slots);
     c->slots = slots;
@@ -101,11 +125,12 @@ static int grow(Search *c) {
     return 1;
 }
 
-/* Store `t` if it is new: its index, or -1 if it was seen (or memory ran out). */
-static int64_t insert(Search *c, const uint64_t *t, int64_t from, int act) {
-    uint64_t h = hash(t) & c->mask;
-    for (uint32_t slot; (slot = c->slots[h]); h = (h + 1) & c->mask)
-        if (memcmp(c->states + (int64_t)(slot - 1) * W, t, W * sizeof *t) == 0)
+/* Store `t` (whose hash is `full`) if it is new: its index, or -1 if it was seen (or
+ * memory ran out). */
+static int64_t insert(Search *c, const uint64_t *t, uint64_t full, int64_t from, int act) {
+    uint64_t h = full & c->mask;
+    for (Slot slot; (slot = c->slots[h]) != EMPTY; h = (h + 1) & c->mask)
+        if (SAME(c, slot, t))
             return -1;
     int64_t idx = c->n.states;
     if (idx >= INT32_MAX - 1 || (idx == c->cap && !grow(c))) {
@@ -115,7 +140,7 @@ static int64_t insert(Search *c, const uint64_t *t, int64_t from, int act) {
     memcpy(c->states + idx * W, t, W * sizeof *t);
     c->parent[idx] = (int32_t)from;
     c->action[idx] = act;
-    c->slots[h] = (uint32_t)(idx + 1);
+    c->slots[h] = SLOT_OF(c, idx);
     c->n.states = idx + 1;
     if ((uint64_t)c->n.states * 2 > c->mask && !rehash(c))
         c->nomem = 1;
@@ -135,15 +160,28 @@ static void premise_holds(Search *c, int k) {
 }
 
 /* One transition of state `from` by action `act` to `t`. */
-static inline void visit(Search *c, int64_t from, int act, const uint64_t *t) {
+static inline void visit(Search *c, int64_t from, int act, const uint64_t *t, uint64_t full) {
     c->n.transitions++;
     if (!c->fired[act]) {
         c->fired[act] = 1;
         c->n.unfired--;
     }
-    int64_t idx = insert(c, t, from, act);
+    int64_t idx = insert(c, t, full, from, act);
     if (idx >= 0 && (c->n.pending || c->n.unseen))
         observe(c, t, idx);
+}
+
+/* The n successors of state `from`, in action order: all hashed first and their slots
+ * prefetched, so that the lookups' cache misses overlap instead of following each other;
+ * then visited in order, exactly as one by one. */
+static void visit_all(Search *c, int64_t from, const uint64_t *succ, const int *act, int n) {
+    uint64_t full[NACTIONS + 1];
+    for (int k = 0; k < n; k++) {
+        full[k] = hash(succ + k * W);
+        __builtin_prefetch(c->slots + (full[k] & c->mask));
+    }
+    for (int k = 0; k < n; k++)
+        visit(c, from, act[k], succ + k * W, full[k]);
 }
 
 static void deadlock(Search *c, int64_t i) {
@@ -174,7 +212,7 @@ Search *mc_new(int64_t max_states, int64_t max_depth, int stop_when_refuted, con
     c->states = malloc((size_t)c->cap * W * sizeof *c->states);
     c->parent = malloc((size_t)c->cap * sizeof *c->parent);
     c->action = malloc((size_t)c->cap * sizeof *c->action);
-    c->slots = calloc(c->mask + 1, sizeof *c->slots);
+    c->slots = empty_slots(c->mask + 1);
     if (!c->states || !c->parent || !c->action || !c->slots) {
         mc_free(c);
         return NULL;
@@ -189,7 +227,7 @@ Search *mc_new(int64_t max_states, int64_t max_depth, int stop_when_refuted, con
     c->n.unfired = NACTIONS;
     c->n.first_deadlock = -1;
     c->n.level_end = 1;
-    insert(c, INITIAL, -1, -1);
+    insert(c, INITIAL, hash(INITIAL), -1, -1);
     observe(c, INITIAL, 0);
     return c;
 }

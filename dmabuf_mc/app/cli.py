@@ -28,12 +28,16 @@ from dmabuf_mc.checker.certificate import load as load_certificate
 from dmabuf_mc.checker.cexfile import CounterexampleError, Recorded, document, dump, file_stem, still_violates, to_trace
 from dmabuf_mc.checker.cexfile import read as read_counterexample
 from dmabuf_mc.checker.check import ENGINES as CHECK_ENGINES
-from dmabuf_mc.checker.check import Saving, UnknownName, check, fuzz_check
+from dmabuf_mc.checker.check import Saving, UnknownName, check, fuzz_check, validate_names
 from dmabuf_mc.checker.checkpoint import CheckpointError
 from dmabuf_mc.checker.crosscheck import cross_check
 from dmabuf_mc.checker.engines.bmc import SolverGaveUp
 from dmabuf_mc.checker.engines.explicit import Limits, Stats
 from dmabuf_mc.checker.engines.random import Walked
+from dmabuf_mc.checker.export.graph import MAX_STATES as MAX_GRAPH_STATES
+from dmabuf_mc.checker.export.graph import TooManyStates, dot, graphml, state_graph
+from dmabuf_mc.checker.export.promela import promela
+from dmabuf_mc.checker.export.tla import MODULE_NAME, tla
 from dmabuf_mc.checker.itf import trace_itf
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable
 from dmabuf_mc.checker.prover import ENGINES, CannotWrite, coverage, prove
@@ -405,6 +409,66 @@ def _finish(run: Run, fmt: str, cfg: Configuration, prov: Provenance, dump: str 
         click.echo(run_text(run, cells))
     _dump([r.counterexample for r in run.results if r.counterexample is not None], cfg, prov, dump, fmt)
     sys.exit(code)
+
+
+EXPORT_FORMATS = ("promela", "tla", "dot", "graphml")
+
+
+@main.command("export")
+@system_options
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
+              help="promela: for SPIN (spin -o2 -a); tla: a module and its .cfg for TLC; dot, graphml: the "
+                   "state graph.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write here (tla: FILE.tla and FILE.cfg).")
+@click.option("--max-states", type=click.IntRange(min=1), default=MAX_GRAPH_STATES, show_default=True,
+              help="dot, graphml: refuse a state graph larger than this.")
+def export_cmd(
+    config_name: str,
+    policy_name: str,
+    properties: tuple[str, ...],
+    without: tuple[str, ...],
+    rules: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    max_states: int,
+) -> None:
+    """Write the model of a configuration for another tool: Promela (SPIN), TLA+ (TLC), or
+    its explicit state graph (DOT, GraphML). The checked properties become assertions or
+    invariants; SPIN and TLC find the same reachable states as `check`."""
+    prov = _provenance(config_name, policy_name, rules)
+    _, ts = prov.system()
+    try:
+        wanted = validate_names(ts, properties, without)
+    except UnknownName as e:
+        _fail(str(e))
+    dropped = frozenset(without)
+    files: dict[str, str] = {}
+    if fmt == "promela":
+        files[output or "-"] = promela(ts, wanted, dropped)
+    elif fmt == "tla":
+        if output is None:
+            _fail("--format tla writes a module and its TLC configuration: give -o FILE.tla")
+        path = Path(output)
+        if path.suffix != ".tla" or not MODULE_NAME.match(path.stem):
+            _fail(f"-o {output}: a TLA+ module file is NAME.tla, NAME letters, digits and _ (it names the module)")
+        spec = tla(ts, path.stem, wanted, dropped)
+        files[output], files[str(path.with_suffix(".cfg"))] = spec.module, spec.cfg
+    else:
+        try:
+            graph = state_graph(ts, wanted, dropped, max_states)
+        except TooManyStates as e:
+            _fail(f"--format {fmt}: {e}")
+        files[output or "-"] = dot(graph) if fmt == "dot" else graphml(graph)
+    for name, text in files.items():
+        if name == "-":
+            click.echo(text, nl=False)
+            continue
+        try:
+            Path(name).write_text(text)
+        except OSError as e:
+            _fail(f"-o {output}: cannot write {name}: {e.strerror or e}")
+        click.echo(f"wrote {name}", err=True)
+
 
 
 Rebuilt = tuple[Provenance, Configuration, TransitionSystem]

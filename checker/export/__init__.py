@@ -1,0 +1,1 @@
+"""Exporters: the one transition system written for other tools (SPIN, TLC, graph viewers)."""
