@@ -161,8 +161,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("p8-accepts-bounced", "model/dmabuf.py",
            "(not dev.coherent or dev.bounces)", "(not dev.coherent)"),
     Mutant("attach-refusal-records-attachment", "model/dmabuf.py",
-           "        eff.set(st.obs_refused, TRUE)\n    else:\n        eff.set(st.attached[d], TRUE)",
-           "        eff.set(st.obs_refused, TRUE)\n    eff.set(st.attached[d], TRUE)"),
+           "        eff.set(st.obs_refused, TRUE)\n    else:\n        eff.set(st.attached[d], TRUE)\n",
+           "        eff.set(st.obs_refused, TRUE)\n    eff.set(st.attached[d], TRUE)\n    if True:\n"),
     # device and CPU accesses
     Mutant("bounced-device-reads-original", "model/clients.py",
            "        latest = ite(st.dma_mapped(d), st.bounce_latest[d][ln].ref, from_memory)",

@@ -9,7 +9,7 @@ import pytest
 from dmabuf_mc.checker.check import check
 from dmabuf_mc.checker.verdict import Verdict
 from dmabuf_mc.model.config import ConfigError
-from dmabuf_mc.model.policy import BASELINE, Policy
+from dmabuf_mc.model.policy import BASELINE, POLICIES, Policy
 from tests.conftest import config_text, history, system
 
 
@@ -274,3 +274,11 @@ def test_a_device_write_left_in_a_freed_bounce_slot_is_lost():
     _, ts = system(c)
     trace = check(ts, ("no-lost-writes",)).results[0].counterexample
     assert trace is not None and trace.action_labels()[-1] == "dma_buf_unmap_attachment(dev, DMA_FROM_DEVICE)"
+
+
+@pytest.mark.parametrize(("mask", "refused"), [(32, Verdict.REFUSED), (64, Verdict.HOLDS)])
+def test_require_coherent_refuses_a_coherent_importer_that_would_bounce(mask, refused):
+    # DMA_ATTR_REQUIRE_COHERENT (P8): the mapping fails whenever swiotlb would be needed, for a
+    # dev_is_dma_coherent() device too; the direct path refuses to bounce (found by bench/mutants.py).
+    c = cfg(buffer=HIGH, importer=f"coherent = true\nreads = true\ndma_mask = {mask}")
+    assert verdicts(c, ("no-refusal",), policy=POLICIES["p8-require-coherent"])["no-refusal"] is refused
