@@ -166,7 +166,7 @@ def _observe_function(em: _Emitter, props: tuple[Property, ...]) -> list[str]:
             needed |= need
             tests.append((f"not ({cond})" if negate else f"({cond})", bit))
     lines = ["def observe(s):"]
-    lines += [f"    {em.unpack_line(v)}" for v in sorted(needed, key=em.ts.var_index.get)]
+    lines += [f"    {em.unpack_line(v)}" for v in sorted(needed, key=em.ts.var_index.__getitem__)]
     lines.append("    b = 0")
     lines += [f"    if {test}: b |= {1 << bit}" for test, bit in tests]
     lines.append("    return b")
@@ -238,13 +238,13 @@ def _generate(ts: TransitionSystem, dropped: frozenset[str]) -> _Loaded:
         bodies.append(f"    if {cond}:\n        aa({a_id}); ap({new})")
 
     lines = ["def successors(s):"]
-    lines += [f"    {em.unpack_line(v)}" for v in sorted(needed, key=ts.var_index.get)]
+    lines += [f"    {em.unpack_line(v)}" for v in sorted(needed, key=ts.var_index.__getitem__)]
     lines += ["    acts = []", "    outs = []", "    aa = acts.append", "    ap = outs.append", *bodies,
               "    return acts, outs", ""]
     lines += _observe_function(em, ts.properties)
     final_cond, final_need = em.condition(ts.final)
     lines += ["", "def is_final(s):"]
-    lines += [f"    {em.unpack_line(v)}" for v in sorted(final_need, key=ts.var_index.get)]
+    lines += [f"    {em.unpack_line(v)}" for v in sorted(final_need, key=ts.var_index.__getitem__)]
     lines += [f"    return {final_cond}", ""]
     source = "\n".join(lines)
     namespace: dict[str, object] = {}

@@ -123,7 +123,9 @@ def coverage(ts: TransitionSystem, engine: str, properties: Sequence[str], witho
              if p.name in wanted and p.premise != TRUE}
     goals |= {f"enabled {a.label}": (a.label, not_(a.enabled(dropped))) for a in ts.actions}
     witnesses = replace(ts, properties=tuple(Property(name, "", never) for name, (_, never) in goals.items()))
-    vacuous, never_enabled, undecided = [], [], []
+    vacuous: list[str] = []
+    never_enabled: list[str] = []
+    undecided: list[str] = []
     settled = 0
     try:
         with ctrl_c_stops_z3() as checkpoint:

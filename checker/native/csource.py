@@ -49,7 +49,7 @@ class _CEmitter:
         return f"const uint64_t x{i} = {src} & {_hex((1 << width) - 1)};"
 
     def unpack(self, needed: set[str], indent: str) -> list[str]:
-        return [indent + self.unpack_line(v) for v in sorted(needed, key=self.ts.var_index.get)]
+        return [indent + self.unpack_line(v) for v in sorted(needed, key=self.ts.var_index.__getitem__)]
 
     def expr(self, e: Expr) -> str:
         return render(e, lambda var: f"x{self.ts.var_index[var]}", C)

@@ -83,6 +83,7 @@ def run_job(job: Job) -> Outcome:
         else:
             cell = Cell(r.verdict, r.vacuous)
         cells.append((r.name, cell))
+    assert report.stats is not None, "an explicit check always counts its states"
     return Outcome(job.config.name, job.policy.name, report.stats.states, tuple(cells))
 
 

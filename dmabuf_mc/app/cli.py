@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial, wraps
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -644,7 +644,7 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
     def wrapper(**kw: object) -> None:
         fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt",
                   "max_states")
-        values = {f: kw.pop(f) for f in fields}
+        values: dict[str, Any] = {f: kw.pop(f) for f in fields}
         values["markdown"] = values.pop("fmt") == "markdown"
         command(batch=Batch(**values), **kw)
 
