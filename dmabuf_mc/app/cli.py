@@ -627,13 +627,20 @@ class Batch:
     exporters: str
     properties: tuple[str, ...]
     workers: int
-    markdown: bool
+    fmt: str
+    """The report format: one of BATCH_FORMATS."""
     max_states: int
 
     @property
     def swept(self) -> bool:
         """Whether a sweep option was given."""
         return (self.importers, self.devices, self.exporters) != (2, ",".join(DEVICES), ",".join(SWEEP_EXPORTERS))
+
+
+BATCH_FORMATS = ("text", "markdown")
+batch_format_option = click.option(
+    "--format", "fmt", type=click.Choice(BATCH_FORMATS), default="text", show_default=True,
+    help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge.")
 
 
 def batch_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -645,7 +652,6 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
         fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt",
                   "max_states")
         values: dict[str, Any] = {f: kw.pop(f) for f in fields}
-        values["markdown"] = values.pop("fmt") == "markdown"
         command(batch=Batch(**values), **kw)
 
     for option in reversed([
@@ -662,8 +668,7 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="Only these, or a group (repeatable; default: the default ones)."),
         click.option("--workers", type=click.IntRange(min=0), default=0,
                      help="Processes to run checks in; 0: one per core."),
-        click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True,
-                     help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge."),
+        batch_format_option,
         click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
                      help="Stop each check here (its cells UNKNOWN): a cap for sweeps of large configurations."),
     ]):
@@ -745,7 +750,7 @@ def sweep_cmd(policy_name: str, batch: Batch) -> None:
         m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, progress,
                         batch.max_states)
     bad = any(o.violated for o in m.outcomes)
-    _emit(tables.matrix(m, policy_name, batch.markdown), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
+    _emit(tables.matrix(m, policy_name, batch.fmt == "markdown"), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
 
 
 @main.command("compare")
@@ -760,7 +765,7 @@ def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
                             batch.workers, progress, batch.max_states)
     counts = cmp.counts()
     regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
-    _emit(tables.comparison(cmp, base, proposal, batch.markdown), cmp.complete,
+    _emit(tables.comparison(cmp, base, proposal, batch.fmt == "markdown"), cmp.complete,
           Exit.VIOLATED if regress else Exit.HOLDS)
 
 
@@ -776,7 +781,7 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     with batch_progress("explain", _every()) as progress:
         e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, progress,
                           batch.max_states)
-    _emit(tables.explanation(e, policy_name, batch.markdown), e.complete, Exit.HOLDS)
+    _emit(tables.explanation(e, policy_name, batch.fmt == "markdown"), e.complete, Exit.HOLDS)
 
 
 @main.command("allocate")
@@ -786,7 +791,7 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
               help=f"Only these, or a group (repeatable); default: the default ones but "
                    f"{', '.join(judge.ALLOCATE_SKIPS)}.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
+@batch_format_option
 @click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
               help="Stop each check here (its cells UNKNOWN).")
 def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int,
