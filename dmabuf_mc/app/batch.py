@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from dmabuf_mc.checker.check import check
+from dmabuf_mc.checker.crosscheck import cross_check
 from dmabuf_mc.checker.engines.explicit import Limits
 from dmabuf_mc.checker.render import trace_mermaid, trace_text
 from dmabuf_mc.checker.verdict import Verdict
@@ -34,6 +35,10 @@ class Job:
     properties: tuple[str, ...] = ()
     max_states: int = MAX_STATES
     """Where the check stops (its cells UNKNOWN): what a sweep of large configurations can afford."""
+    strict: bool = False
+    """`--strict`: a vacuous property or a never-enabled action is a failure of the check."""
+    cross_check: bool = False
+    """`--cross-check`: BMC re-derives every verdict; a disagreement is a failure of the check."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class Outcome:
     policy: str
     states: int
     cells: tuple[tuple[str, Cell], ...]
+    failures: tuple[str, ...] = ()
+    """What `--strict` or `--cross-check` found wrong with the check itself, a line each."""
+    undecided: tuple[str, ...] = ()
+    """What `--cross-check` could not settle, a line each."""
 
     def cell(self, prop: str) -> Cell:
         return dict(self.cells)[prop]
@@ -72,7 +81,13 @@ class Outcome:
 def run_job(job: Job) -> Outcome:
     """Check one configuration under one policy; counterexamples are replayed by `check`."""
     cfg, ts = system(job.config, job.policy)
-    report = check(ts, job.properties, limits=Limits(max_states=job.max_states))
+    report = check(ts, job.properties, limits=Limits(max_states=job.max_states)).resolved({}, job.strict)
+    failures = tuple(f"--strict: {f}" for f in report.strict_failures)
+    undecided: tuple[str, ...] = ()
+    if job.cross_check:
+        cc = cross_check(ts, report)
+        failures += tuple(f"--cross-check: {c.explicit.name}: {c.summary}" for c in cc.disagreements)
+        undecided = tuple(f"--cross-check: {c.explicit.name}: {c.summary}" for c in cc.undecided)
     cells = []
     cfg_view = partial(view, cfg)
     for r in report.results:
@@ -84,7 +99,7 @@ def run_job(job: Job) -> Outcome:
             cell = Cell(r.verdict, r.vacuous)
         cells.append((r.name, cell))
     assert report.stats is not None, "an explicit check always counts its states"
-    return Outcome(job.config.name, job.policy.name, report.stats.states, tuple(cells))
+    return Outcome(job.config.name, job.policy.name, report.stats.states, tuple(cells), failures, undecided)
 
 
 def default_workers() -> int:
