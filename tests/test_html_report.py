@@ -82,6 +82,11 @@ def test_the_page_inlines_everything_and_forbids_fetching():
     assert not re.search(r"<(?:script|img|link|iframe|object|embed)\b[^>]*\b(?:src|href|data)=", markup)
 
 
+def test_an_interrupted_batch_says_so():
+    assert 'class="banner">INTERRUPTED' in html.matrix(judge.Matrix(BASE, (), (), False), BASE)
+    assert 'class="banner"' not in html.matrix(judge.Matrix(BASE, (), (), True), BASE)
+
+
 def test_a_closing_script_tag_inside_inlined_code_cannot_end_the_element():
     source = 'const s = "</script><b>"; const r = /<\\/SCRIPT>/;'
     inlined = html.inline_script(source)
@@ -189,6 +194,7 @@ def test_a_comparison_in_the_browser(browser, tmp_path):
     expect(page.locator("#shown")).to_have_text(
         f"showing {sum(wanted in r.config for r in cmp.rows)} of {len(cmp.rows)}", timeout=WAIT)
     page.fill("#name-filter", "")
+    page.locator("#name-filter").blur()
     page.screenshot(path=ARTEFACTS / "html-report.png", full_page=True)
     (ARTEFACTS / "html-report.html").write_text(done.stdout)
     assert errors == []

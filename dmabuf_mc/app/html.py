@@ -108,8 +108,8 @@ def diagram(mermaid: str) -> str:
 
 
 def shown(traces: Traces) -> tuple[Shown, ...]:
-    return tuple(Shown(g.number, g.heading, g.cell.trace, diagram(g.cell.mermaid))
-                 for g in traces.shown)
+    """The distinct traces the cells cite, each once."""
+    return tuple(Shown(g.number, g.heading, g.cell.trace, diagram(g.cell.mermaid)) for g in traces.shown)
 
 
 def verdict_square(cell: Cell, traces: Traces, policy_arg: str, config: str, prop: str, title: str) -> Square:
@@ -125,6 +125,7 @@ def verdict_square(cell: Cell, traces: Traces, policy_arg: str, config: str, pro
 
 def verdict_line(name: str, note: str, outcome: Outcome, properties: Sequence[str], traces: Traces,
                  policy_arg: str) -> Line:
+    """A row of one policy's verdicts, one per property."""
     return Line(name, note, tuple(verdict_square(outcome.cell(p), traces, policy_arg, outcome.config, p, name)
                                   for p in properties))
 
@@ -160,7 +161,7 @@ def comparison(cmp: Comparison, base_arg: str, proposal_arg: str) -> str:
             n = traces.number(ch.evidence, who, f"{p} in {r.config} under {who}", command)
             squares.append(Square(ch.category, code, hover, n, " ".join(command)))
         changed = sum(s.category != UNCHANGED for s in squares)
-        lines.append(Line(r.config, f"{changed} changed" if changed else "", tuple(squares)))
+        lines.append(Line(r.config, str(changed) if changed else "", tuple(squares)))
     trivial = sum(r.trivial for r in cmp.rows)
     codes = (("F", "fixed by the rule (the proposal serves every device)"),
              ("Fr", "fixed by refusing a device (attach or map fails)"), ("F?", "fixed (refusals not checked)"),
@@ -168,7 +169,7 @@ def comparison(cmp: Comparison, base_arg: str, proposal_arg: str) -> str:
     remark = (f"{trivial} configuration(s) unchanged. A fixed cell opens {cmp.base}'s trace, any other changed cell "
               f"{cmp.proposal}'s.")
     return render(Page(title=f"{cmp.proposal} compared with {cmp.base} on {len(cmp.rows)} configurations",
-                       noun="configuration", nouns="configurations", note="cells", columns=cmp.properties,
+                       noun="configuration", nouns="configurations", note="changed", columns=cmp.properties,
                        lines=tuple(lines), legend=tuple(CATEGORIES.items()), codes=codes, traces=shown(traces),
                        complete=cmp.complete, remarks=(remark,)))
 
@@ -267,7 +268,7 @@ def render(page: Page) -> str:
               '<p class="banner">INTERRUPTED: the matrix covers only what was checked before Ctrl-C</p>')
     version = f"{DISTRIBUTION} {tool_version()}"
     meta = (f"{len(page.lines)} {escape(page.nouns)} &times; {len(page.columns)} columns, "
-            f"{len(page.traces)} distinct traces. Click a coloured cell with a code to open its trace. "
+            f"{len(page.traces)} distinct traces. A cell in bold opens its trace (click, or Enter). "
             f"Made by {escape(version)}.")
     return Template((TEMPLATES / "report.html").read_text()).substitute(
         title=escape(page.title),

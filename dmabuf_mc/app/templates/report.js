@@ -58,13 +58,14 @@ function svgOf(number, source) {
 const dialog = document.getElementById("detail");
 const body = document.getElementById("detail-body");
 
-async function open(cell) {
+async function openTrace(cell) {
   const number = cell.dataset.trace;
   const template = document.getElementById(`trace-${number}`);
   document.getElementById("detail-title").textContent = cell.title;
   document.getElementById("detail-command").textContent = cell.dataset.command;
   body.replaceChildren(template.content.cloneNode(true));
   dialog.showModal();
+  dialog.scrollTop = 0;
   const box = body.querySelector(".diagram");
   try {
     const svg = await svgOf(number, box.querySelector(".source").textContent);
@@ -80,12 +81,19 @@ async function open(cell) {
 
 document.getElementById("matrix").addEventListener("click", (event) => {
   const cell = event.target.closest("td[data-trace]");
-  if (cell) open(cell);
+  if (cell) openTrace(cell);
 });
 document.getElementById("matrix").addEventListener("keydown", (event) => {
   const cell = event.target.closest("td[data-trace]");
   if (cell && (event.key === "Enter" || event.key === " ")) {
     event.preventDefault();
-    open(cell);
+    openTrace(cell);
   }
+});
+// A click on the backdrop, outside the dialog's box, closes it.
+dialog.addEventListener("click", (event) => {
+  const box = dialog.getBoundingClientRect();
+  const outside = event.clientX < box.left || event.clientX > box.right || event.clientY < box.top
+    || event.clientY > box.bottom;
+  if (event.target === dialog && outside) dialog.close();
 });
