@@ -104,6 +104,17 @@ def test_a_project_with_its_own_model_package_runs_the_plugin_from_the_wheel(tmp
     assert "Traceback" not in out
 
 
+def test_the_wheel_carries_the_html_report_and_the_mermaid_it_inlines(tmp_path, wheel):
+    """package-data: the page's template, style and script and vendor/mermaid.min.js."""
+    python = fresh_venv(tmp_path / "venv", wheel)
+    run = subprocess.run([python, "-m", "dmabuf_mc", "sweep", "--config", "seed", "--property", "device-reads-latest",
+                          "--workers", "1", "--format", "html"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 1, run.stderr  # the seed's stale read
+    mermaid = (REPO / "dmabuf_mc" / "app" / "vendor" / "mermaid.min.js").read_text()
+    assert run.stdout.startswith("<!DOCTYPE html>") and mermaid[-200:] in run.stdout
+    assert 'id="matrix"' in run.stdout and "applyFilters" in run.stdout
+
+
 def test_files_are_named_relative_to_the_test_file_not_the_working_directory(tmp_path):
     (tmp_path / "mine.toml").write_text(SEED)
     (tmp_path / "p.toml").write_text('name = "p"\n')

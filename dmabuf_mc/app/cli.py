@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
-from dmabuf_mc.app import judge, tables
+from dmabuf_mc.app import html, judge, tables
 from dmabuf_mc.app.batch import MAX_STATES
 from dmabuf_mc.app.progress import Reporter, batch_progress, every_from_environment
 from dmabuf_mc.checker.artefact import DISTRIBUTION, model_changed, tool_version
@@ -637,10 +637,11 @@ class Batch:
         return (self.importers, self.devices, self.exporters) != (2, ",".join(DEVICES), ",".join(SWEEP_EXPORTERS))
 
 
-BATCH_FORMATS = ("text", "markdown")
+BATCH_FORMATS = ("text", "markdown", "html")
 batch_format_option = click.option(
     "--format", "fmt", type=click.Choice(BATCH_FORMATS), default="text", show_default=True,
-    help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge.")
+    help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge; "
+         "html: one self-contained page, a heat map with filters and diagrams, for a browser.")
 
 
 def batch_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -750,7 +751,8 @@ def sweep_cmd(policy_name: str, batch: Batch) -> None:
         m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, progress,
                         batch.max_states)
     bad = any(o.violated for o in m.outcomes)
-    _emit(tables.matrix(m, policy_name, batch.fmt == "markdown"), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
+    _emit(html.matrix(m, policy_name) if batch.fmt == "html"
+          else tables.matrix(m, policy_name, batch.fmt == "markdown"), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
 
 
 @main.command("compare")
@@ -765,7 +767,8 @@ def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
                             batch.workers, progress, batch.max_states)
     counts = cmp.counts()
     regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
-    _emit(tables.comparison(cmp, base, proposal, batch.fmt == "markdown"), cmp.complete,
+    _emit(html.comparison(cmp, base, proposal) if batch.fmt == "html"
+          else tables.comparison(cmp, base, proposal, batch.fmt == "markdown"), cmp.complete,
           Exit.VIOLATED if regress else Exit.HOLDS)
 
 
@@ -781,7 +784,8 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     with batch_progress("explain", _every()) as progress:
         e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, progress,
                           batch.max_states)
-    _emit(tables.explanation(e, policy_name, batch.fmt == "markdown"), e.complete, Exit.HOLDS)
+    _emit(html.explanation(e, policy_name) if batch.fmt == "html"
+          else tables.explanation(e, policy_name, batch.fmt == "markdown"), e.complete, Exit.HOLDS)
 
 
 @main.command("allocate")
@@ -804,5 +808,5 @@ def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[s
     with batch_progress("allocate", _every()) as progress:
         a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, progress,
                            max_states)
-    _emit(tables.allocation(a, policy_name, fmt == "markdown"), a.complete,
-          Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)
+    _emit(html.allocation(a, policy_name) if fmt == "html" else tables.allocation(a, policy_name, fmt == "markdown"),
+          a.complete, Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)

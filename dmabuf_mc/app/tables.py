@@ -138,6 +138,13 @@ class _Group:
     command: list[str]
     citations: int = 1
 
+    @property
+    def heading(self) -> str:
+        """What the trace is and whom it stands for: "[1] violation in 5 calls, cited by ..."."""
+        kind = "refused after" if self.cell.verdict is Verdict.REFUSED else "violation in"
+        cited = f"cited by {self.citations} cell{'s' if self.citations > 1 else ''}"
+        return f"[{self.number}] {kind} {len(self.cell.calls)} calls, {cited}; shown for {self.title}"
+
 
 @dataclass
 class Traces:
@@ -148,39 +155,45 @@ class Traces:
     markdown: bool
     groups: dict[tuple[object, ...], _Group] = field(default_factory=dict)
 
-    def cite(self, cell: Cell, policy: str, title: str, command: list[str]) -> str:
-        """The reference a cell prints for its trace."""
+    def number(self, cell: Cell, policy: str, title: str, command: list[str]) -> int:
+        """The number of the cell's trace, counting the cell among those that cite it."""
         key = (policy, cell.verdict, cell.calls)
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = _Group(len(self.groups) + 1, cell, title, command)
         else:
             group.citations += 1
-        n = group.number
+        return group.number
+
+    def cite(self, cell: Cell, policy: str, title: str, command: list[str]) -> str:
+        """The reference a cell prints for its trace."""
+        n = self.number(cell, policy, title, command)
         return f"[[{n}]](#t{n})" if self.markdown else str(n)
+
+    @property
+    def shown(self) -> list[_Group]:
+        """The distinct traces, in the order cells first cited them."""
+        return sorted(self.groups.values(), key=lambda g: g.number)
 
     def render(self, before: str) -> list[str]:
         """The traces section of a report whose text so far is `before`: in Markdown, diagrams
         while the report stays within MARKDOWN_CHARS, commands after."""
-        groups = sorted(self.groups.values(), key=lambda g: g.number)
+        groups = self.shown
         if not groups:
             return []
         out = ["", "## Traces" if self.markdown else "Traces", ""]
         room = MARKDOWN_CHARS - len(before)
         cut = False
         for g in groups:
-            kind = "refused after" if g.cell.verdict is Verdict.REFUSED else "violation in"
-            cited = f"cited by {g.citations} cell{'s' if g.citations > 1 else ''}"
-            heading = f"[{g.number}] {kind} {len(g.cell.calls)} calls, {cited}; shown for {g.title}"
             if self.markdown:
                 body = ["", *shell(g.command, True), "", g.cell.mermaid]
                 cut = cut or g.number > MAX_TRACES or sum(len(x) + 1 for x in body) > room
                 shown = body[:2] if cut else body
                 room -= sum(len(x) + 1 for x in shown)
-                out += [f'<details id="t{g.number}"><summary>{heading}</summary>', *shown, "</details>", ""]
+                out += [f'<details id="t{g.number}"><summary>{g.heading}</summary>', *shown, "</details>", ""]
             else:
                 cut = g.number > MAX_TRACES
-                out += [*paragraph(heading), *shell(g.command, False), *([] if cut else [fit(g.cell.trace)]), ""]
+                out += [*paragraph(g.heading), *shell(g.command, False), *([] if cut else [fit(g.cell.trace)]), ""]
         if cut:
             out.append("Traces past the size bound are not shown: run their commands to see them.")
         return out
@@ -210,7 +223,8 @@ def _legend(codes: dict[str, str], markdown: bool) -> list[str]:
     return fit("\n".join(f"  {k:<{width}}  {v}" for k, v in codes.items())).splitlines()
 
 
-def _fixed_code(change: Change) -> str:
+def fixed_code(change: Change) -> str:
+    """A fixed cell's code: how the proposal fixed it."""
     return FIXED_CODES.get(change.how, "Fr")
 
 
@@ -218,7 +232,7 @@ def _change_cell(change: Change, ref: str, markdown: bool) -> str:
     if markdown:
         how = f" {change.how}" if change.category == FIXED else ""
         return f"{change.category}{how} {ref}"
-    code = _fixed_code(change) if change.category == FIXED else CODES[change.category]
+    code = fixed_code(change) if change.category == FIXED else CODES[change.category]
     return f"{code} {ref}"
 
 
