@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
-from dmabuf_mc.app import judge, tables
+from dmabuf_mc.app import documents, judge, tables
 from dmabuf_mc.app.batch import MAX_STATES
 from dmabuf_mc.app.progress import Reporter, batch_progress, every_from_environment
 from dmabuf_mc.checker.artefact import DISTRIBUTION, model_changed, tool_version
@@ -637,10 +637,11 @@ class Batch:
         return (self.importers, self.devices, self.exporters) != (2, ",".join(DEVICES), ",".join(SWEEP_EXPORTERS))
 
 
-BATCH_FORMATS = ("text", "markdown")
+BATCH_FORMATS = ("text", "markdown", "json")
 batch_format_option = click.option(
     "--format", "fmt", type=click.Choice(BATCH_FORMATS), default="text", show_default=True,
-    help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge.")
+    help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge; json: the answer "
+         "as data (schemas/batch.schema.json).")
 
 
 def batch_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -732,11 +733,16 @@ def _every() -> int | None:
         _fail(str(e))
 
 
-def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
-    click.echo(text)
-    if not complete:
-        click.echo("dmabuf-mc: interrupted; the table covers what was checked", err=True)
-        sys.exit(Exit.UNKNOWN)
+def _emit(command: str, answer: judge.Answer, fmt: str, table: Callable[..., str], **given: str) -> NoReturn:
+    """Print a batch command's answer in `fmt` (`table` renders text and Markdown from it and
+    the policies as `given`) and exit with its code (`judge.batch_exit`, noted first)."""
+    code = _exiting(judge.batch_exit(answer))
+    if fmt == "json":
+        click.echo(json.dumps(documents.batch_json(command, answer, given), indent=2))
+    else:
+        click.echo(table(answer, *given.values(), fmt == "markdown"))
+    if not answer.complete:
+        click.echo("dmabuf-mc: interrupted; the report covers what was checked", err=True)
     sys.exit(code)
 
 
@@ -744,13 +750,13 @@ def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
 @click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
 @batch_options
 def sweep_cmd(policy_name: str, batch: Batch) -> None:
-    """Check one policy on many configurations: configurations x properties, with counts."""
+    """Check one policy on many configurations: configurations x properties, with counts.
+    Exit 1 if any is violated, else 3 if a check stopped at --max-states."""
     policy = _policy(policy_name)
     with batch_progress("sweep", _every()) as progress:
         m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, progress,
                         batch.max_states)
-    bad = any(o.violated for o in m.outcomes)
-    _emit(tables.matrix(m, policy_name, batch.fmt == "markdown"), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
+    _emit("sweep", m, batch.fmt, tables.matrix, policy=policy_name)
 
 
 @main.command("compare")
@@ -759,14 +765,12 @@ def sweep_cmd(policy_name: str, batch: Batch) -> None:
 @batch_options
 def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
     """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
-    Exit 1 if it breaks or refuses anything the base served safely."""
+    Exit 1 if it breaks or refuses anything the base served safely, else 3 if a check
+    stopped at --max-states."""
     with batch_progress("compare", _every()) as progress:
         cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
                             batch.workers, progress, batch.max_states)
-    counts = cmp.counts()
-    regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
-    _emit(tables.comparison(cmp, base, proposal, batch.fmt == "markdown"), cmp.complete,
-          Exit.VIOLATED if regress else Exit.HOLDS)
+    _emit("compare", cmp, batch.fmt, tables.comparison, base=base, proposal=proposal)
 
 
 @main.command("explain")
@@ -775,13 +779,14 @@ def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
 def explain_cmd(policy_name: str, batch: Batch) -> None:
     """Drop each client obligation and each implementation rule of a policy in turn and
     report which are necessary (with the trace that appears) and which redundant. Runs on
-    the built-in configurations unless --config or sweep options say otherwise."""
+    the built-in configurations unless --config or sweep options say otherwise. Exit 0,
+    or 3 if a check stopped at --max-states (a finding of redundant is then not established)."""
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
     with batch_progress("explain", _every()) as progress:
         e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, progress,
                           batch.max_states)
-    _emit(tables.explanation(e, policy_name, batch.fmt == "markdown"), e.complete, Exit.HOLDS)
+    _emit("explain", e, batch.fmt, tables.explanation, policy=policy_name)
 
 
 @main.command("allocate")
@@ -797,12 +802,12 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
 def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int,
                  fmt: str, max_states: int) -> None:
     """Which allocation sources keep every property for DEVICES (e.g. camera encoder
-    display) without a copy fallback; exit 1 if none does."""
+    display) without a copy fallback; exit 1 if none does, 3 if none is known to but a
+    check stopped at --max-states."""
     _devices(list(devices), "DEVICES")
     if len(devices) > MAX_IMPORTERS:
         _fail(f"DEVICES: at most {MAX_IMPORTERS} devices")
     with batch_progress("allocate", _every()) as progress:
         a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, progress,
                            max_states)
-    _emit(tables.allocation(a, policy_name, fmt == "markdown"), a.complete,
-          Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)
+    _emit("allocate", a, fmt, tables.allocation, policy=policy_name)

@@ -339,8 +339,8 @@ def allocation(a: Allocation, policy_arg: str, markdown: bool) -> str:
     short = abbreviations(violated)
     rows = []
     for c in a.candidates:
-        if c.safe:
-            rows.append(["safe", ""])
+        if c.safe or c.undecided:
+            rows.append(["safe" if c.safe else "unknown", ""])
             continue
         first = c.outcome.violated[0]
         ref = traces.cite(c.outcome.cell(first), policy_arg, f"{first} with {c.label}",
@@ -356,6 +356,12 @@ def allocation(a: Allocation, policy_arg: str, markdown: bool) -> str:
         out.append(grid("source", labels, ["verdict", "violated"], rows))
         out += ["", *_legend({**{v: k for k, v in short.items()}, "N": "the trace of the first, below"}, markdown)]
     safe = [c.label for c in a.candidates if c.safe]
-    verdict = ", ".join(safe) if safe else "none - every candidate needs a fallback"
+    undecided = sum(c.undecided for c in a.candidates)
+    if safe:
+        verdict = ", ".join(safe)
+    elif undecided:
+        verdict = f"none known: {undecided} candidate(s) stopped at the state limit (unknown)"
+    else:
+        verdict = "none - every candidate needs a fallback"
     out += ["", *paragraph(f"safe without a copy: {verdict}")]
     return "\n".join(out + traces.render("\n".join(out)))
