@@ -533,23 +533,37 @@ def show_cmd(file: str, fmt: str) -> None:
         click.echo(text.replace(violates, _no_longer(trace)) if fixed else text)
 
 
+def answer_format_option(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """--format text|json for a command that answers in a line or a list."""
+    return click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+                        help=f"json: the answer and the exit code as data (schemas/{kind}.schema.json).")
+
+
 @main.command("replay")
 @click.argument("file")
-def replay_cmd(file: str) -> None:
+@answer_format_option("replay")
+def replay_cmd(file: str, fmt: str) -> None:
     """Re-execute a counterexample against the model it records, rebuilt from the file:
     exit 1 if the violation still happens, 0 if it no longer does (only possible when the
     model has changed), 2 if the trace no longer applies or the file contradicts itself."""
     _, _, trace, _ = _recorded(file)
-    if still_violates(trace):
+    still = still_violates(trace)
+    code = _exiting(Exit.VIOLATED if still else Exit.HOLDS)
+    if fmt == "json":
+        doc = documents.replay_json(file, trace.ts.name, trace.violates, len(trace), still, code)
+        click.echo(json.dumps(doc, indent=2))
+    elif still:
         click.echo(f"{file}: {trace.violates} is still violated, at step {len(trace)}")
-        sys.exit(Exit.VIOLATED)
-    click.echo(f"{file}: all {len(trace)} steps run and {trace.violates} holds: the violation no longer happens")
+    else:
+        click.echo(f"{file}: all {len(trace)} steps run and {trace.violates} holds: the violation no longer happens")
+    sys.exit(code)
 
 
 @main.command("certify")
 @click.argument("file")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds for the re-check.")
-def certify_cmd(file: str, timeout: float | None) -> None:
+@answer_format_option("certify")
+def certify_cmd(file: str, timeout: float | None, fmt: str) -> None:
     """Re-check a proof certificate against the model it records, rebuilt from the file
     (exit 0 valid, 1 rejected, 3 the solver gave up)."""
     try:
@@ -557,21 +571,31 @@ def certify_cmd(file: str, timeout: float | None) -> None:
     except CertificateError as e:
         _fail(str(e))
     _, _, ts = _rebuilt(cert.origin, cert.fingerprint, file)
+    failures: list[str] = []
+    proved = reason = None
     try:
         failures = recheck(cert, ts, timeout)
         proved = claim(cert, ts)
     except CertificateError as e:
         _fail(f"{file}: {e}")
     except SolverGaveUp as e:
-        click.echo(f"UNKNOWN {file}: {cert.property} in {ts.name}: {e}; the certificate was not re-checked")
-        sys.exit(Exit.UNKNOWN)
-    if failures:
+        reason = str(e)
+    verdict = "UNKNOWN" if reason is not None else "REJECTED" if failures else "VALID"
+    code = _exiting(documents.CERTIFY_EXIT[verdict])
+    if fmt == "json":
+        doc = documents.certify_json(file, ts.name, cert.property, cert.engine, verdict, failures, reason, proved,
+                                     code)
+        click.echo(json.dumps(doc, indent=2))
+    elif reason is not None:
+        click.echo(f"UNKNOWN {file}: {cert.property} in {ts.name}: {reason}; the certificate was not re-checked")
+    elif failures:
         click.echo(f"REJECTED {file}: {cert.property} in {ts.name}")
         for f in failures:
             click.echo(f"  - {f}")
-        sys.exit(Exit.VIOLATED)
-    click.echo(f"VALID {file}: {cert.property} holds in every reachable state of {ts.name} ({cert.engine})")
-    click.echo("\n".join(f"  {line}" for line in proved.splitlines()))
+    else:
+        click.echo(f"VALID {file}: {cert.property} holds in every reachable state of {ts.name} ({cert.engine})")
+        click.echo("\n".join(f"  {line}" for line in (proved or "").splitlines()))
+    sys.exit(code)
 
 
 LISTS = ["configs", "policies", "rules", "properties", "obligations", "exporters", "sources", "kernel", "devices"]
@@ -580,7 +604,8 @@ LISTS = ["configs", "policies", "rules", "properties", "obligations", "exporters
 @main.command("list")
 @click.argument("what", required=False,
                 type=click.Choice(LISTS))
-def list_cmd(what: str | None) -> None:
+@answer_format_option("list")
+def list_cmd(what: str | None, fmt: str) -> None:
     """Show configurations, policies, rules, properties, obligations, exporter kinds,
     allocation sources, kernel knobs and sweep devices."""
     sections = {
@@ -608,11 +633,16 @@ def list_cmd(what: str | None) -> None:
                            **{f"[[importer]] dynamic = {k}": v for k, v in DYNAMIC.items()}},
         "devices": lambda: {n: doc for n, (_, doc) in DEVICES.items()},
     }
-    for name in [what] if what else list(sections):
+    shown = {name: {key: " ".join(doc.split()) for key, doc in sections[name]().items()}
+             for name in ([what] if what else list(sections))}
+    if fmt == "json":
+        click.echo(json.dumps(documents.list_json(shown), indent=2))
+        return
+    for name, entries in shown.items():
         click.echo(f"{name}:")
-        for key, doc in sections[name]().items():
+        for key, doc in entries.items():
             click.echo(f"  {key}")
-            click.echo(f"      {' '.join(doc.split())}")
+            click.echo(f"      {doc}")
 
 
 @dataclass(frozen=True)

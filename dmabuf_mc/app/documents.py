@@ -1,5 +1,6 @@
 """The JSON documents of the commands whose answer is not a run (a run's report is
-`checker.render.run_json`): the batch commands' answers (schemas/batch.schema.json).
+`checker.render.run_json`): the batch commands' answers (schemas/batch.schema.json), and
+what `replay`, `certify` and `list` say (schemas/replay.schema.json, certify, list).
 
 Every document opens with its schema name and version, the tool that wrote it and the
 command, and ends with the exit code the command exits with, so a tool reading stdout
@@ -18,8 +19,13 @@ from dmabuf_mc.checker.verdict import Exit, Verdict
 
 VERSION = 1
 BATCH_SCHEMA = "dmabuf-mc.batch"
+REPLAY_SCHEMA = "dmabuf-mc.replay"
+CERTIFY_SCHEMA = "dmabuf-mc.certify"
+LIST_SCHEMA = "dmabuf-mc.list"
 CHECKED = (Verdict.HOLDS, Verdict.REFUTED, Verdict.REFUSED, Verdict.UNKNOWN)
 """The verdicts a batch's checks give (an explicit search proves nothing beyond HOLDS)."""
+CERTIFY_EXIT = {"VALID": Exit.HOLDS, "REJECTED": Exit.VIOLATED, "UNKNOWN": Exit.UNKNOWN}
+"""`certify`'s verdicts and their exit codes."""
 
 
 def envelope(schema: str, command: str, body: Mapping[str, Any], code: Exit) -> dict[str, Any]:
@@ -91,3 +97,24 @@ def batch_json(command: str, answer: Answer, given: Mapping[str, str]) -> dict[s
         body = _allocation(answer)
     return envelope(BATCH_SCHEMA, command, {**given, **body, "complete": answer.complete}, batch_exit(answer))
 
+
+def replay_json(file: str, system: str, prop: str, steps: int, still: bool, code: Exit) -> dict[str, Any]:
+    """What `replay` found (schemas/replay.schema.json): whether the recorded violation
+    still happens when the current model runs the file's steps."""
+    return envelope(REPLAY_SCHEMA, "replay", {"file": file, "system": system, "property": prop, "steps": steps,
+                                              "still_violated": still}, code)
+
+
+def certify_json(file: str, system: str, prop: str, engine: str, verdict: str, failures: Sequence[str],
+                 reason: str | None, proved: str | None, code: Exit) -> dict[str, Any]:
+    """What `certify` found (schemas/certify.schema.json): VALID with what the certificate
+    proves, REJECTED with the obligations that failed, or UNKNOWN with why the solver gave up."""
+    return envelope(CERTIFY_SCHEMA, "certify", {"file": file, "system": system, "property": prop,
+                                                "engine": engine, "verdict": verdict, "failures": list(failures),
+                                                "reason": reason, "claim": proved}, code)
+
+
+def list_json(sections: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """What `list` shows (schemas/list.schema.json): each section's entries and their docs."""
+    return envelope(LIST_SCHEMA, "list", {"sections": {name: dict(entries) for name, entries in sections.items()}},
+                    Exit.HOLDS)
