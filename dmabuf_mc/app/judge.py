@@ -97,13 +97,17 @@ class Comparison:
         return {p: Counter(c.category for r in self.rows for c in r.changes if c.prop == p) for p in self.properties}
 
     @property
+    def unknown(self) -> int:
+        """Cells either policy's check left UNKNOWN (it stopped at --max-states)."""
+        return sum(c.undecided for r in self.rows for c in r.changes)
+
+    @property
     def answer(self) -> Exit:
         """VIOLATED if the proposal breaks or refuses anything the base served safely, else
         UNKNOWN if a check left a cell undecided, else HOLDS."""
-        changes = [c for r in self.rows for c in r.changes]
-        if any(c.category in (BROKEN, REFUSED) for c in changes):
+        if any(c.category in (BROKEN, REFUSED) for r in self.rows for c in r.changes):
             return Exit.VIOLATED
-        return Exit.UNKNOWN if any(c.undecided for c in changes) else Exit.HOLDS
+        return Exit.UNKNOWN if self.unknown else Exit.HOLDS
 
 
 STRICT_ONLY = OPT_IN
@@ -157,12 +161,17 @@ class Matrix:
         return {p: Counter(o.cell(p).verdict for o in self.outcomes) for p in self.properties}
 
     @property
+    def unknown(self) -> int:
+        """Cells the checks left UNKNOWN (they stopped at --max-states)."""
+        return sum(len(o.unknown) for o in self.outcomes)
+
+    @property
     def answer(self) -> Exit:
         """VIOLATED if any configuration violates a property, else UNKNOWN if a check left a
-        cell undecided (it reached --max-states), else HOLDS."""
+        cell undecided, else HOLDS."""
         if any(o.violated for o in self.outcomes):
             return Exit.VIOLATED
-        return Exit.UNKNOWN if any(o.unknown for o in self.outcomes) else Exit.HOLDS
+        return Exit.UNKNOWN if self.unknown else Exit.HOLDS
 
 
 def sweep(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
@@ -274,6 +283,11 @@ class Allocation:
     policy: str
     candidates: tuple[Candidate, ...]
     complete: bool
+
+    @property
+    def unknown(self) -> int:
+        """Cells the candidates' checks left UNKNOWN (they stopped at --max-states)."""
+        return sum(len(c.outcome.unknown) for c in self.candidates)
 
     @property
     def answer(self) -> Exit:
