@@ -77,6 +77,11 @@ class Outcome:
     def violated(self) -> tuple[str, ...]:
         return tuple(p for p, c in self.cells if c.verdict in (Verdict.REFUTED, Verdict.REFUSED))
 
+    @property
+    def unknown(self) -> tuple[str, ...]:
+        """The properties the check left undecided: it stopped at its state limit."""
+        return tuple(p for p, c in self.cells if c.verdict is Verdict.UNKNOWN)
+
 
 def run_job(job: Job) -> Outcome:
     """Check one configuration under one policy; counterexamples are replayed by `check`."""

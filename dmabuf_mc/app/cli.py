@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
-from dmabuf_mc.app import html, judge, tables
+from dmabuf_mc.app import documents, html, judge, tables
 from dmabuf_mc.app.batch import MAX_STATES
 from dmabuf_mc.app.progress import Reporter, batch_progress, every_from_environment
 from dmabuf_mc.checker.artefact import DISTRIBUTION, model_changed, tool_version
@@ -533,23 +533,37 @@ def show_cmd(file: str, fmt: str) -> None:
         click.echo(text.replace(violates, _no_longer(trace)) if fixed else text)
 
 
+def answer_format_option(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """--format text|json for a command that answers in a line or a list."""
+    return click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+                        help=f"json: the answer and the exit code as data (schemas/{kind}.schema.json).")
+
+
 @main.command("replay")
 @click.argument("file")
-def replay_cmd(file: str) -> None:
+@answer_format_option("replay")
+def replay_cmd(file: str, fmt: str) -> None:
     """Re-execute a counterexample against the model it records, rebuilt from the file:
     exit 1 if the violation still happens, 0 if it no longer does (only possible when the
     model has changed), 2 if the trace no longer applies or the file contradicts itself."""
     _, _, trace, _ = _recorded(file)
-    if still_violates(trace):
+    still = still_violates(trace)
+    code = _exiting(Exit.VIOLATED if still else Exit.HOLDS)
+    if fmt == "json":
+        doc = documents.replay_json(file, trace.ts.name, trace.violates, len(trace), still, code)
+        click.echo(json.dumps(doc, indent=2))
+    elif still:
         click.echo(f"{file}: {trace.violates} is still violated, at step {len(trace)}")
-        sys.exit(Exit.VIOLATED)
-    click.echo(f"{file}: all {len(trace)} steps run and {trace.violates} holds: the violation no longer happens")
+    else:
+        click.echo(f"{file}: all {len(trace)} steps run and {trace.violates} holds: the violation no longer happens")
+    sys.exit(code)
 
 
 @main.command("certify")
 @click.argument("file")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds for the re-check.")
-def certify_cmd(file: str, timeout: float | None) -> None:
+@answer_format_option("certify")
+def certify_cmd(file: str, timeout: float | None, fmt: str) -> None:
     """Re-check a proof certificate against the model it records, rebuilt from the file
     (exit 0 valid, 1 rejected, 3 the solver gave up)."""
     try:
@@ -557,21 +571,31 @@ def certify_cmd(file: str, timeout: float | None) -> None:
     except CertificateError as e:
         _fail(str(e))
     _, _, ts = _rebuilt(cert.origin, cert.fingerprint, file)
+    failures: list[str] = []
+    proved = reason = None
     try:
         failures = recheck(cert, ts, timeout)
         proved = claim(cert, ts)
     except CertificateError as e:
         _fail(f"{file}: {e}")
     except SolverGaveUp as e:
-        click.echo(f"UNKNOWN {file}: {cert.property} in {ts.name}: {e}; the certificate was not re-checked")
-        sys.exit(Exit.UNKNOWN)
-    if failures:
+        reason = str(e)
+    verdict = "UNKNOWN" if reason is not None else "REJECTED" if failures else "VALID"
+    code = _exiting(documents.CERTIFY_EXIT[verdict])
+    if fmt == "json":
+        doc = documents.certify_json(file, ts.name, cert.property, cert.engine, verdict, failures, reason, proved,
+                                     code)
+        click.echo(json.dumps(doc, indent=2))
+    elif reason is not None:
+        click.echo(f"UNKNOWN {file}: {cert.property} in {ts.name}: {reason}; the certificate was not re-checked")
+    elif failures:
         click.echo(f"REJECTED {file}: {cert.property} in {ts.name}")
         for f in failures:
             click.echo(f"  - {f}")
-        sys.exit(Exit.VIOLATED)
-    click.echo(f"VALID {file}: {cert.property} holds in every reachable state of {ts.name} ({cert.engine})")
-    click.echo("\n".join(f"  {line}" for line in proved.splitlines()))
+    else:
+        click.echo(f"VALID {file}: {cert.property} holds in every reachable state of {ts.name} ({cert.engine})")
+        click.echo("\n".join(f"  {line}" for line in (proved or "").splitlines()))
+    sys.exit(code)
 
 
 LISTS = ["configs", "policies", "rules", "properties", "obligations", "exporters", "sources", "kernel", "devices"]
@@ -580,7 +604,8 @@ LISTS = ["configs", "policies", "rules", "properties", "obligations", "exporters
 @main.command("list")
 @click.argument("what", required=False,
                 type=click.Choice(LISTS))
-def list_cmd(what: str | None) -> None:
+@answer_format_option("list")
+def list_cmd(what: str | None, fmt: str) -> None:
     """Show configurations, policies, rules, properties, obligations, exporter kinds,
     allocation sources, kernel knobs and sweep devices."""
     sections = {
@@ -608,11 +633,16 @@ def list_cmd(what: str | None) -> None:
                            **{f"[[importer]] dynamic = {k}": v for k, v in DYNAMIC.items()}},
         "devices": lambda: {n: doc for n, (_, doc) in DEVICES.items()},
     }
-    for name in [what] if what else list(sections):
+    shown = {name: {key: " ".join(doc.split()) for key, doc in sections[name]().items()}
+             for name in ([what] if what else list(sections))}
+    if fmt == "json":
+        click.echo(json.dumps(documents.list_json(shown), indent=2))
+        return
+    for name, entries in shown.items():
         click.echo(f"{name}:")
-        for key, doc in sections[name]().items():
+        for key, doc in entries.items():
             click.echo(f"  {key}")
-            click.echo(f"      {' '.join(doc.split())}")
+            click.echo(f"      {doc}")
 
 
 @dataclass(frozen=True)
@@ -637,11 +667,12 @@ class Batch:
         return (self.importers, self.devices, self.exporters) != (2, ",".join(DEVICES), ",".join(SWEEP_EXPORTERS))
 
 
-BATCH_FORMATS = ("text", "markdown", "html")
+BATCH_FORMATS = ("text", "markdown", "json", "html")
 batch_format_option = click.option(
     "--format", "fmt", type=click.Choice(BATCH_FORMATS), default="text", show_default=True,
-    help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge; "
-         "html: one self-contained page, a heat map with filters and diagrams, for a browser.")
+    help="text: 80 columns, for a mailing list; markdown: with sequence diagrams, for a forge; json: the answer "
+         "as data (schemas/batch.schema.json); html: one self-contained page, a heat map with filters and "
+         "diagrams, for a browser.")
 
 
 def batch_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -733,11 +764,19 @@ def _every() -> int | None:
         _fail(str(e))
 
 
-def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
-    click.echo(text)
-    if not complete:
-        click.echo("dmabuf-mc: interrupted; the table covers what was checked", err=True)
-        sys.exit(Exit.UNKNOWN)
+def _emit(command: str, answer: judge.Answer, fmt: str, table: Callable[..., str], page: Callable[..., str],
+          **given: str) -> NoReturn:
+    """Print a batch command's answer in `fmt` (`table` renders text and Markdown from it and
+    the policies as `given`, `page` HTML) and exit with its code (`judge.batch_exit`, noted first)."""
+    code = _exiting(judge.batch_exit(answer))
+    if fmt == "json":
+        click.echo(json.dumps(documents.batch_json(command, answer, given), indent=2))
+    elif fmt == "html":
+        click.echo(page(answer, *given.values()))
+    else:
+        click.echo(table(answer, *given.values(), fmt == "markdown"))
+    if not answer.complete:
+        click.echo("dmabuf-mc: interrupted; the report covers what was checked", err=True)
     sys.exit(code)
 
 
@@ -745,14 +784,13 @@ def _emit(text: str, complete: bool, code: Exit) -> NoReturn:
 @click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
 @batch_options
 def sweep_cmd(policy_name: str, batch: Batch) -> None:
-    """Check one policy on many configurations: configurations x properties, with counts."""
+    """Check one policy on many configurations: configurations x properties, with counts.
+    Exit 1 if any is violated, else 3 if a check stopped at --max-states."""
     policy = _policy(policy_name)
     with batch_progress("sweep", _every()) as progress:
         m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, progress,
                         batch.max_states)
-    bad = any(o.violated for o in m.outcomes)
-    _emit(html.matrix(m, policy_name) if batch.fmt == "html"
-          else tables.matrix(m, policy_name, batch.fmt == "markdown"), m.complete, Exit.VIOLATED if bad else Exit.HOLDS)
+    _emit("sweep", m, batch.fmt, tables.matrix, html.matrix, policy=policy_name)
 
 
 @main.command("compare")
@@ -761,15 +799,12 @@ def sweep_cmd(policy_name: str, batch: Batch) -> None:
 @batch_options
 def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
     """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
-    Exit 1 if it breaks or refuses anything the base served safely."""
+    Exit 1 if it breaks or refuses anything the base served safely, else 3 if a check
+    stopped at --max-states."""
     with batch_progress("compare", _every()) as progress:
         cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
                             batch.workers, progress, batch.max_states)
-    counts = cmp.counts()
-    regress = any(counts[p][judge.BROKEN] or counts[p][judge.REFUSED] for p in cmp.properties)
-    _emit(html.comparison(cmp, base, proposal) if batch.fmt == "html"
-          else tables.comparison(cmp, base, proposal, batch.fmt == "markdown"), cmp.complete,
-          Exit.VIOLATED if regress else Exit.HOLDS)
+    _emit("compare", cmp, batch.fmt, tables.comparison, html.comparison, base=base, proposal=proposal)
 
 
 @main.command("explain")
@@ -778,14 +813,14 @@ def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
 def explain_cmd(policy_name: str, batch: Batch) -> None:
     """Drop each client obligation and each implementation rule of a policy in turn and
     report which are necessary (with the trace that appears) and which redundant. Runs on
-    the built-in configurations unless --config or sweep options say otherwise."""
+    the built-in configurations unless --config or sweep options say otherwise. Exit 0,
+    or 3 if a check stopped at --max-states (a finding of redundant is then not established)."""
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
     with batch_progress("explain", _every()) as progress:
         e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, progress,
                           batch.max_states)
-    _emit(html.explanation(e, policy_name) if batch.fmt == "html"
-          else tables.explanation(e, policy_name, batch.fmt == "markdown"), e.complete, Exit.HOLDS)
+    _emit("explain", e, batch.fmt, tables.explanation, html.explanation, policy=policy_name)
 
 
 @main.command("allocate")
@@ -801,12 +836,12 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
 def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int,
                  fmt: str, max_states: int) -> None:
     """Which allocation sources keep every property for DEVICES (e.g. camera encoder
-    display) without a copy fallback; exit 1 if none does."""
+    display) without a copy fallback; exit 1 if none does, 3 if none is known to but a
+    check stopped at --max-states."""
     _devices(list(devices), "DEVICES")
     if len(devices) > MAX_IMPORTERS:
         _fail(f"DEVICES: at most {MAX_IMPORTERS} devices")
     with batch_progress("allocate", _every()) as progress:
         a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, progress,
                            max_states)
-    _emit(html.allocation(a, policy_name) if fmt == "html" else tables.allocation(a, policy_name, fmt == "markdown"),
-          a.complete, Exit.HOLDS if any(c.safe for c in a.candidates) else Exit.VIOLATED)
+    _emit("allocate", a, fmt, tables.allocation, html.allocation, policy=policy_name)

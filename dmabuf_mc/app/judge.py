@@ -1,7 +1,8 @@
 """The questions users ask of policies, answered from batches of checks: what does a
 proposal fix, break or refuse (compare), which rules does a proof need (explain), and
-which allocation keeps a set of devices safe (allocate). Answers are values; rendering
-is `dmabuf_mc.app.tables`.
+which allocation keeps a set of devices safe (allocate). Answers are values, each with
+its exit code (`batch_exit`); rendering is `dmabuf_mc.app.tables` (for people) and
+`dmabuf_mc.app.documents` (JSON).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dmabuf_mc.app.batch import MAX_STATES, Cell, Job, Outcome, run
-from dmabuf_mc.checker.verdict import Verdict
+from dmabuf_mc.checker.verdict import Exit, Verdict
 from dmabuf_mc.model.config import Configuration
 from dmabuf_mc.model.exporters import exporter_kind
 from dmabuf_mc.model.kernels import DEFAULT as DEFAULT_KERNEL
@@ -45,12 +46,25 @@ UNSAID = "no-refusal not checked"
 class Change:
     prop: str
     category: str
-    evidence: Cell | None
-    """The counterexample or refusal trace that makes the cell non-trivial."""
+    base: Cell
+    proposal: Cell
     how: str = ""
     """For a fixed cell: BY_THE_RULE when the proposal serves every device, else the
     refused call that keeps the violation from happening (UNSAID when refusals were not
     checked)."""
+
+    @property
+    def evidence(self) -> Cell | None:
+        """The counterexample or refusal trace that makes the cell non-trivial: the base's
+        for a fixed cell, the proposal's otherwise."""
+        if self.category == UNCHANGED:
+            return None
+        return self.base if self.category == FIXED else self.proposal
+
+    @property
+    def undecided(self) -> bool:
+        """Whether either check left the property UNKNOWN (so UNCHANGED may hide a change)."""
+        return Verdict.UNKNOWN in (self.base.verdict, self.proposal.verdict)
 
 
 def how_fixed(proposal: Outcome) -> str:
@@ -82,6 +96,19 @@ class Comparison:
     def counts(self) -> dict[str, Counter[str]]:
         return {p: Counter(c.category for r in self.rows for c in r.changes if c.prop == p) for p in self.properties}
 
+    @property
+    def unknown(self) -> int:
+        """Cells either policy's check left UNKNOWN (it stopped at --max-states)."""
+        return sum(c.undecided for r in self.rows for c in r.changes)
+
+    @property
+    def answer(self) -> Exit:
+        """VIOLATED if the proposal breaks or refuses anything the base served safely, else
+        UNKNOWN if a check left a cell undecided, else HOLDS."""
+        if any(c.category in (BROKEN, REFUSED) for r in self.rows for c in r.changes):
+            return Exit.VIOLATED
+        return Exit.UNKNOWN if self.unknown else Exit.HOLDS
+
 
 STRICT_ONLY = OPT_IN
 """Properties a configuration may violate and still count as served safely: strict DMA-API
@@ -99,14 +126,13 @@ def classify(base: Outcome, proposal: Outcome) -> Row:
     for prop, b in base.cells:
         p = proposal.cell(prop)
         if prop == REFUSAL and p.verdict is Verdict.REFUSED and b.verdict is not Verdict.REFUSED:
-            category = REFUSED if _served_safely(base) else REJECTS_UNSAFE
-            changes.append(Change(prop, category, p))
+            changes.append(Change(prop, REFUSED if _served_safely(base) else REJECTS_UNSAFE, b, p))
         elif b.verdict in BAD and p.verdict is Verdict.HOLDS:
-            changes.append(Change(prop, FIXED, b, how_fixed(proposal)))
+            changes.append(Change(prop, FIXED, b, p, how_fixed(proposal)))
         elif b.verdict is Verdict.HOLDS and p.verdict in BAD:
-            changes.append(Change(prop, BROKEN, p))
+            changes.append(Change(prop, BROKEN, b, p))
         else:
-            changes.append(Change(prop, UNCHANGED, None))
+            changes.append(Change(prop, UNCHANGED, b, p))
     return Row(base.config, tuple(changes))
 
 
@@ -133,6 +159,19 @@ class Matrix:
 
     def counts(self) -> dict[str, Counter[Verdict]]:
         return {p: Counter(o.cell(p).verdict for o in self.outcomes) for p in self.properties}
+
+    @property
+    def unknown(self) -> int:
+        """Cells the checks left UNKNOWN (they stopped at --max-states)."""
+        return sum(len(o.unknown) for o in self.outcomes)
+
+    @property
+    def answer(self) -> Exit:
+        """VIOLATED if any configuration violates a property, else UNKNOWN if a check left a
+        cell undecided, else HOLDS."""
+        if any(o.violated for o in self.outcomes):
+            return Exit.VIOLATED
+        return Exit.UNKNOWN if self.unknown else Exit.HOLDS
 
 
 def sweep(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
@@ -165,6 +204,16 @@ class Explanation:
     """Properties that hold on every configuration under the policy: what it proves."""
     findings: tuple[Finding, ...]
     complete: bool
+    outcomes: tuple[Outcome, ...]
+    """The policy's own checks, one per configuration."""
+    unknown: int
+    """Cells the policy's checks or its variants' left UNKNOWN: where one did, a finding of
+    redundant is not established."""
+
+    @property
+    def answer(self) -> Exit:
+        """HOLDS (an explanation violates nothing), UNKNOWN if a check left a cell undecided."""
+        return Exit.UNKNOWN if self.unknown else Exit.HOLDS
 
 
 def variants(policy: Policy) -> list[tuple[str, str, str, str, Policy]]:
@@ -201,7 +250,8 @@ def explain(policy: Policy, configs: Sequence[Configuration], properties: tuple[
             findings.append(Finding(kind, name, change, False, weaker))
     props = [p for p, _ in base[0].cells] if base else []
     holding = tuple(p for p in props if all(o.cell(p).verdict is Verdict.HOLDS for o in base))
-    return Explanation(policy.name, n, holding, tuple(findings), complete)
+    return Explanation(policy.name, n, holding, tuple(findings), complete, tuple(base),
+                       sum(len(o.unknown) for o in outcomes))
 
 
 ALLOCATORS = ("heap", "heap-uncached", "drm-prime", "udmabuf")
@@ -218,7 +268,13 @@ class Candidate:
 
     @property
     def safe(self) -> bool:
-        return not self.outcome.violated
+        """Every property decided, and none violated."""
+        return not self.outcome.violated and not self.outcome.unknown
+
+    @property
+    def undecided(self) -> bool:
+        """Nothing violated, but the check stopped at its state limit: it may be safe."""
+        return not self.outcome.violated and bool(self.outcome.unknown)
 
 
 @dataclass(frozen=True)
@@ -227,6 +283,19 @@ class Allocation:
     policy: str
     candidates: tuple[Candidate, ...]
     complete: bool
+
+    @property
+    def unknown(self) -> int:
+        """Cells the candidates' checks left UNKNOWN (they stopped at --max-states)."""
+        return sum(len(c.outcome.unknown) for c in self.candidates)
+
+    @property
+    def answer(self) -> Exit:
+        """HOLDS if a candidate is safe, else UNKNOWN if one may be (its check stopped at the
+        state limit), else VIOLATED: every candidate needs a copy fallback."""
+        if any(c.safe for c in self.candidates):
+            return Exit.HOLDS
+        return Exit.UNKNOWN if any(c.undecided for c in self.candidates) else Exit.VIOLATED
 
 
 def candidates(devices: Sequence[str]) -> list[tuple[str, Configuration]]:
@@ -249,3 +318,12 @@ def allocate(devices: Sequence[str], policy: Policy, properties: tuple[str, ...]
     outcomes, complete = run([Job(c, policy, props, max_states) for _, c in cands], workers, progress)
     chosen = tuple(Candidate(label, o) for (label, _), o in zip(cands, outcomes, strict=False))
     return Allocation(tuple(devices), policy.name, chosen, complete)
+
+
+Answer = Matrix | Comparison | Explanation | Allocation
+"""What a batch command (sweep, compare, explain, allocate) answers."""
+
+
+def batch_exit(answer: Answer) -> Exit:
+    """A batch command's exit code: its answer's, or UNKNOWN when Ctrl-C cut the batch short."""
+    return answer.answer if answer.complete else Exit.UNKNOWN

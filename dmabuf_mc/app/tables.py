@@ -26,6 +26,7 @@ from dmabuf_mc.app.judge import (
     UNCHANGED,
     UNSAID,
     Allocation,
+    Answer,
     Change,
     Comparison,
     Explanation,
@@ -199,11 +200,15 @@ class Traces:
         return out
 
 
-def _heading(title: str, markdown: bool, complete: bool) -> list[str]:
-    """The title, and a warning when Ctrl-C cut the batch short."""
+def _heading(title: str, markdown: bool, answer: Answer) -> list[str]:
+    """The title, and a warning when Ctrl-C cut the batch short or a check stopped at its
+    state limit (the answer then rests on what was decided)."""
     out = [f"## {title}", ""] if markdown else [*paragraph(title), ""]
-    if not complete:
+    if not answer.complete:
         out += [*paragraph("INTERRUPTED: the table covers only what was checked before Ctrl-C"), ""]
+    if answer.unknown:
+        out += [*paragraph(f"UNKNOWN: {answer.unknown} cell(s) undecided, their checks stopped at --max-states; "
+                           "what they would show is not in this report"), ""]
     return out
 
 
@@ -259,8 +264,7 @@ def comparison(cmp: Comparison, base_arg: str, proposal_arg: str, markdown: bool
                                       markdown))
         configs.append(r.config)
         rows.append(cells)
-    out = _heading(f"{cmp.proposal} compared with {cmp.base} on {len(cmp.rows)} configurations", markdown,
-                   cmp.complete)
+    out = _heading(f"{cmp.proposal} compared with {cmp.base} on {len(cmp.rows)} configurations", markdown, cmp)
     counts = cmp.counts()
     counted = [[*([] if markdown else [short[p]]), p, *(str(counts[p][c]) for c in CATEGORIES)]
                for p in cmp.properties]
@@ -298,7 +302,7 @@ def matrix(m: Matrix, policy_arg: str, markdown: bool) -> str:
                 text += " " + traces.cite(c, policy_arg, f"{p} in {o.config}", reproduce(o.config, policy_arg, p))
             cells.append(text)
         rows.append(cells)
-    out = _heading(f"{m.policy} on {len(m.outcomes)} configurations", markdown, m.complete)
+    out = _heading(f"{m.policy} on {len(m.outcomes)} configurations", markdown, m)
     counts = m.counts()
     verdicts = [Verdict.HOLDS, Verdict.REFUTED, Verdict.REFUSED, Verdict.UNKNOWN]
     out += [table([*([] if markdown else ["code"]), "property", *(v.value for v in verdicts)],
@@ -333,7 +337,7 @@ def explanation(e: Explanation, policy_arg: str, markdown: bool) -> str:
             verdict = "redundant on these configurations" if markdown else "redundant"
         names.append(f.name)
         rows.append([f.kind if markdown else f.kind[:4], f.change, verdict])
-    out = _heading(f"explain {e.policy} on {e.configs} configurations", markdown, e.complete)
+    out = _heading(f"explain {e.policy} on {e.configs} configurations", markdown, e)
     out += paragraph(f"holds everywhere: {', '.join(e.holding) or '(nothing)'}") + [""]
     if markdown:
         out.append(table(["name", "kind", "change", "verdict"], [[n, *r] for n, r in zip(names, rows, strict=True)],
@@ -353,15 +357,15 @@ def allocation(a: Allocation, policy_arg: str, markdown: bool) -> str:
     short = abbreviations(violated)
     rows = []
     for c in a.candidates:
-        if c.safe:
-            rows.append(["safe", ""])
+        if c.safe or c.undecided:
+            rows.append(["safe" if c.safe else "unknown", ""])
             continue
         first = c.outcome.violated[0]
         ref = traces.cite(c.outcome.cell(first), policy_arg, f"{first} with {c.label}",
                           reproduce(c.outcome.config, policy_arg, first))
         listed = ", ".join(c.outcome.violated) if markdown else ",".join(short[p] for p in c.outcome.violated)
         rows.append(["UNSAFE", f"{listed} {ref}"])
-    out = _heading(f"allocation for {' + '.join(a.devices)} under {a.policy}", markdown, a.complete)
+    out = _heading(f"allocation for {' + '.join(a.devices)} under {a.policy}", markdown, a)
     labels = [c.label for c in a.candidates]
     if markdown:
         out.append(table(["source", "verdict", "violated"], [[n, *r] for n, r in zip(labels, rows, strict=True)],
@@ -370,6 +374,12 @@ def allocation(a: Allocation, policy_arg: str, markdown: bool) -> str:
         out.append(grid("source", labels, ["verdict", "violated"], rows))
         out += ["", *_legend({**{v: k for k, v in short.items()}, "N": "the trace of the first, below"}, markdown)]
     safe = [c.label for c in a.candidates if c.safe]
-    verdict = ", ".join(safe) if safe else "none - every candidate needs a fallback"
+    undecided = sum(c.undecided for c in a.candidates)
+    if safe:
+        verdict = ", ".join(safe)
+    elif undecided:
+        verdict = f"none known: {undecided} candidate(s) stopped at the state limit (unknown)"
+    else:
+        verdict = "none - every candidate needs a fallback"
     out += ["", *paragraph(f"safe without a copy: {verdict}")]
     return "\n".join(out + traces.render("\n".join(out)))
