@@ -1,18 +1,20 @@
-"""Many checks at once: (configuration, policy) jobs run on a local process pool.
+"""Many checks at once: (configuration, policy) jobs run on a local process pool or a Dask
+cluster (app.cluster).
 
-Results come back in job order whatever the number of workers, so a sweep's table does
-not depend on the machine. Each worker builds its own model from picklable values and
+Results come back in job order whatever the number of workers or where they ran, so a
+sweep's table does not depend on the machine. Each worker builds its own model from picklable values and
 returns rendered, replayed outcomes.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from functools import partial
+from itertools import takewhile
 
+from dmabuf_mc.app.cluster import Where, completed
 from dmabuf_mc.checker.check import check
 from dmabuf_mc.checker.crosscheck import cross_check
 from dmabuf_mc.checker.engines.explicit import Limits
@@ -107,31 +109,23 @@ def run_job(job: Job) -> Outcome:
     return Outcome(job.config.name, job.policy.name, report.stats.states, tuple(cells), failures, undecided)
 
 
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def run(
-    jobs: Sequence[Job], workers: int = 0, progress: Callable[[int, int], None] | None = None
+    jobs: Sequence[Job], workers: int | Where = 0, progress: Callable[[int, int], None] | None = None
 ) -> tuple[list[Outcome], bool]:
-    """Every job's outcome in job order, and whether all ran (False after Ctrl-C)."""
-    workers = workers or default_workers()
-    done: list[Outcome] = []
+    """Every job's outcome in job order, and whether all ran (False after Ctrl-C: then the
+    outcomes of the jobs before the first unfinished one). `workers`: how many local
+    processes (0: one per core), or where to run (app.cluster)."""
+    where = workers if isinstance(workers, Where) else Where(workers)
+    done: dict[int, Outcome] = {}
+    complete = True
     if progress:
         progress(0, len(jobs))
     try:
-        if workers == 1:
-            for job in jobs:
-                done.append(run_job(job))
+        with closing(completed(run_job, jobs, where)) as outcomes:
+            for k, outcome in outcomes:
+                done[k] = outcome
                 if progress:
                     progress(len(done), len(jobs))
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                chunk = max(1, len(jobs) // (workers * 8))
-                for outcome in pool.map(run_job, jobs, chunksize=chunk):
-                    done.append(outcome)
-                    if progress:
-                        progress(len(done), len(jobs))
     except KeyboardInterrupt:
-        return done, False
-    return done, True
+        complete = False
+    return [done[k] for k in takewhile(done.__contains__, range(len(jobs)))], complete

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial, wraps
 from pathlib import Path
@@ -21,6 +22,7 @@ import click
 
 from dmabuf_mc.app import documents, html, judge, tables
 from dmabuf_mc.app.batch import MAX_STATES
+from dmabuf_mc.app.cluster import ClusterError, Where
 from dmabuf_mc.app.progress import Reporter, batch_progress, every_from_environment
 from dmabuf_mc.checker.artefact import DISTRIBUTION, model_changed, tool_version
 from dmabuf_mc.checker.certificate import MAX_K, CertificateError, claim, recheck
@@ -656,7 +658,8 @@ class Batch:
     devices: str
     exporters: str
     properties: tuple[str, ...]
-    workers: int
+    where: Where
+    """Where the checks run: --workers, --scheduler, --dask."""
     fmt: str
     """The report format: one of BATCH_FORMATS."""
     max_states: int
@@ -675,16 +678,42 @@ batch_format_option = click.option(
          "diagrams, for a browser.")
 
 
+scheduler_option = click.option(
+    "--scheduler", metavar="ADDRESS",
+    help="Run the checks on the Dask scheduler at ADDRESS (tcp://host:8786); needs pip install 'dmabuf-mc[dask]'.")
+dask_option = click.option(
+    "--dask", is_flag=True, help="Run the checks on a Dask cluster of --workers processes started here.")
+
+
+def _where(workers: int, scheduler: str | None, dask: bool) -> Where:
+    """Where --workers, --scheduler and --dask say the checks run; exit 2 if they name two places."""
+    if scheduler is not None and dask:
+        _fail("--scheduler and --dask: one place to run, a running scheduler or a cluster started here")
+    if scheduler is not None and workers:
+        _fail("--workers with --scheduler: the scheduler's own workers run the checks")
+    return Where(workers, scheduler, dask)
+
+
+@contextmanager
+def _cluster() -> Iterator[None]:
+    """A missing Dask or an unreachable scheduler is bad input (exit 2), found before any check runs."""
+    try:
+        yield
+    except ClusterError as e:
+        _fail(str(e))
+
+
 def batch_options(command: Callable[..., None]) -> Callable[..., None]:
     """Which configurations a batch command covers, and how it runs and prints; the
     command receives them as one `batch` value."""
 
     @wraps(command)
-    def wrapper(**kw: object) -> None:
-        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "workers", "fmt",
-                  "max_states")
-        values: dict[str, Any] = {f: kw.pop(f) for f in fields}
-        command(batch=Batch(**values), **kw)
+    def wrapper(**kw: Any) -> None:
+        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "fmt", "max_states")
+        values = {f: kw.pop(f) for f in fields}
+        where = _where(kw.pop("workers"), kw.pop("scheduler"), kw.pop("dask"))
+        with _cluster():
+            command(batch=Batch(where=where, **values), **kw)
 
     for option in reversed([
         click.option("--config", "configs", multiple=True, metavar="NAME",
@@ -700,6 +729,8 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="Only these, or a group (repeatable; default: the default ones)."),
         click.option("--workers", type=click.IntRange(min=0), default=0,
                      help="Processes to run checks in; 0: one per core."),
+        scheduler_option,
+        dask_option,
         batch_format_option,
         click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
                      help="Stop each check here (its cells UNKNOWN): a cap for sweeps of large configurations."),
@@ -788,7 +819,7 @@ def sweep_cmd(policy_name: str, batch: Batch) -> None:
     Exit 1 if any is violated, else 3 if a check stopped at --max-states."""
     policy = _policy(policy_name)
     with batch_progress("sweep", _every()) as progress:
-        m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.workers, progress,
+        m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.where, progress,
                         batch.max_states)
     _emit("sweep", m, batch.fmt, tables.matrix, html.matrix, policy=policy_name)
 
@@ -803,7 +834,7 @@ def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
     stopped at --max-states."""
     with batch_progress("compare", _every()) as progress:
         cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
-                            batch.workers, progress, batch.max_states)
+                            batch.where, progress, batch.max_states)
     _emit("compare", cmp, batch.fmt, tables.comparison, html.comparison, base=base, proposal=proposal)
 
 
@@ -818,7 +849,7 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
     with batch_progress("explain", _every()) as progress:
-        e = judge.explain(policy, scope, _check_properties(batch.properties), batch.workers, progress,
+        e = judge.explain(policy, scope, _check_properties(batch.properties), batch.where, progress,
                           batch.max_states)
     _emit("explain", e, batch.fmt, tables.explanation, html.explanation, policy=policy_name)
 
@@ -830,18 +861,21 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
               help=f"Only these, or a group (repeatable); default: the default ones but "
                    f"{', '.join(judge.ALLOCATE_SKIPS)}.")
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
+@scheduler_option
+@dask_option
 @batch_format_option
 @click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
               help="Stop each check here (its cells UNKNOWN).")
 def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int,
-                 fmt: str, max_states: int) -> None:
+                 scheduler: str | None, dask: bool, fmt: str, max_states: int) -> None:
     """Which allocation sources keep every property for DEVICES (e.g. camera encoder
     display) without a copy fallback; exit 1 if none does, 3 if none is known to but a
     check stopped at --max-states."""
     _devices(list(devices), "DEVICES")
     if len(devices) > MAX_IMPORTERS:
         _fail(f"DEVICES: at most {MAX_IMPORTERS} devices")
-    with batch_progress("allocate", _every()) as progress:
-        a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), workers, progress,
+    where = _where(workers, scheduler, dask)
+    with _cluster(), batch_progress("allocate", _every()) as progress:
+        a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), where, progress,
                            max_states)
     _emit("allocate", a, fmt, tables.allocation, html.allocation, policy=policy_name)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dmabuf_mc.app.batch import MAX_STATES, Cell, Job, Outcome, run
+from dmabuf_mc.app.cluster import Where
 from dmabuf_mc.checker.verdict import Exit, Verdict
 from dmabuf_mc.model.config import Configuration
 from dmabuf_mc.model.exporters import exporter_kind
@@ -138,7 +139,7 @@ def classify(base: Outcome, proposal: Outcome) -> Row:
 
 def compare(
     base: Policy, proposal: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
-    workers: int = 0, progress: Progress = None, max_states: int = MAX_STATES,
+    workers: int | Where = 0, progress: Progress = None, max_states: int = MAX_STATES,
 ) -> Comparison:
     """BASE and PROPOSAL on every configuration, cell by cell."""
     jobs = [Job(c, p, properties, max_states) for c in configs for p in (base, proposal)]
@@ -175,7 +176,7 @@ class Matrix:
 
 
 def sweep(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
-          workers: int = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Matrix:
+          workers: int | Where = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Matrix:
     outcomes, complete = run([Job(c, policy, properties, max_states) for c in configs], workers, progress)
     props = tuple(p for p, _ in outcomes[0].cells) if outcomes else properties
     return Matrix(policy.name, props, tuple(outcomes), complete)
@@ -230,7 +231,7 @@ def variants(policy: Policy) -> list[tuple[str, str, str, str, Policy]]:
 
 
 def explain(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
-            workers: int = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Explanation:
+            workers: int | Where = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Explanation:
     """Drop each obligation and rule in turn and re-check every configuration."""
     vs = variants(policy)
     jobs = [Job(c, p, properties, max_states) for p in [policy, *(v[4] for v in vs)] for c in configs]
@@ -311,7 +312,7 @@ def candidates(devices: Sequence[str]) -> list[tuple[str, Configuration]]:
 
 
 def allocate(devices: Sequence[str], policy: Policy, properties: tuple[str, ...] = (),
-             workers: int = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Allocation:
+             workers: int | Where = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Allocation:
     """Check each allocation candidate for the devices; safe ones keep every property."""
     props = properties or tuple(p for p in DEFAULT if p not in ALLOCATE_SKIPS)
     cands = candidates(devices)
