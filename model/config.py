@@ -156,6 +156,8 @@ class Kernel:
     arch_sync: ArchSync = ArchSync.CLEAN  # v6.1's; a test checks these against the tables
     swiotlb: Swiotlb = Swiotlb.REINSTATED
     iommu: str = "strict"
+    file: str | None = None
+    """The kernel file it was described by (its rules over release `version`); None: the release."""
 
     @classmethod
     def of(cls, version: Version, **overrides: Any) -> Kernel:
@@ -354,6 +356,12 @@ FENCE_WAIT: dict[str, str] = {
     "begin_cpu_access, as DRM drivers' own cpu_prep ioctls do (not mainline)",
 }
 
+KERNEL_RULES: dict[str, dict[str, str]] = {"arch_sync": ARCH_SYNC, "swiotlb": SWIOTLB, "fence_wait": FENCE_WAIT}
+"""The rules a kernel file, or a configuration's [kernel] table, may set over its release's."""
+KERNEL_FILE = ("a kernel file, found from the configuration's directory: base = the release it starts from, "
+               f"then any of {', '.join(KERNEL_RULES)} over that release's rules (a vendor tree, a backport, "
+               "a proposed patch), and a description")
+
 EXPORTER_DMA_FAMILIES = ("vb2-dma-contig", "vb2-dma-sg")
 """The exporters whose own device DMAs the buffer between QBUF and DQBUF (vb2_*_prepare/finish)."""
 CACHE_HINTS: dict[str, str] = {
@@ -397,6 +405,11 @@ class Reader:
         if value not in choices:
             raise ConfigError(self.file, self.field(key), f"one of {', '.join(choices)}; got {value!r}")
         return value
+
+    def override(self, key: str, choices: tuple[str, ...] | list[str]) -> str | None:
+        """An optional field with no default (it overrides one decided elsewhere): None if absent."""
+        self.used.add(key)
+        return self.choice(key, choices) if key in self.table else None
 
     def sub(self, key: str) -> Reader:
         self.used.add(key)
@@ -577,23 +590,59 @@ def _check_exporter_dma(file: str, exporter: Exporter, buffer: Buffer, kernel: K
                           "buffer)")
 
 
-def _kernel(r: Reader) -> Kernel:
-    """The `[kernel]` table: a version, and the rules it decides unless the file sets them."""
-    text = r.get("version", str, DEFAULT)
+def _release(r: Reader, key: str) -> Version:
+    """A release named by field `key` (a [kernel] version, a kernel file's base)."""
     try:
-        version = parse_version(text)
+        return parse_version(r.get(key, str, DEFAULT))
     except UnknownVersion as e:
-        raise ConfigError(r.file, r.field("version"), str(e)) from None
-    overrides: dict[str, Any] = {}
-    name = r.choice("arch", (*ARCHES, LEGACY_ARCH), "arm64")
-    if name == LEGACY_ARCH:
-        name, overrides["arch_sync"] = "arm64", ArchSync.INVALIDATE
-    arch = Arch(name)
-    if "arch_sync" in r.table:
-        overrides["arch_sync"] = ArchSync(r.choice("arch_sync", tuple(ARCH_SYNC)))
-    if "swiotlb" in r.table:
-        overrides["swiotlb"] = Swiotlb(r.choice("swiotlb", tuple(SWIOTLB)))
-    return Kernel.of(version, arch=arch, iommu=r.choice("iommu", tuple(IOMMU), "strict"), **overrides)
+        raise ConfigError(r.file, r.field(key), str(e)) from None
+
+
+def _rules(r: Reader) -> dict[str, str]:
+    """The KERNEL_RULES a table sets."""
+    return {k: v for k, values in KERNEL_RULES.items() if (v := r.override(k, tuple(values))) is not None}
+
+
+def read_kernel(path: str) -> tuple[Version, dict[str, str]]:
+    """A kernel file: the release it starts from (`base`) and the KERNEL_RULES it sets over
+    that release's, e.g. a vendor tree with a backport; `description` is for its reader."""
+    text = read_file(path)
+    try:
+        r = Reader(path, read_toml(text, path), "")
+        r.get("description", str, "")
+        if "base" not in r.table:
+            raise ConfigError(path, "base", f"the release the kernel starts from, like {DEFAULT} or 5.15.33 (required)")
+        base = _release(r, "base")
+        rules = _rules(r)
+        r.done()
+    except ConfigError as e:
+        raise e.at(text) from None
+    return base, rules
+
+
+def _kernel(r: Reader) -> tuple[Kernel, str]:
+    """The `[kernel]` table: a release, or a kernel file (`version = "mine.toml"`, found beside
+    the configuration), with the rules it decides unless the table sets them; and the
+    fence_wait rule, which the configuration keeps."""
+    name = r.get("version", str, DEFAULT)
+    rules: dict[str, str] = {}
+    file = None
+    if name.endswith(".toml"):
+        file = str(Path(r.file).parent / name)
+        if not Path(file).is_file():
+            raise ConfigError(r.file, r.field("version"), f"a release like {DEFAULT} or a kernel file; "
+                              f"there is no {file}")
+        version, rules = read_kernel(file)
+    else:
+        version = _release(r, "version")
+    arch = r.choice("arch", (*ARCHES, LEGACY_ARCH), "arm64")
+    if arch == LEGACY_ARCH:
+        arch, rules["arch_sync"] = "arm64", str(ArchSync.INVALIDATE)
+    rules |= _rules(r)
+    overrides = {k: kind(rules[k]) for k, kind in (("arch_sync", ArchSync), ("swiotlb", Swiotlb)) if k in rules}
+    kernel = Kernel.of(version, arch=Arch(arch), iommu=r.choice("iommu", tuple(IOMMU), "strict"), file=file,
+                       **overrides)
+    return kernel, rules.get("fence_wait", Configuration.fence_wait)
 
 
 def parse(text: str, file: str) -> Configuration:
@@ -601,7 +650,7 @@ def parse(text: str, file: str) -> Configuration:
     try:
         return _parse(text, file)
     except ConfigError as e:
-        raise e.at(text) from None
+        raise (e.at(text) if e.file == file else e) from None  # or an error in the kernel file it names
 
 
 def _parse(text: str, file: str) -> Configuration:
@@ -611,8 +660,7 @@ def _parse(text: str, file: str) -> Configuration:
     description = top.get("description", str, "")
 
     kr = top.sub("kernel")
-    kernel = _kernel(kr)
-    fence_wait = kr.choice("fence_wait", tuple(FENCE_WAIT), "after-callback")
+    kernel, fence_wait = _kernel(kr)
     kr.done()
 
     ex = top.sub("exporter")

@@ -65,5 +65,6 @@ def kernel_line(cfg: Configuration) -> str:
     """One line naming the kernel a check modelled and the rules it decided."""
     k = cfg.kernel
     arch = f"{k.arch} {k.arch_sync}" if k.arch is Arch.ARM64 else str(k.arch)
-    return (f"kernel v{k.version}: {arch}, swiotlb {k.swiotlb}, iommu {k.iommu}, "
+    name = f"v{k.version}" if k.file is None else f"{k.file} (over v{k.version})"
+    return (f"kernel {name}: {arch}, swiotlb {k.swiotlb}, iommu {k.iommu}, "
             f"exporter {cfg.exporter.kind.name}")

@@ -50,15 +50,15 @@ from dmabuf_mc.checker.ts import TransitionSystem
 from dmabuf_mc.checker.verdict import Exit
 from dmabuf_mc.model import catalog
 from dmabuf_mc.model.config import (
-    ARCH_SYNC,
     ARCHES,
     DYNAMIC,
     IOMMU,
+    KERNEL_FILE,
+    KERNEL_RULES,
     MAPPING,
     MAX_IMPORTERS,
     PREP,
     SOURCES,
-    SWIOTLB,
     ConfigError,
     Configuration,
     builtin_names,
@@ -626,9 +626,9 @@ def list_cmd(what: str | None, fmt: str) -> None:
         "sources": lambda: {s.name: s.doc for s in SOURCES.values()},
         "kernel": lambda: {**{f"version = {v}": "; ".join(f"{k}: {r}" for k, r in version_rules(v).items())
                               for v in listed_versions()},
+                           "version = FILE.toml": KERNEL_FILE,
                            **{f"arch = {k}": v for k, v in ARCHES.items()},
-                           **{f"arch_sync = {k}": v for k, v in ARCH_SYNC.items()},
-                           **{f"swiotlb = {k}": v for k, v in SWIOTLB.items()},
+                           **{f"{rule} = {k}": v for rule, values in KERNEL_RULES.items() for k, v in values.items()},
                            **{f"iommu = {k}": v for k, v in IOMMU.items()},
                            **{f"[buffer] prep = {k}": v for k, v in PREP.items()},
                            **{f"[[importer]] mapping = {k}": v for k, v in MAPPING.items()},
