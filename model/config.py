@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -603,10 +604,9 @@ def _rules(r: Reader) -> dict[str, str]:
     return {k: v for k, values in KERNEL_RULES.items() if (v := r.override(k, tuple(values))) is not None}
 
 
-def read_kernel(path: str) -> tuple[Version, dict[str, str]]:
-    """A kernel file: the release it starts from (`base`) and the KERNEL_RULES it sets over
-    that release's, e.g. a vendor tree with a backport; `description` is for its reader."""
-    text = read_file(path)
+def read_kernel(path: str, text: str) -> tuple[Version, dict[str, str]]:
+    """A kernel file's text: the release it starts from (`base`) and the KERNEL_RULES it sets
+    over that release's, e.g. a vendor tree with a backport; `description` is for its reader."""
     try:
         r = Reader(path, read_toml(text, path), "")
         r.get("description", str, "")
@@ -620,19 +620,19 @@ def read_kernel(path: str) -> tuple[Version, dict[str, str]]:
     return base, rules
 
 
-def _kernel(r: Reader) -> tuple[Kernel, str]:
+def _kernel(r: Reader, kernels: Mapping[str, str]) -> tuple[Kernel, str]:
     """The `[kernel]` table: a release, or a kernel file (`version = "mine.toml"`, found beside
-    the configuration), with the rules it decides unless the table sets them; and the
-    fence_wait rule, which the configuration keeps."""
+    the configuration, or its text in `kernels`), with the rules it decides unless the table
+    sets them; and the fence_wait rule, which the configuration keeps."""
     name = r.get("version", str, DEFAULT)
     rules: dict[str, str] = {}
     file = None
     if name.endswith(".toml"):
         file = str(Path(r.file).parent / name)
-        if not Path(file).is_file():
+        if file not in kernels and not Path(file).is_file():
             raise ConfigError(r.file, r.field("version"), f"a release like {DEFAULT} or a kernel file; "
                               f"there is no {file}")
-        version, rules = read_kernel(file)
+        version, rules = read_kernel(file, kernels[file] if file in kernels else read_file(file))
     else:
         version = _release(r, "version")
     arch = r.choice("arch", (*ARCHES, LEGACY_ARCH), "arm64")
@@ -645,22 +645,24 @@ def _kernel(r: Reader) -> tuple[Kernel, str]:
     return kernel, rules.get("fence_wait", Configuration.fence_wait)
 
 
-def parse(text: str, file: str) -> Configuration:
-    """Parse and validate a configuration from TOML text; `file` names it in errors."""
+def parse(text: str, file: str, kernels: Mapping[str, str] | None = None) -> Configuration:
+    """Parse and validate a configuration from TOML text; `file` names it in errors.
+    `kernels`: the text of kernel files by path, read instead of the files (an artefact
+    carries the kernel file its configuration names)."""
     try:
-        return _parse(text, file)
+        return _parse(text, file, kernels or {})
     except ConfigError as e:
         raise (e.at(text) if e.file == file else e) from None  # or an error in the kernel file it names
 
 
-def _parse(text: str, file: str) -> Configuration:
+def _parse(text: str, file: str, kernels: Mapping[str, str]) -> Configuration:
     doc = read_toml(text, file)
     top = Reader(file, doc, "")
     name = top.get("name", str, Path(file).stem)
     description = top.get("description", str, "")
 
     kr = top.sub("kernel")
-    kernel, fence_wait = _kernel(kr)
+    kernel, fence_wait = _kernel(kr, kernels)
     kr.done()
 
     ex = top.sub("exporter")

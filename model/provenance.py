@@ -3,8 +3,9 @@ same system in any directory, whatever has happened to the files it was given si
 
 A counterexample or certificate records the configuration as the user named it with the
 TOML text it was parsed from (none for a generated `sweep:` configuration, whose name says
-everything), and the policy with every rule value that differs from the base and the
-obligations in force, `--rule` overrides and policy files included. Files written before
+everything) and the text of the kernel file it names, if any; and the policy with every rule
+value that differs from the base and the obligations in force, `--rule` overrides and policy
+files included. Files written before
 this (format version 1) recorded the two names only; they are still resolved by name.
 """
 
@@ -18,7 +19,7 @@ from dmabuf_mc.checker.artefact import FieldError, field
 from dmabuf_mc.checker.ts import TransitionSystem
 from dmabuf_mc.model import catalog
 from dmabuf_mc.model.build import system
-from dmabuf_mc.model.config import ConfigError, Configuration, parse
+from dmabuf_mc.model.config import ConfigError, Configuration, parse, read_file
 from dmabuf_mc.model.policy import Policy
 
 
@@ -33,6 +34,8 @@ class Provenance:
     text: str | None
     configuration: Configuration
     policy: Policy
+    kernel: str | None = None
+    """The text of the kernel file the configuration names (model.config.read_kernel), if any."""
 
     @property
     def title(self) -> str:
@@ -45,8 +48,11 @@ class Provenance:
     def record(self) -> dict[str, dict[str, Any]]:
         """The `config` and `policy` fields of an artefact."""
         p = self.policy
+        config: dict[str, Any] = {"name": self.config, "file": self.file, "text": self.text}
+        if self.kernel is not None:
+            config["kernel"] = {"file": self.configuration.kernel.file, "text": self.kernel}
         return {
-            "config": {"name": self.config, "file": self.file, "text": self.text},
+            "config": config,
             "policy": {"name": p.name, "doc": p.doc, "rules": dict(p.rules), "obligations": sorted(p.obligations)},
         }
 
@@ -57,7 +63,9 @@ def resolve(config: str, policy: Policy) -> Provenance:
     if source is None:
         return Provenance(config, None, None, catalog.configuration(config), policy)
     file, text = source
-    return Provenance(config, file, text, parse(text, file), policy)
+    configuration = parse(text, file)
+    kernel = None if configuration.kernel.file is None else read_file(configuration.kernel.file)
+    return Provenance(config, file, text, configuration, policy, kernel)
 
 
 def from_record(origin: Mapping[str, Any], artefact: str) -> Provenance:
@@ -66,7 +74,8 @@ def from_record(origin: Mapping[str, Any], artefact: str) -> Provenance:
     config, policy = origin.get("config"), origin.get("policy")
     if isinstance(config, str) and isinstance(policy, str):  # version 1: names only
         return resolve(config, catalog.policy(policy))
-    return Provenance(*_config(config, artefact), _policy(policy, artefact))
+    name, file, text, kernel, configuration = _config(config, artefact)
+    return Provenance(name, file, text, configuration, _policy(policy, artefact), kernel)
 
 
 def _field(table: object, key: str, kind: type | tuple[type, ...], artefact: str, where: str) -> Any:
@@ -80,14 +89,20 @@ def _field(table: object, key: str, kind: type | tuple[type, ...], artefact: str
         raise ConfigError(artefact, e.field, f"{e.expected}, got {e.got or 'nothing'}") from None
 
 
-def _config(record: object, artefact: str) -> tuple[str, str | None, str | None, Configuration]:
+def _config(record: object, artefact: str) -> tuple[str, str | None, str | None, str | None, Configuration]:
+    """The configuration's name, file, text, kernel file text and value."""
     name = _field(record, "name", str, artefact, "config")
     file = _field(record, "file", (str, type(None)), artefact, "config")
     text = _field(record, "text", (str, type(None)), artefact, "config")
+    kernel = _field(record, "kernel", (dict, type(None)), artefact, "config")
+    kernels: dict[str, str] = {}
+    if kernel is not None:
+        kernels[_field(kernel, "file", str, artefact, "config.kernel")] = _field(kernel, "text", str, artefact,
+                                                                                 "config.kernel")
     if text is None:
-        return name, None, None, catalog.configuration(name)
+        return name, None, None, None, catalog.configuration(name)
     try:
-        return name, file, text, parse(text, file or name)
+        return name, file, text, (kernel or {}).get("text"), parse(text, file or name, kernels)
     except ConfigError as e:
         raise ConfigError(artefact, "config.text", f"a valid configuration ({e})") from None
 

@@ -5,6 +5,7 @@ naming the file and the field, with what is allowed."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from dmabuf_mc.model import catalog
 from dmabuf_mc.model.build import build
 from dmabuf_mc.model.config import KERNEL_RULES, Configuration, parse
 from dmabuf_mc.model.policy import BASELINE
+from tests.test_report_schema import errors
 
 PARTIAL_WRITE = "swiotlb-partial-write"
 """A built-in on v5.19 whose verdict swiotlb's map copy decides (no-lost-writes)."""
@@ -123,3 +125,22 @@ def test_list_kernel_describes_kernel_files_and_every_rule_they_may_set():
     for rule, values in KERNEL_RULES.items():
         for value in values:
             assert f"  {rule} = {value}\n" in out
+
+
+def test_a_counterexample_carries_its_kernel_file_and_replays_without_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("vendor.toml").write_text('base = "5.19"\nswiotlb = "before-ddbd89deb7d3"\n')
+    Path("partial.toml").write_text(text_of(PARTIAL_WRITE).replace('version = "5.19"', 'version = "vendor.toml"'))
+    runner = CliRunner()
+    found = runner.invoke(main, ["check", "--config", "partial.toml", "--property", "no-lost-writes", "--dump", "cex"])
+    assert found.exit_code == Exit.VIOLATED, found.output
+    [dumped] = Path("cex").glob("*.json")
+    report = runner.invoke(main, ["check", "--config", "partial.toml", "--property", "no-lost-writes",
+                                  "--format", "json"])
+    assert errors(json.loads(report.stdout)) == []
+    kernel = Path("vendor.toml").read_text()
+    Path("vendor.toml").unlink()
+    assert json.loads(dumped.read_text())["config"]["kernel"] == {"file": "vendor.toml", "text": kernel}
+    replayed = runner.invoke(main, ["replay", str(dumped)])
+    assert replayed.exit_code == Exit.VIOLATED, replayed.output
+    assert "no-lost-writes is still violated" in replayed.output
