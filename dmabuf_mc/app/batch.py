@@ -2,8 +2,8 @@
 cluster (app.cluster).
 
 Results come back in job order whatever the number of workers or where they ran, so a
-sweep's table does not depend on the machine. Each worker builds its own model from picklable values and
-returns rendered, replayed outcomes.
+sweep's table does not depend on the machine. Each worker builds its own model from
+picklable values and returns rendered, replayed outcomes.
 """
 
 from __future__ import annotations
