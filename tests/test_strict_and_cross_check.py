@@ -132,3 +132,40 @@ def test_cross_check_replays_the_traces_it_compares(monkeypatch):
     r = run("check", "--property", "dma-api-ownership", "--property", "no-lost-writes", "--cross-check")
     assert r.exit_code == Exit.VIOLATED, r.output
     assert replayed == ["dma-api-ownership"]
+
+
+def test_sweep_strict_fails_a_batch_that_holds_only_vacuously():
+    # heap-bracketed-to-device holds every default property, one of them vacuously.
+    args = ["sweep", "--config", "heap-bracketed-to-device", "--workers", "1"]
+    assert run(*args).exit_code == Exit.HOLDS
+    r = run(*args, "--strict", "--format", "json")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    doc = json.loads(r.stdout)
+    vacuous = [p for p, cell in doc["rows"][0]["cells"].items() if cell["vacuous"]]
+    assert vacuous and doc["doubts"]["failures"] == [
+        f"heap-bracketed-to-device under baseline: --strict: {p}: its premise never occurs" for p in vacuous]
+    assert doc["exit_code"] == Exit.VIOLATED
+
+
+def test_batch_cross_check_agrees_on_builtins_and_keeps_the_exit_code():
+    for command in (["sweep"], ["compare", "baseline", "p1-coherent-flag"]):
+        args = [*command, "--config", "seed", "--config", "bounce-32bit", "--workers", "1"]
+        plain, crossed = run(*args), run(*args, "--cross-check")
+        assert crossed.exit_code == plain.exit_code and "FAILED" not in crossed.output, crossed.output
+
+
+def test_batch_cross_check_disagreement_fails_the_command(monkeypatch):
+    # A BMC that never finds anything disagrees with every violation BFS found.
+    monkeypatch.setattr(dmabuf_mc.checker.crosscheck, "bmc",
+                        lambda ts, prop, bound, dropped: BmcResult(None, bound, None, 0.0))
+    r = run("compare", "baseline", "p1-coherent-flag", "--config", "seed", "--workers", "1", "--cross-check")
+    assert r.exit_code == Exit.VIOLATED, r.output
+    words = " ".join(r.stdout.split())  # the text report wraps at 80 columns
+    assert "FAILED seed under baseline: --cross-check: device-reads-latest: explicit REFUTED in 5 steps" in words
+
+
+def test_explain_strict_judges_the_policy_not_its_weakened_variants():
+    r = run("explain", "--config", "heap-bracketed-to-device", "--workers", "1", "--strict", "--format", "json")
+    failures = json.loads(r.stdout)["doubts"]["failures"]
+    assert r.exit_code == Exit.VIOLATED and failures
+    assert all(f.startswith("heap-bracketed-to-device under baseline: ") for f in failures), failures

@@ -31,16 +31,27 @@ MAX_STATES = 5_000_000
 
 
 @dataclass(frozen=True)
-class Job:
-    config: Configuration
-    policy: Policy
-    properties: tuple[str, ...] = ()
+class Checking:
+    """How every check of a batch runs: where it stops and what it asks of itself."""
+
     max_states: int = MAX_STATES
     """Where the check stops (its cells UNKNOWN): what a sweep of large configurations can afford."""
     strict: bool = False
     """`--strict`: a vacuous property or a never-enabled action is a failure of the check."""
     cross_check: bool = False
     """`--cross-check`: BMC re-derives every verdict; a disagreement is a failure of the check."""
+
+
+PLAIN = Checking()
+"""Every check as it comes: up to MAX_STATES, neither --strict nor --cross-check."""
+
+
+@dataclass(frozen=True)
+class Job:
+    config: Configuration
+    policy: Policy
+    properties: tuple[str, ...] = ()
+    checking: Checking = PLAIN
 
 
 @dataclass(frozen=True)
@@ -88,10 +99,11 @@ class Outcome:
 def run_job(job: Job) -> Outcome:
     """Check one configuration under one policy; counterexamples are replayed by `check`."""
     cfg, ts = system(job.config, job.policy)
-    report = check(ts, job.properties, limits=Limits(max_states=job.max_states)).resolved({}, job.strict)
+    how = job.checking
+    report = check(ts, job.properties, limits=Limits(max_states=how.max_states)).resolved({}, how.strict)
     failures = tuple(f"--strict: {f}" for f in report.strict_failures)
     undecided: tuple[str, ...] = ()
-    if job.cross_check:
+    if how.cross_check:
         cc = cross_check(ts, report)
         failures += tuple(f"--cross-check: {c.explicit.name}: {c.summary}" for c in cc.disagreements)
         undecided = tuple(f"--cross-check: {c.explicit.name}: {c.summary}" for c in cc.undecided)

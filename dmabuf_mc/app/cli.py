@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 import click
 
 from dmabuf_mc.app import documents, html, judge, tables
-from dmabuf_mc.app.batch import MAX_STATES
+from dmabuf_mc.app.batch import MAX_STATES, Checking
 from dmabuf_mc.app.cluster import ClusterError, Where
 from dmabuf_mc.app.progress import Reporter, batch_progress, every_from_environment
 from dmabuf_mc.checker.artefact import DISTRIBUTION, model_changed, tool_version
@@ -649,8 +649,7 @@ def list_cmd(what: str | None, fmt: str) -> None:
 
 @dataclass(frozen=True)
 class Batch:
-    """What a batch command was asked for: which configurations, which properties, how many
-    workers, and how to print."""
+    """Which configurations and properties a batch command was asked to check."""
 
     configs: tuple[str, ...]
     builtins: bool
@@ -658,11 +657,6 @@ class Batch:
     devices: str
     exporters: str
     properties: tuple[str, ...]
-    where: Where
-    """Where the checks run: --workers, --scheduler, --dask."""
-    fmt: str
-    """The report format: one of BATCH_FORMATS."""
-    max_states: int
 
     @property
     def swept(self) -> bool:
@@ -703,17 +697,54 @@ def _cluster() -> Iterator[None]:
         _fail(str(e))
 
 
-def batch_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Which configurations a batch command covers, and how it runs and prints; the
-    command receives them as one `batch` value."""
+@dataclass(frozen=True)
+class Running:
+    """How a batch command runs its checks and prints what they found."""
+
+    where: Where
+    """Where the checks run: --workers, --scheduler, --dask."""
+    checking: Checking
+    """How each check runs: --max-states, --strict, --cross-check."""
+    fmt: str
+    """The report format: one of BATCH_FORMATS."""
+
+
+def running_options(command: Callable[..., None]) -> Callable[..., None]:
+    """How a batch command runs its checks and prints; the command receives them as one
+    `running` value."""
 
     @wraps(command)
     def wrapper(**kw: Any) -> None:
-        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties", "fmt", "max_states")
-        values = {f: kw.pop(f) for f in fields}
         where = _where(kw.pop("workers"), kw.pop("scheduler"), kw.pop("dask"))
+        checking = Checking(kw.pop("max_states"), kw.pop("strict"), kw.pop("cross"))
         with _cluster():
-            command(batch=Batch(where=where, **values), **kw)
+            command(running=Running(where, checking, kw.pop("fmt")), **kw)
+
+    for option in reversed([
+        click.option("--workers", type=click.IntRange(min=0), default=0,
+                     help="Processes to run checks in; 0: one per core."),
+        scheduler_option,
+        dask_option,
+        batch_format_option,
+        click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
+                     help="Stop each check here (its cells UNKNOWN): a cap for sweeps of large configurations."),
+        click.option("--strict", is_flag=True,
+                     help="A vacuous property or a never-enabled action in any check fails the command (exit 1)."),
+        click.option("--cross-check", "cross", is_flag=True,
+                     help="Re-derive every check's verdicts with BMC; a disagreement fails the command (exit 1)."),
+    ]):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def batch_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Which configurations and properties a batch command covers, and how it runs and
+    prints; the command receives them as a `batch` and a `running` value."""
+
+    @wraps(command)
+    def wrapper(**kw: Any) -> None:
+        fields = ("configs", "builtins", "importers", "devices", "exporters", "properties")
+        command(batch=Batch(**{f: kw.pop(f) for f in fields}), **kw)
 
     for option in reversed([
         click.option("--config", "configs", multiple=True, metavar="NAME",
@@ -727,16 +758,9 @@ def batch_options(command: Callable[..., None]) -> Callable[..., None]:
                      help="Sweep: the exporter kinds (dmabuf-mc list exporters)."),
         click.option("--property", "properties", multiple=True, metavar="NAME",
                      help="Only these, or a group (repeatable; default: the default ones)."),
-        click.option("--workers", type=click.IntRange(min=0), default=0,
-                     help="Processes to run checks in; 0: one per core."),
-        scheduler_option,
-        dask_option,
-        batch_format_option,
-        click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
-                     help="Stop each check here (its cells UNKNOWN): a cap for sweeps of large configurations."),
     ]):
         wrapper = option(wrapper)
-    return wrapper
+    return running_options(wrapper)
 
 
 def _names(value: str, known: Mapping[str, object] | tuple[str, ...], option: str) -> tuple[str, ...]:
@@ -814,34 +838,34 @@ def _emit(command: str, answer: judge.Answer, fmt: str, table: Callable[..., str
 @main.command("sweep")
 @click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
 @batch_options
-def sweep_cmd(policy_name: str, batch: Batch) -> None:
+def sweep_cmd(policy_name: str, batch: Batch, running: Running) -> None:
     """Check one policy on many configurations: configurations x properties, with counts.
     Exit 1 if any is violated, else 3 if a check stopped at --max-states."""
     policy = _policy(policy_name)
     with batch_progress("sweep", _every()) as progress:
-        m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), batch.where, progress,
-                        batch.max_states)
-    _emit("sweep", m, batch.fmt, tables.matrix, html.matrix, policy=policy_name)
+        m = judge.sweep(policy, _scope(batch), _check_properties(batch.properties), running.where, progress,
+                        running.checking)
+    _emit("sweep", m, running.fmt, tables.matrix, html.matrix, policy=policy_name)
 
 
 @main.command("compare")
 @click.argument("base")
 @click.argument("proposal")
 @batch_options
-def compare_cmd(base: str, proposal: str, batch: Batch) -> None:
+def compare_cmd(base: str, proposal: str, batch: Batch, running: Running) -> None:
     """What PROPOSAL fixes, breaks and refuses compared with BASE (policy names or files).
     Exit 1 if it breaks or refuses anything the base served safely, else 3 if a check
     stopped at --max-states."""
     with batch_progress("compare", _every()) as progress:
         cmp = judge.compare(_policy(base), _policy(proposal), _scope(batch), _check_properties(batch.properties),
-                            batch.where, progress, batch.max_states)
-    _emit("compare", cmp, batch.fmt, tables.comparison, html.comparison, base=base, proposal=proposal)
+                            running.where, progress, running.checking)
+    _emit("compare", cmp, running.fmt, tables.comparison, html.comparison, base=base, proposal=proposal)
 
 
 @main.command("explain")
 @click.option("--policy", "policy_name", default="baseline", show_default=True, help="A policy name or file.")
 @batch_options
-def explain_cmd(policy_name: str, batch: Batch) -> None:
+def explain_cmd(policy_name: str, batch: Batch, running: Running) -> None:
     """Drop each client obligation and each implementation rule of a policy in turn and
     report which are necessary (with the trace that appears) and which redundant. Runs on
     the built-in configurations unless --config or sweep options say otherwise. Exit 0,
@@ -849,9 +873,9 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
     policy = _policy(policy_name)
     scope = _scope(batch, default_builtins=not batch.swept)
     with batch_progress("explain", _every()) as progress:
-        e = judge.explain(policy, scope, _check_properties(batch.properties), batch.where, progress,
-                          batch.max_states)
-    _emit("explain", e, batch.fmt, tables.explanation, html.explanation, policy=policy_name)
+        e = judge.explain(policy, scope, _check_properties(batch.properties), running.where, progress,
+                          running.checking)
+    _emit("explain", e, running.fmt, tables.explanation, html.explanation, policy=policy_name)
 
 
 @main.command("allocate")
@@ -860,22 +884,15 @@ def explain_cmd(policy_name: str, batch: Batch) -> None:
 @click.option("--property", "properties", multiple=True, metavar="NAME",
               help=f"Only these, or a group (repeatable); default: the default ones but "
                    f"{', '.join(judge.ALLOCATE_SKIPS)}.")
-@click.option("--workers", type=click.IntRange(min=0), default=0, help="Processes; 0: one per core.")
-@scheduler_option
-@dask_option
-@batch_format_option
-@click.option("--max-states", type=click.IntRange(min=1), default=MAX_STATES, show_default=True,
-              help="Stop each check here (its cells UNKNOWN).")
-def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], workers: int,
-                 scheduler: str | None, dask: bool, fmt: str, max_states: int) -> None:
+@running_options
+def allocate_cmd(devices: tuple[str, ...], policy_name: str, properties: tuple[str, ...], running: Running) -> None:
     """Which allocation sources keep every property for DEVICES (e.g. camera encoder
     display) without a copy fallback; exit 1 if none does, 3 if none is known to but a
     check stopped at --max-states."""
     _devices(list(devices), "DEVICES")
     if len(devices) > MAX_IMPORTERS:
         _fail(f"DEVICES: at most {MAX_IMPORTERS} devices")
-    where = _where(workers, scheduler, dask)
-    with _cluster(), batch_progress("allocate", _every()) as progress:
-        a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), where, progress,
-                           max_states)
-    _emit("allocate", a, fmt, tables.allocation, html.allocation, policy=policy_name)
+    with batch_progress("allocate", _every()) as progress:
+        a = judge.allocate(devices, _policy(policy_name), _check_properties(properties), running.where, progress,
+                           running.checking)
+    _emit("allocate", a, running.fmt, tables.allocation, html.allocation, policy=policy_name)

@@ -95,7 +95,9 @@ def batch_json(command: str, answer: Answer, given: Mapping[str, str]) -> dict[s
         body = _explanation(answer)
     else:
         body = _allocation(answer)
-    return envelope(BATCH_SCHEMA, command, {**given, **body, "complete": answer.complete}, batch_exit(answer))
+    doubts = {"failures": list(answer.doubts.failures), "undecided": list(answer.doubts.undecided)}
+    return envelope(BATCH_SCHEMA, command, {**given, **body, "complete": answer.complete, "doubts": doubts},
+                    batch_exit(answer))
 
 
 def replay_json(file: str, system: str, prop: str, steps: int, still: bool, code: Exit) -> dict[str, Any]:

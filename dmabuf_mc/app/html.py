@@ -21,7 +21,7 @@ from string import Template
 
 from dmabuf_mc.app.batch import Cell, Outcome
 from dmabuf_mc.app.judge import CATEGORIES, FIXED, UNCHANGED, Allocation, Comparison, Explanation, Matrix
-from dmabuf_mc.app.tables import CODES, Traces, fixed_code, reproduce
+from dmabuf_mc.app.tables import CODES, Traces, cautions, fixed_code, reproduce
 from dmabuf_mc.checker.artefact import DISTRIBUTION, tool_version
 from dmabuf_mc.checker.verdict import Verdict
 from dmabuf_mc.properties import DOCS
@@ -97,7 +97,8 @@ class Page:
     codes: tuple[tuple[str, str], ...]
     """(code, meaning) of what the cells show."""
     traces: tuple[Shown, ...]
-    complete: bool
+    cautions: tuple[str, ...]
+    """What a reader must know before trusting the matrix (tables.cautions)."""
     remarks: tuple[str, ...] = ()
 
 
@@ -137,7 +138,7 @@ def matrix(m: Matrix, policy_arg: str) -> str:
     return render(Page(title=f"{m.policy} on {len(m.outcomes)} configurations", noun="configuration",
                        nouns="configurations", note="states", columns=m.properties, lines=lines,
                        legend=tuple(VERDICTS.items()), codes=VERDICT_LEGEND, traces=shown(traces),
-                       complete=m.complete))
+                       cautions=cautions(m)))
 
 
 def comparison(cmp: Comparison, base_arg: str, proposal_arg: str) -> str:
@@ -171,7 +172,7 @@ def comparison(cmp: Comparison, base_arg: str, proposal_arg: str) -> str:
     return render(Page(title=f"{cmp.proposal} compared with {cmp.base} on {len(cmp.rows)} configurations",
                        noun="configuration", nouns="configurations", note="changed", columns=cmp.properties,
                        lines=tuple(lines), legend=tuple(CATEGORIES.items()), codes=codes, traces=shown(traces),
-                       complete=cmp.complete, remarks=(remark,)))
+                       cautions=cautions(cmp), remarks=(remark,)))
 
 
 def explanation(e: Explanation, policy_arg: str) -> str:
@@ -192,7 +193,7 @@ def explanation(e: Explanation, policy_arg: str) -> str:
     return render(Page(title=f"explain {e.policy} on {e.configs} configurations", noun="obligation or rule",
                        nouns="obligations and rules", note="change", columns=("verdict",), lines=tuple(lines),
                        legend=tuple(FINDINGS.items()), codes=(("N", NECESSARY),), traces=shown(traces),
-                       complete=e.complete, remarks=(f"holds everywhere: {', '.join(e.holding) or '(nothing)'}",)))
+                       cautions=cautions(e), remarks=(f"holds everywhere: {', '.join(e.holding) or '(nothing)'}",)))
 
 
 def allocation(a: Allocation, policy_arg: str) -> str:
@@ -204,7 +205,7 @@ def allocation(a: Allocation, policy_arg: str) -> str:
     safe = ", ".join(c.label for c in a.candidates if c.safe) or "none - every candidate needs a fallback"
     return render(Page(title=f"allocation for {' + '.join(a.devices)} under {a.policy}", noun="source",
                        nouns="sources", note="verdict", columns=props, lines=lines, legend=tuple(VERDICTS.items()),
-                       codes=VERDICT_LEGEND, traces=shown(traces), complete=a.complete,
+                       codes=VERDICT_LEGEND, traces=shown(traces), cautions=cautions(a),
                        remarks=(f"safe without a copy: {safe}",)))
 
 
@@ -264,8 +265,7 @@ def render(page: Page) -> str:
     """The page as one HTML document."""
     header = "".join(f'<th class="col"{_attributes(data_prop=c, title=DOCS.get(c, c))}><span>{escape(c)}</span></th>'
                      for c in page.columns)
-    banner = ("" if page.complete else
-              '<p class="banner">INTERRUPTED: the matrix covers only what was checked before Ctrl-C</p>')
+    banner = "".join(f'<p class="banner">{escape(caution)}</p>' for caution in page.cautions)
     version = f"{DISTRIBUTION} {tool_version()}"
     meta = (f"{len(page.lines)} {escape(page.nouns)} &times; {len(page.columns)} columns, "
             f"{len(page.traces)} distinct traces. A cell in bold opens its trace (click, or Enter). "

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from dmabuf_mc.app.batch import MAX_STATES, Cell, Job, Outcome, run
+from dmabuf_mc.app.batch import PLAIN, Cell, Checking, Job, Outcome, run
 from dmabuf_mc.app.cluster import Where
-from dmabuf_mc.checker.verdict import Exit, Verdict
+from dmabuf_mc.checker.verdict import Exit, Verdict, unsettled
 from dmabuf_mc.model.config import Configuration
 from dmabuf_mc.model.exporters import exporter_kind
 from dmabuf_mc.model.kernels import DEFAULT as DEFAULT_KERNEL
@@ -41,6 +41,26 @@ CATEGORIES = {
 
 BY_THE_RULE = "by the rule"
 UNSAID = "no-refusal not checked"
+
+
+@dataclass(frozen=True)
+class Doubts:
+    """What `--strict` and `--cross-check` found wrong with a batch's checks themselves, a
+    line each naming the configuration and policy: a failure fails the command whatever
+    its answer, an undecided cross-check keeps it from claiming that everything holds."""
+
+    failures: tuple[str, ...] = ()
+    undecided: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, outcomes: Sequence[Outcome]) -> Doubts:
+        def lines(pick: Callable[[Outcome], tuple[str, ...]]) -> tuple[str, ...]:
+            return tuple(f"{o.config} under {o.policy}: {line}" for o in outcomes for line in pick(o))
+        return cls(lines(lambda o: o.failures), lines(lambda o: o.undecided))
+
+    def exit_code(self, code: Exit) -> Exit:
+        """VIOLATED on a failure; UNKNOWN instead of HOLDS when a cross-check was undecided."""
+        return Exit.VIOLATED if self.failures else unsettled(code, bool(self.undecided))
 
 
 @dataclass(frozen=True)
@@ -93,6 +113,7 @@ class Comparison:
     properties: tuple[str, ...]
     rows: tuple[Row, ...]
     complete: bool
+    doubts: Doubts = field(default_factory=Doubts)
 
     def counts(self) -> dict[str, Counter[str]]:
         return {p: Counter(c.category for r in self.rows for c in r.changes if c.prop == p) for p in self.properties}
@@ -139,14 +160,14 @@ def classify(base: Outcome, proposal: Outcome) -> Row:
 
 def compare(
     base: Policy, proposal: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
-    workers: int | Where = 0, progress: Progress = None, max_states: int = MAX_STATES,
+    workers: int | Where = 0, progress: Progress = None, checking: Checking = PLAIN,
 ) -> Comparison:
     """BASE and PROPOSAL on every configuration, cell by cell."""
-    jobs = [Job(c, p, properties, max_states) for c in configs for p in (base, proposal)]
+    jobs = [Job(c, p, properties, checking) for c in configs for p in (base, proposal)]
     outcomes, complete = run(jobs, workers, progress)
     rows = tuple(classify(outcomes[i], outcomes[i + 1]) for i in range(0, len(outcomes) - 1, 2))
     props = tuple(p for p, _ in outcomes[0].cells) if outcomes else properties
-    return Comparison(base.name, proposal.name, props, rows, complete)
+    return Comparison(base.name, proposal.name, props, rows, complete, Doubts.of(outcomes))
 
 
 @dataclass(frozen=True)
@@ -157,6 +178,7 @@ class Matrix:
     properties: tuple[str, ...]
     outcomes: tuple[Outcome, ...]
     complete: bool
+    doubts: Doubts = field(default_factory=Doubts)
 
     def counts(self) -> dict[str, Counter[Verdict]]:
         return {p: Counter(o.cell(p).verdict for o in self.outcomes) for p in self.properties}
@@ -176,10 +198,10 @@ class Matrix:
 
 
 def sweep(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
-          workers: int | Where = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Matrix:
-    outcomes, complete = run([Job(c, policy, properties, max_states) for c in configs], workers, progress)
+          workers: int | Where = 0, progress: Progress = None, checking: Checking = PLAIN) -> Matrix:
+    outcomes, complete = run([Job(c, policy, properties, checking) for c in configs], workers, progress)
     props = tuple(p for p, _ in outcomes[0].cells) if outcomes else properties
-    return Matrix(policy.name, props, tuple(outcomes), complete)
+    return Matrix(policy.name, props, tuple(outcomes), complete, Doubts.of(outcomes))
 
 
 @dataclass(frozen=True)
@@ -210,6 +232,7 @@ class Explanation:
     unknown: int
     """Cells the policy's checks or its variants' left UNKNOWN: where one did, a finding of
     redundant is not established."""
+    doubts: Doubts = field(default_factory=Doubts)
 
     @property
     def answer(self) -> Exit:
@@ -231,10 +254,13 @@ def variants(policy: Policy) -> list[tuple[str, str, str, str, Policy]]:
 
 
 def explain(policy: Policy, configs: Sequence[Configuration], properties: tuple[str, ...] = (),
-            workers: int | Where = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Explanation:
+            workers: int | Where = 0, progress: Progress = None, checking: Checking = PLAIN) -> Explanation:
     """Drop each obligation and rule in turn and re-check every configuration."""
     vs = variants(policy)
-    jobs = [Job(c, p, properties, max_states) for p in [policy, *(v[4] for v in vs)] for c in configs]
+    # --strict judges the policy's own checks: a variant that drops a rule may well leave an action unused.
+    lenient = replace(checking, strict=False)
+    jobs = [Job(c, policy, properties, checking) for c in configs]
+    jobs += [Job(c, v[4], properties, lenient) for v in vs for c in configs]
     outcomes, complete = run(jobs, workers, progress)
     n = len(configs)
     base = outcomes[:n]
@@ -252,7 +278,7 @@ def explain(policy: Policy, configs: Sequence[Configuration], properties: tuple[
     props = [p for p, _ in base[0].cells] if base else []
     holding = tuple(p for p in props if all(o.cell(p).verdict is Verdict.HOLDS for o in base))
     return Explanation(policy.name, n, holding, tuple(findings), complete, tuple(base),
-                       sum(len(o.unknown) for o in outcomes))
+                       sum(len(o.unknown) for o in outcomes), Doubts.of(outcomes))
 
 
 ALLOCATORS = ("heap", "heap-uncached", "drm-prime", "udmabuf")
@@ -284,6 +310,7 @@ class Allocation:
     policy: str
     candidates: tuple[Candidate, ...]
     complete: bool
+    doubts: Doubts = field(default_factory=Doubts)
 
     @property
     def unknown(self) -> int:
@@ -312,13 +339,13 @@ def candidates(devices: Sequence[str]) -> list[tuple[str, Configuration]]:
 
 
 def allocate(devices: Sequence[str], policy: Policy, properties: tuple[str, ...] = (),
-             workers: int | Where = 0, progress: Progress = None, max_states: int = MAX_STATES) -> Allocation:
+             workers: int | Where = 0, progress: Progress = None, checking: Checking = PLAIN) -> Allocation:
     """Check each allocation candidate for the devices; safe ones keep every property."""
     props = properties or tuple(p for p in DEFAULT if p not in ALLOCATE_SKIPS)
     cands = candidates(devices)
-    outcomes, complete = run([Job(c, policy, props, max_states) for _, c in cands], workers, progress)
+    outcomes, complete = run([Job(c, policy, props, checking) for _, c in cands], workers, progress)
     chosen = tuple(Candidate(label, o) for (label, _), o in zip(cands, outcomes, strict=False))
-    return Allocation(tuple(devices), policy.name, chosen, complete)
+    return Allocation(tuple(devices), policy.name, chosen, complete, Doubts.of(outcomes))
 
 
 Answer = Matrix | Comparison | Explanation | Allocation
@@ -326,5 +353,6 @@ Answer = Matrix | Comparison | Explanation | Allocation
 
 
 def batch_exit(answer: Answer) -> Exit:
-    """A batch command's exit code: its answer's, or UNKNOWN when Ctrl-C cut the batch short."""
-    return answer.answer if answer.complete else Exit.UNKNOWN
+    """A batch command's exit code: its answer's, or UNKNOWN when Ctrl-C cut the batch short,
+    then as `--strict` and `--cross-check` judge the checks themselves."""
+    return answer.doubts.exit_code(answer.answer if answer.complete else Exit.UNKNOWN)

@@ -200,15 +200,25 @@ class Traces:
         return out
 
 
-def _heading(title: str, markdown: bool, answer: Answer) -> list[str]:
-    """The title, and a warning when Ctrl-C cut the batch short or a check stopped at its
-    state limit (the answer then rests on what was decided)."""
-    out = [f"## {title}", ""] if markdown else [*paragraph(title), ""]
+def cautions(answer: Answer) -> tuple[str, ...]:
+    """What a reader must know before trusting the table: Ctrl-C cut the batch short, a
+    check stopped at its state limit, or --strict or --cross-check found a check wanting."""
+    out = []
     if not answer.complete:
-        out += [*paragraph("INTERRUPTED: the table covers only what was checked before Ctrl-C"), ""]
+        out.append("INTERRUPTED: the table covers only what was checked before Ctrl-C")
     if answer.unknown:
-        out += [*paragraph(f"UNKNOWN: {answer.unknown} cell(s) undecided, their checks stopped at --max-states; "
-                           "what they would show is not in this report"), ""]
+        out.append(f"UNKNOWN: {answer.unknown} cell(s) undecided, their checks stopped at --max-states; "
+                   "what they would show is not in this report")
+    out += [f"FAILED {line}" for line in answer.doubts.failures]
+    out += [f"UNDECIDED {line}" for line in answer.doubts.undecided]
+    return tuple(out)
+
+
+def _heading(title: str, markdown: bool, answer: Answer) -> list[str]:
+    """The title, then each caution."""
+    out = [f"## {title}", ""] if markdown else [*paragraph(title), ""]
+    for caution in cautions(answer):
+        out += [*paragraph(caution), ""]
     return out
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dmabuf_mc.app import judge
+from dmabuf_mc.app.batch import Checking
 from dmabuf_mc.checker.check import check
 from dmabuf_mc.checker.engines.explicit import Limits
 from dmabuf_mc.checker.verdict import Verdict
@@ -37,7 +38,7 @@ def test_the_seed_with_the_most_lines_and_importers_builds_each_ones_variables_a
 def test_a_sweep_caps_each_check_and_reports_the_capped_cells_unknown():
     configs = [from_name("sweep:heap/system-heap/noncoherent/low/camera+camera+gpu+gpu")]
     full = judge.sweep(BASELINE, configs, ("no-use-after-free",), workers=1)
-    capped = judge.sweep(BASELINE, configs, ("no-use-after-free",), workers=1, max_states=100)
+    capped = judge.sweep(BASELINE, configs, ("no-use-after-free",), workers=1, checking=Checking(max_states=100))
     assert full.outcomes[0].cell("no-use-after-free").verdict is Verdict.HOLDS and full.outcomes[0].states > 100
     assert capped.outcomes[0].cell("no-use-after-free").verdict is Verdict.UNKNOWN
     assert capped.outcomes[0].states < full.outcomes[0].states
