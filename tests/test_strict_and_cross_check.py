@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
 from click.testing import CliRunner
 
 import dmabuf_mc.checker.crosscheck
@@ -169,3 +170,16 @@ def test_explain_strict_judges_the_policy_not_its_weakened_variants():
     failures = json.loads(r.stdout)["doubts"]["failures"]
     assert r.exit_code == Exit.VIOLATED and failures
     assert all(f.startswith("heap-bracketed-to-device under baseline: ") for f in failures), failures
+
+
+@pytest.mark.parametrize("where", ["check", "cross_check"])
+def test_ctrl_c_inside_a_batch_check_stops_the_batch(monkeypatch, where):
+    # The engines turn Ctrl-C into an interrupted run; a batch must stop there, not carry
+    # on with the next configuration and report this one's cells as UNKNOWN.
+    import dmabuf_mc.app.batch
+
+    real = getattr(dmabuf_mc.app.batch, where)
+    monkeypatch.setattr(dmabuf_mc.app.batch, where, lambda *a, **k: replace(real(*a, **k), interrupted=True))
+    r = run("sweep", "--config", "seed", "--config", "heap-mmap", "--workers", "1", "--cross-check")
+    assert r.exit_code == Exit.UNKNOWN
+    assert "INTERRUPTED" in r.stdout and "seed " not in r.stdout and "heap-mmap" not in r.stdout, r.stdout

@@ -97,14 +97,20 @@ class Outcome:
 
 
 def run_job(job: Job) -> Outcome:
-    """Check one configuration under one policy; counterexamples are replayed by `check`."""
+    """Check one configuration under one policy; counterexamples are replayed by `check`.
+    Ctrl-C during the check (which the engines turn into an interrupted run) is raised
+    again: it stops the batch, it does not make this job's cells UNKNOWN."""
     cfg, ts = system(job.config, job.policy)
     how = job.checking
     report = check(ts, job.properties, limits=Limits(max_states=how.max_states)).resolved({}, how.strict)
+    if report.interrupted:
+        raise KeyboardInterrupt
     failures = tuple(f"--strict: {f}" for f in report.strict_failures)
     undecided: tuple[str, ...] = ()
     if how.cross_check:
         cc = cross_check(ts, report)
+        if cc.interrupted:
+            raise KeyboardInterrupt
         failures += tuple(f"--cross-check: {c.explicit.name}: {c.summary}" for c in cc.disagreements)
         undecided = tuple(f"--cross-check: {c.explicit.name}: {c.summary}" for c in cc.undecided)
     cells = []
