@@ -138,9 +138,10 @@ STATES: dict[str, ExporterKind] = {
     for k in (
         _kind("heap@4c68e499bb9d", "system/CMA dma-buf heap: map with dma_map_sgtable(dev, dir, 0); begin/end "
               "sync each mapped attachment, skipping unmapped ones (heaps/system_heap.c, v5.11+)", HEAP_SOURCES),
-        _kind("heap@efa04fefebbd", "system/CMA heap v5.6-v5.10 (heap-helpers.c): cache_sgt_mapping; "
+        _kind("heap@efa04fefebbd", "system/CMA heap v5.6-v5.10 (heap-helpers.c): dma_map_sg/dma_unmap_sg "
+              "with maintenance on every map and unmap (heap_helper_ops has no cache_sgt_mapping); "
               "begin/end sync every attachment's table, mapped or not, until 4c68e499bb9d", HEAP_SOURCES,
-              mapping_cache=MappingCache.CORE, cpu_access=CpuAccess.ALL_ATTACHMENTS),
+              cpu_access=CpuAccess.ALL_ATTACHMENTS),
         _kind("heap-uncached", "the vendor 'system-uncached' heap (P12, not mainline): write-combined CPU "
               "mappings, DMA_ATTR_SKIP_CPU_SYNC on map/unmap, no per-attachment syncs, pages "
               "flushed once at allocation", ("system-heap-uncached", "cma-heap-uncached"),

@@ -220,6 +220,23 @@ def test_vb2_unmaps_the_kept_mapping_and_maps_again_for_another_direction():
     assert steps[-1]["line 0"] == "cache invalid, memory latest"  # the old mapping's unmap invalidated
 
 
+def test_the_heap_helpers_map_and_unmap_with_maintenance_every_time():
+    # heap-helpers.c (v5.6-v5.10): heap_helper_ops sets no cache_sgt_mapping, so every unmap
+    # reaches dma_heap_unmap_dma_buf -> dma_unmap_sg (a for-CPU invalidate) and a map in another
+    # direction is not -EBUSY. 5.10.130 has c50f11c6196f, so only the unmap invalidates.
+    text = ('[kernel]\nversion = "5.10.130"\n[exporter]\nkind = "heap"\n[[importer]]\nname = "gpu"\n'
+            'coherent = false\nreads = false\nwrites = true\n'
+            'map_directions = ["DMA_FROM_DEVICE", "DMA_BIDIRECTIONAL"]\n')
+    steps = history(config_text(text), ["dma_buf_export()", "dma_buf_attach(gpu)",
+                                        "dma_buf_map_attachment(gpu, DMA_FROM_DEVICE)",
+                                        "dma_buf_unmap_attachment(gpu, DMA_FROM_DEVICE)",
+                                        "dma_buf_map_attachment(gpu, DMA_BIDIRECTIONAL)"])
+    assert steps[3]["line 0"] == "cache clean (latest), memory latest"
+    assert steps[4]["line 0"] == "cache invalid, memory latest"
+    assert steps[4]["gpu"] == "attached, unmapped"
+    assert steps[-1]["gpu"] == "mapped DMA_BIDIRECTIONAL, device-owned" and "REFUSED" not in steps[-1]["observed"]
+
+
 def test_prime_before_v5_3_refuses_another_direction_even_after_bidirectional():
     # drm_prime.c drm_gem_map_dma_buf before v5.3: a different direction is -EBUSY; the core's
     # cache_sgt_mapping (v5.3-v6.15) lets a kept DMA_BIDIRECTIONAL mapping serve any.
