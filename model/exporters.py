@@ -24,6 +24,7 @@ from dmabuf_mc.model.kernels import (
     HEAPS_SKIP_UNMAPPED,
     UDMABUF,
     UDMABUF_CPU_ACCESS,
+    UDMABUF_DMA_MASK,
     UDMABUF_SKIP_CPU_SYNC,
     Change,
     Version,
@@ -176,8 +177,13 @@ STATES: dict[str, ExporterKind] = {
         _kind("udmabuf@284562e1f348", "udmabuf with 284562e1f348's begin/end: begin synced for the "
               "device and end for the CPU; merged together with its fix 1ffe09590121 in v5.6, so "
               "never in a release", ("memfd",), begin_sync=BeginSync.FOR_DEVICE, **UDMABUF_MISC),
-        _kind("udmabuf@1ffe09590121", "udmabuf v5.6-v6.15: maps for the importer with maintenance, "
-              "cache_sgt_mapping; begin/end sync the udmabuf misc device", ("memfd",),
+        _kind("udmabuf@before-9e9fa6a9198b", "udmabuf v5.6 until 9e9fa6a9198b (v6.0): maps for the importer "
+              "with maintenance, cache_sgt_mapping; the misc device has no DMA mask, so begin_cpu_udmabuf's "
+              "map of it fails and begin/end do no cache maintenance (they return an error)", ("memfd",),
+              mapping_cache=MappingCache.CORE, cpu_access=CpuAccess.NOTHING),
+        _kind("udmabuf@1ffe09590121", "udmabuf v6.0 (9e9fa6a9198b gave the misc device its DMA mask) to "
+              "v6.15: maps for the importer with maintenance, cache_sgt_mapping; begin/end sync the "
+              "udmabuf misc device", ("memfd",),
               mapping_cache=MappingCache.CORE, **UDMABUF_MISC),
         _kind("udmabuf@b72f66f22c0e", "udmabuf v6.16-v7.1: the core keeps no mapping, so every importer "
               "map and unmap does maintenance; begin/end sync the misc device", ("memfd",), **UDMABUF_MISC),
@@ -222,7 +228,9 @@ FAMILIES: dict[str, Family] = {
         Family("drm-prime", None, ((None, "drm-prime@drm_prime_attachment"),
                                       (CACHE_SGT_MAPPING, "drm-prime@f13e143e7444"),
                                       (CACHE_SGT_MAPPING_REMOVED, "drm-prime@b72f66f22c0e"))),
-        Family("udmabuf", UDMABUF, ((None, "udmabuf@fbb0de795078"), (UDMABUF_CPU_ACCESS, "udmabuf@1ffe09590121"),
+        Family("udmabuf", UDMABUF, ((None, "udmabuf@fbb0de795078"),
+                                    (UDMABUF_CPU_ACCESS, "udmabuf@before-9e9fa6a9198b"),
+                                    (UDMABUF_DMA_MASK, "udmabuf@1ffe09590121"),
                                     (CACHE_SGT_MAPPING_REMOVED, "udmabuf@b72f66f22c0e"),
                                     (UDMABUF_SKIP_CPU_SYNC, "udmabuf@504e2b4ab97a"))),
     )

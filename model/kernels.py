@@ -150,6 +150,11 @@ PIN_ON_MAP = Change("de68b17d5d07", _v("6.16"))
 dma_buf_dynamic_attach; dma_buf_pin_on_map pins a dynamic exporter's buffer per map instead."""
 UDMABUF = Change("fbb0de795078", _v("4.20"))
 UDMABUF_CPU_ACCESS = Change("1ffe09590121", _v("5.6"))
+UDMABUF_DMA_MASK = Change("9e9fa6a9198b", _v("6.0"), (_v("5.10.141"), _v("5.15.65"), _v("5.19.7")))
+"""udmabuf: Set the DMA mask for the udmabuf device (v2), drm-misc-next for v5.20 (v6.0): before it the
+misc device had no dma_mask, so begin_cpu_udmabuf's dma_map_sg of it failed (a WARN in
+__dma_map_sg_attrs) and begin/end did no cache maintenance. Stable: 5.10.141 and 5.15.65 (from their
+-rc1 of 2 Sep 2022); 5.19.7 is inferred from the same day's review."""
 UDMABUF_SKIP_CPU_SYNC = Change("504e2b4ab97a", _v("7.2"))
 VB2_CACHE_HINTS = Change("f5f5fa73fbfb", _v("5.9"))
 """media: videobuf2: handle V4L2 buffer cache flags: V4L2_BUF_FLAG_NO_CACHE_INVALIDATE/_CLEAN."""

@@ -13,16 +13,17 @@ from dmabuf_mc.model.kernels import (
     MAINLINE,
     PIN_ON_MAP,
     REVERT_901C7280CA0D,
+    UDMABUF_DMA_MASK,
     Arch,
     Version,
     arch_sync_rule,
     swiotlb_rule,
 )
 
+BACKPORTED = (C50F11C6196F, AA6F8DCBAB47, REVERT_901C7280CA0D, UDMABUF_DMA_MASK)
 NOTABLE_STABLE: tuple[Version, ...] = tuple(
-    sorted({b for c in (C50F11C6196F, AA6F8DCBAB47, REVERT_901C7280CA0D) for b in c.backports}
-           | {Version(b.major, b.minor, b.patch - 1) for c in (C50F11C6196F, AA6F8DCBAB47, REVERT_901C7280CA0D)
-              for b in c.backports})
+    sorted({b for c in BACKPORTED for b in c.backports}
+           | {Version(b.major, b.minor, b.patch - 1) for c in BACKPORTED for b in c.backports})
 )
 """Stable releases on either side of each backport."""
 

@@ -62,6 +62,10 @@ def test_the_default_kernel_is_the_threads_v6_1_with_its_rules():
     ("heap", "5.10", "heap@efa04fefebbd"),
     ("heap", "5.11", "heap@4c68e499bb9d"),
     ("udmabuf", "5.5", "udmabuf@fbb0de795078"),
+    ("udmabuf", "5.19", "udmabuf@before-9e9fa6a9198b"),
+    ("udmabuf", "5.15.64", "udmabuf@before-9e9fa6a9198b"),
+    ("udmabuf", "5.15.65", "udmabuf@1ffe09590121"),
+    ("udmabuf", "6.0", "udmabuf@1ffe09590121"),
     ("udmabuf", "6.15", "udmabuf@1ffe09590121"),
     ("udmabuf", "6.16", "udmabuf@b72f66f22c0e"),
     ("udmabuf", "7.2", "udmabuf@504e2b4ab97a"),
@@ -368,6 +372,17 @@ def test_an_allocator_that_does_not_prep_the_alias_loses_the_zeroing(prep, lost)
 
 
 # --- family 5 (only real histories) is tests/model/test_real_histories.py -------------------
+
+def test_udmabuf_begin_and_end_sync_nothing_until_its_misc_device_has_a_dma_mask():
+    # 9e9fa6a9198b ("udmabuf: Set the DMA mask for the udmabuf device (v2)", v6.0, 5.15.65):
+    # before it begin_cpu_udmabuf's dma_map_sg of the misc device failed, so SYNC_END did not
+    # clean a write made in the bracket, and a reader through the kept mapping read memory.
+    text = ('[kernel]\nversion = "{v}"\n[exporter]\nkind = "udmabuf"\n[buffer]\nsource = "memfd"\n'
+            '[clients]\nmmap = "write"\n[[importer]]\nname = "dev"\ncoherent = false\nreads = true\n')
+    got = {v: verdicts(text.format(v=v), ("device-reads-latest",))["device-reads-latest"]
+           for v in ("5.15.64", "5.15.65", "5.19", "6.0")}
+    assert got == {"5.15.64": Verdict.REFUTED, "5.15.65": Verdict.HOLDS, "5.19": Verdict.REFUTED, "6.0": Verdict.HOLDS}
+
 
 def test_udmabuf_since_504e2b4ab97a_does_no_maintenance_on_the_first_begin():
     # 504e2b4ab97a: every udmabuf map passes DMA_ATTR_SKIP_CPU_SYNC, the misc device's in
