@@ -26,6 +26,8 @@ from dmabuf_mc.model.kernels import (
     UDMABUF_CPU_ACCESS,
     UDMABUF_DMA_MASK,
     UDMABUF_SKIP_CPU_SYNC,
+    VB2_DMA_SG_CPU_ACCESS,
+    VB2_DMA_SG_ORIG_NENTS,
     Change,
     Version,
 )
@@ -133,6 +135,9 @@ HEAP_SOURCES = ("system-heap", "cma-heap")
 DRIVER_SOURCES = ("driver-cached", "driver-uncached", "dma-alloc-coherent", "dma-alloc-wc")
 PRIME = dict(map_cpu_sync=False, cpu_access=CpuAccess.NOTHING, coherent_flag=CoherentFlag.EXPORTER_DEVICE)
 UDMABUF_MISC = dict(cpu_access=CpuAccess.MISC_DEVICE, sync_nents=True)
+VB2_DMA_SG: dict[str, Any] = dict(sources=("driver-cached",), mapping_cache=MappingCache.EXPORTER,
+                                  cpu_access=CpuAccess.NOTHING, coherent_flag=CoherentFlag.EXPORTER_DEVICE)
+VB2_DMA_SG_BEGIN_END = dict(cpu_access=CpuAccess.EXPORTER_DEVICE, cpu_access_direction="DMA_FROM_DEVICE")
 
 STATES: dict[str, ExporterKind] = {
     k.name: k
@@ -162,12 +167,15 @@ STATES: dict[str, ExporterKind] = {
               map_cpu_sync=False,
               mapping_cache=MappingCache.EXPORTER, cpu_access=CpuAccess.NOTHING,
               coherent_flag=CoherentFlag.EXPORTER_DEVICE),
-        _kind("vb2-dma-sg", "videobuf2-dma-sg exporter: vb2_dma_sg_dmabuf_ops_map maps with maintenance "
-              "and keeps the mapping per direction until detach; begin/end (d4db5eb57cab) sync the "
-              "queue's own device with the queue's direction, over orig_nents since a704a3c503ae; "
-              "the direction is a capture queue's", ("driver-cached",), mapping_cache=MappingCache.EXPORTER,
-              cpu_access=CpuAccess.EXPORTER_DEVICE, cpu_access_direction="DMA_FROM_DEVICE",
-              coherent_flag=CoherentFlag.EXPORTER_DEVICE),
+        _kind("vb2-dma-sg@before-d4db5eb57cab", "videobuf2-dma-sg exporter before v5.9: "
+              "vb2_dma_sg_dmabuf_ops_map maps with maintenance and keeps the mapping per direction until "
+              "detach; no begin/end_cpu_access", **VB2_DMA_SG),
+        _kind("vb2-dma-sg@d4db5eb57cab", "videobuf2-dma-sg exporter v5.9-v6.15: maps as before; begin/end "
+              "sync the queue's own device (buf->dev) with the queue's direction over sgt->nents, which "
+              "an IOMMU merge makes smaller than orig_nents; the direction is a capture queue's",
+              **(VB2_DMA_SG | VB2_DMA_SG_BEGIN_END), sync_nents=True),
+        _kind("vb2-dma-sg@a704a3c503ae", "videobuf2-dma-sg exporter since v6.16: as v5.9-v6.15, but begin/end "
+              "sync orig_nents (dma_sync_sgtable_for_*)", **(VB2_DMA_SG | VB2_DMA_SG_BEGIN_END)),
         _kind("vb2-vmalloc", "videobuf2-vmalloc exporter: vmalloc pages; vb2_vmalloc_dmabuf_ops_map maps "
               "with maintenance and keeps the mapping per direction until detach; no "
               "begin/end_cpu_access; P1 R1.5 flags it coherent", ("driver-cached",),
@@ -233,6 +241,9 @@ FAMILIES: dict[str, Family] = {
                                     (UDMABUF_DMA_MASK, "udmabuf@1ffe09590121"),
                                     (CACHE_SGT_MAPPING_REMOVED, "udmabuf@b72f66f22c0e"),
                                     (UDMABUF_SKIP_CPU_SYNC, "udmabuf@504e2b4ab97a"))),
+        Family("vb2-dma-sg", None, ((None, "vb2-dma-sg@before-d4db5eb57cab"),
+                                    (VB2_DMA_SG_CPU_ACCESS, "vb2-dma-sg@d4db5eb57cab"),
+                                    (VB2_DMA_SG_ORIG_NENTS, "vb2-dma-sg@a704a3c503ae"))),
     )
 }
 """Families whose state the kernel version picks; every other kind is one state."""

@@ -157,6 +157,12 @@ __dma_map_sg_attrs) and begin/end did no cache maintenance. Stable: 5.10.141 and
 -rc1 of 2 Sep 2022); 5.19.7 is inferred from the same day's review."""
 UDMABUF_SKIP_CPU_SYNC = Change("504e2b4ab97a", _v("7.2"))
 VB2_CACHE_HINTS = Change("f5f5fa73fbfb", _v("5.9"))
+VB2_DMA_SG_CPU_ACCESS = Change("d4db5eb57cab", _v("5.9"))
+"""media: videobuf2: add begin/end cpu_access callbacks to dma-sg (the same series as f5f5fa73fbfb):
+before it a vb2-dma-sg dma-buf had no begin/end_cpu_access."""
+VB2_DMA_SG_ORIG_NENTS = Change("a704a3c503ae", _v("6.16"))
+"""media: videobuf2: use sgtable-based scatterlist wrappers: begin/end sync orig_nents, not nents.
+Backported in June 2025 to 5.10.y, 5.15.y, 6.1.y, 6.6.y, 6.12.y and 6.15.y; point releases not recorded."""
 """media: videobuf2: handle V4L2 buffer cache flags: V4L2_BUF_FLAG_NO_CACHE_INVALIDATE/_CLEAN."""
 VB2_NON_COHERENT_MMAP = Change("de27891f675e", _v("5.16"))
 """media: videobuf2: handle non-contiguous DMA allocations: vb2-dma-contig allocates

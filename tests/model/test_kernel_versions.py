@@ -69,6 +69,10 @@ def test_the_default_kernel_is_the_threads_v6_1_with_its_rules():
     ("udmabuf", "6.15", "udmabuf@1ffe09590121"),
     ("udmabuf", "6.16", "udmabuf@b72f66f22c0e"),
     ("udmabuf", "7.2", "udmabuf@504e2b4ab97a"),
+    ("vb2-dma-sg", "5.8", "vb2-dma-sg@before-d4db5eb57cab"),
+    ("vb2-dma-sg", "5.9", "vb2-dma-sg@d4db5eb57cab"),
+    ("vb2-dma-sg", "6.15", "vb2-dma-sg@d4db5eb57cab"),
+    ("vb2-dma-sg", "6.16", "vb2-dma-sg@a704a3c503ae"),
 ])
 def test_each_exporter_family_has_its_state_per_release(family, version, state):
     assert exporter_kind(family, parse_version(version)) is STATES[state]
@@ -382,6 +386,19 @@ def test_udmabuf_begin_and_end_sync_nothing_until_its_misc_device_has_a_dma_mask
     got = {v: verdicts(text.format(v=v), ("device-reads-latest",))["device-reads-latest"]
            for v in ("5.15.64", "5.15.65", "5.19", "6.0")}
     assert got == {"5.15.64": Verdict.REFUTED, "5.15.65": Verdict.HOLDS, "5.19": Verdict.REFUTED, "6.0": Verdict.HOLDS}
+
+
+def test_vb2_dma_sg_syncs_for_the_cpu_reader_since_v5_9_and_all_of_a_merged_mapping_since_v6_16():
+    # d4db5eb57cab (v5.9) gave the vb2-dma-sg dma-buf begin/end_cpu_access; until a704a3c503ae
+    # (v6.16) they passed sgt->nents, which covers only part of an IOMMU-merged mapping, so a
+    # SYNC reader of a line another device wrote reads the stale cache line.
+    text = ('[kernel]\nversion = "{v}"\n[exporter]\nkind = "vb2-dma-sg"\niommu = {iommu}\n'
+            '[buffer]\nsource = "driver-cached"\ncpu_zeroed = false\nlines = 2\n[clients]\nmmap = "read"\n'
+            '[[importer]]\nname = "dev"\ncoherent = false\nreads = false\nwrites = true\n')
+    got = {(v, iommu): verdicts(text.format(v=v, iommu=iommu), ("cpu-reads-latest",))["cpu-reads-latest"]
+           for v, iommu in (("5.8", "false"), ("5.9", "false"), ("6.15", "true"), ("6.16", "true"))}
+    assert got == {("5.8", "false"): Verdict.REFUTED, ("5.9", "false"): Verdict.HOLDS,
+                   ("6.15", "true"): Verdict.REFUTED, ("6.16", "true"): Verdict.HOLDS}
 
 
 def test_udmabuf_since_504e2b4ab97a_does_no_maintenance_on_the_first_begin():
