@@ -103,7 +103,9 @@ def _sync(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, for_cpu:
 def _attachment_syncs(st: DmabufState, eff: Effect, access: CpuAccess, direction: str, for_cpu: bool) -> None:
     """The heaps' loop over buffer->attachments: every attachment that exists, or only the
     mapped ones since 4c68e499bb9d; each with its own device and table. Syncing an
-    attachment's table that is not mapped is a DMA-API error."""
+    attachment's table that is not mapped is a DMA-API error, and reaches the pages only
+    through iommu-dma (sg_phys) or a dma_address a former map left (dma-direct syncs
+    dma_to_phys(sg_dma_address), 0 for a table never mapped: 449fa54d6815, 4c68e499bb9d)."""
     for imp in st.cfg.importers:
         d = imp.name
         table = st.sgt_dir.get(d, st.mapped[d])
@@ -112,6 +114,8 @@ def _attachment_syncs(st: DmabufState, eff: Effect, access: CpuAccess, direction
         attached = st.attached[d].eq(True)
         # An unmapped table has no bounce slot: syncing it reaches only the pages.
         live = mapped if access is CpuAccess.MAPPED_ATTACHMENTS or dev.bounces else attached
+        if d in st.ever_mapped and not dev.bounces:
+            live = and_(live, st.ever_mapped[d].eq(True))
         _sync(st, eff, dev, direction, for_cpu, live)
         misuse.sync_direction(st, eff, table.ref, direction, mapped)
         if access is CpuAccess.ALL_ATTACHMENTS:

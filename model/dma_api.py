@@ -127,6 +127,8 @@ def dma_map(st: DmabufState, eff: Effect, dev: DmaDevice, direction: str, skip_c
         arch_sync_dma_for_device(st, eff, direction, [st.line(ln) for ln in st.lines])
     if dev.name in st.iotlb_stale:
         eff.set(st.iotlb_stale[dev.name], FALSE)
+    if dev.importer and dev.name in st.ever_mapped:
+        eff.set(st.ever_mapped[dev.name], TRUE)
     _own(st, eff, dev, cpu=False)
 
 

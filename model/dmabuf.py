@@ -113,6 +113,8 @@ def dma_buf_detach(st: DmabufState, policy: Policy, d: str) -> Action:
     callbacks.detach(st, policy, eff, d)
     if d in st.has_mapped and st.importer(d).mapping == "once":
         eff.set(st.has_mapped[d], FALSE)
+    if d in st.ever_mapped:
+        eff.set(st.ever_mapped[d], FALSE)  # the next attach allocates a new table
     return action("dma_buf_detach", (d,), IMPORTER, guard, eff, [ob, *_after_fence(st, policy, d)])
 
 

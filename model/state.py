@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from dmabuf_mc.checker.ir import FALSE, Expr, and_
 from dmabuf_mc.checker.ts import BOOL, Var, enum
 from dmabuf_mc.model.config import Configuration, Importer
-from dmabuf_mc.model.exporters import MappingCache
+from dmabuf_mc.model.exporters import CpuAccess, MappingCache
 
 # enum dma_data_direction, with the kernel's values (include/linux/dma-direction.h).
 # DMA_NONE doubles as "no mapping" / "outside a CPU-access bracket".
@@ -88,6 +88,9 @@ class DmabufState:
         self.has_mapped: dict[str, Var] = {}  # a map-once or held importer already mapped
         self.iotlb_stale: dict[str, Var] = {}  # lazy IOMMU: an unmapped translation not yet flushed
         self.device_access: dict[str, Var] = {}  # P4/P10: inside begin/end device access
+        # The attachment's table has a dma_address from a map, for an exporter that syncs every
+        # attachment's table: dma-direct syncs the address a never-mapped table leaves at 0.
+        self.ever_mapped: dict[str, Var] = {}
         self.fence: dict[str, Var] = {}  # fenced jobs: the importer's job fence is pending in dma_resv
         # fenced jobs: the client is inside dma_buf_begin_cpu_access, past the callback, waiting
         # for fences; one client keeps the plain name, as cpu_access does.
@@ -115,6 +118,8 @@ class DmabufState:
                 self.iotlb_stale[d] = Var(f"iotlb_stale[{d}]", BOOL, d)
             if device_bracketing:
                 self.device_access[d] = Var(f"device_access[{d}]", BOOL, d)
+            if kind.cpu_access is CpuAccess.ALL_ATTACHMENTS and not imp.iommu:
+                self.ever_mapped[d] = Var(f"ever_mapped[{d}]", BOOL, d)
         self.misc_dir = Var("misc_dir", DIRECTION, "exporter") if kind.cpu_access == "misc-device" else None
         # Queued to the exporting device (videobuf2: from vb2_qbuf until vb2_dqbuf), when it DMAs.
         self.queued = Var("queued", BOOL, "exporter") if cfg.exporter.dma != "none" else None
@@ -176,7 +181,7 @@ class DmabufState:
         """Importer `d`'s own variables, in the same order for every importer."""
         slot = [v for ln in self.lines if d in self.slot_cache
                 for v in (self.slot_cache[d][ln], self.slot_cache_latest[d][ln])]
-        optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access, self.fence)
+        optional = (self.sgt_dir, self.has_mapped, self.iotlb_stale, self.device_access, self.fence, self.ever_mapped)
         return (self.attached[d], self.mapped[d], self.cpu_owned[d], *self.bounce_latest.get(d, []), *slot,
                 *(v[d] for v in optional if d in v))
 

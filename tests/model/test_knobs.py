@@ -147,13 +147,26 @@ def test_syncing_nents_instead_of_orig_nents_covers_only_part_of_a_merged_mappin
 
 def test_heap_before_skip_sync_if_not_mapped_syncs_an_unmapped_attachment():
     # system_heap.c since 4c68e499bb9d ("Skip sync if not mapped") skips unmapped attachments.
-    calls = [*START, "dma_buf_mmap()", "dma_buf_begin_cpu_access(DMA_BIDIRECTIONAL)"]
-    old = history(cfg(exporter='kind = "heap-sync-unmapped"', clients='mmap = "read-write"'), calls)[-1]
-    new = history(cfg(exporter='kind = "heap"', clients='mmap = "read-write"'), calls)[-1]
-    assert old["observed"] == "DMA-API: SYNC/UNMAP OF A DEAD MAPPING"
+    # Before it heap-helpers.c synced every table. dma-direct syncs dma_to_phys(sg_dma_address),
+    # 0 for a table never mapped (449fa54d6815; 4c68e499bb9d's message): only a table a map left
+    # its address in, or one iommu-dma syncs by sg_phys, reaches the pages.
+    begin = ["dma_buf_mmap()", "dma_buf_begin_cpu_access(DMA_BIDIRECTIONAL)"]
+    mapped_before = ["dma_buf_map_attachment(dev, DMA_TO_DEVICE)", "dma_buf_unmap_attachment(dev, DMA_TO_DEVICE)"]
+
+    def last(kind: str, importer: str, calls: list[str]) -> dict[str, str]:
+        c = cfg(exporter=f'kind = "{kind}"', clients='mmap = "read-write"', importer=f"coherent = false\n{importer}")
+        return history(c, [*START, *calls])[-1]
+
+    never = last("heap-sync-unmapped", "reads = true", begin)
+    iommu = last("heap-sync-unmapped", "reads = true\niommu = true", begin)
+    unmapped = last("heap-sync-unmapped", "reads = true", [*mapped_before, *begin])
+    new = last("heap", "reads = true", [*mapped_before, *begin])
+    assert never["observed"] == iommu["observed"] == unmapped["observed"] == "DMA-API: SYNC/UNMAP OF A DEAD MAPPING"
     assert new["observed"] == "-"
-    assert old["line 0"] == "cache invalid, memory stale"  # the invalidate dropped the zeroing
-    assert new["line 0"] == "cache dirty (latest), memory stale"
+    assert never["line 0"] == "cache dirty (latest), memory stale"  # page 0 was synced, not the buffer
+    assert iommu["line 0"] == "cache invalid, memory stale"  # the invalidate dropped the zeroing
+    assert unmapped["line 0"] == "cache invalid, memory latest"
+    assert new["line 0"] == "cache clean (latest), memory latest"
 
 
 def test_udmabuf_begin_synced_for_the_device_until_1ffe09590121():
