@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--engine", choices=["native", "explicit", "both"], default=default)
     args = parser.parse_args()
     ts = build(load_config(args.config), BASELINE)
+    stamped = provenance(ts)  # before the runs: the work tree may change while they take
     t0 = time.perf_counter()
     model = compile_system(ts)
     if args.engine != "explicit":
@@ -73,7 +74,7 @@ def main() -> None:
         print(f"ratio: {results['native'][0] / results['explicit'][0]:.1f}x")
     s = results[engines[0]][1].stats
     save("explore", args.config, {
-        **provenance(ts), "states": s.states, "transitions": s.transitions, "depth": s.depth,
+        **stamped, "states": s.states, "transitions": s.transitions, "depth": s.depth,
         "compile_seconds": round(compiled, 3),
         "engines": {e: {"states_per_second": round(best), "runs": runs} for e, (best, _, runs) in results.items()},
     })

@@ -87,6 +87,7 @@ def versus(config: str, work: Path, tools: list[str]) -> float:
     """Every tool on one configuration, recorded; native states per CPU second over SPIN BFS's."""
     started = load()
     ts = build(load_config(config), BASELINE)
+    stamped = provenance(ts)  # before the runs: the work tree may change while they take
     model = compile_system(ts)
     library(model)  # compiled before any timing
     everything = explore_native(model, [p.name for p in ts.properties], stop_when_refuted=False)
@@ -111,7 +112,7 @@ def versus(config: str, work: Path, tools: list[str]) -> float:
               flush=True)
     for name, rate in rates.items():
         print(f"  {name:9} {rate / rates['spin-bfs']:8.2f}x SPIN BFS (states per CPU second)")
-    save("versus", Path(config).stem, {**provenance(ts), "config": config, "states": total,
+    save("versus", Path(config).stem, {**stamped, "config": config, "states": total,
                                        "depth": everything.stats.depth, "checked": list(holds),
                                        "load": [started, load()], "tools": measured})
     return rates["native"] / rates["spin-bfs"]
