@@ -24,8 +24,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Verbosity, given, seed, settings
-from hypothesis.errors import Flaky
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 
 from dmabuf_mc.checker.compile import Compiled
 from dmabuf_mc.checker.engines.explicit import path_trace
