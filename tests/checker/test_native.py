@@ -361,3 +361,36 @@ def test_check_symmetry_reports_are_identical_whatever_the_engine():
         assert replace(c, engine="", engine_reason="", seconds=0, stats=replace(c.stats, seconds=0)) == \
             replace(python, engine="", engine_reason="", seconds=0, stats=replace(python.stats, seconds=0))
         assert any(r.counterexample for r in c.results) or name != ALIKE[0]
+
+
+def counters(n: int) -> TransitionSystem:
+    """n interchangeable processes, each a counter 0..5 (3 bits) and a flag, after a 6-bit
+    variable no action changes: 6 + 4n bits, so with n = 20 the counter of process 14
+    (bits 62 to 64) straddles the two words. A process counts up, or sets its flag once its
+    counter is past 2; no process may have both a counter at 5 and its flag set."""
+    pad = Var("pad", bounded("0..63", 63))
+    procs = [(Var(f"c{i}", bounded("0..5", 5)), Var(f"f{i}", BOOL)) for i in range(n)]
+    acts = []
+    for i, (c, f) in enumerate(procs):
+        up, flag = Effect(), Effect()
+        up.set(c, add(c.ref, Const(1)))
+        flag.set(f, TRUE)
+        acts.append(action("up", (str(i),), "p", lt(c.ref, Const(5)), up))
+        acts.append(action("flag", (str(i),), "p", and_(lt(Const(2), c.ref), f.eq(False)), flag))
+    bad = and_(*(or_(c.ne(5), f.eq(False)) for c, f in procs))
+    init = {"pad": 9, **{v.name: 0 for p in procs for v in p}}
+    return TransitionSystem("counters", (pad, *(v for p in procs for v in p)), init, tuple(acts),
+                            (Property("never-5-flagged", "no counter at 5 with its flag set", bad),),
+                            symmetric=(tuple((c.name, f.name) for c, f in procs),))
+
+
+def test_reduced_searches_agree_on_records_straddling_two_words():
+    ts = counters(20)
+    model = compile_system(ts)
+    assert words(model) == 2
+    canon = symmetry(model).canon
+    for limits in (Limits(max_states=3000), Limits(max_depth=7)):
+        python = explore(model, ["never-5-flagged"], limits, stop_when_refuted=False, canon=canon)
+        same(python, explore_native(model, ["never-5-flagged"], limits, stop_when_refuted=False, canon=canon))
+        assert len(python.counterexamples["never-5-flagged"]) == 6  # 3 up, flag, 2 up
+    assert python.stats.states < explore(model, [], limits).stats.states  # to depth 7: orbits, fewer
