@@ -147,8 +147,9 @@ def _explore(
     how: Search = PLAIN,
 ) -> tuple[Exploration, str, str]:
     """What the chosen engine saw, which engine that was, and why (NativeUnavailable if
-    `native` was asked for and cannot run). `auto`'s Python probe writes no checkpoint,
-    and is skipped when the search resumes past it."""
+    `native` was asked for and cannot run). `auto`'s Python probe is skipped when the
+    search resumes past it, and writes a checkpoint only if its answer is the run's and a
+    limit or Ctrl-C stopped it (not its own state limit)."""
     if engine == "explicit":
         return how.run(explore, model, wanted, limits, progress), "explicit", "--engine explicit"
     if engine == "native":
@@ -159,8 +160,12 @@ def _explore(
     seen = None
     if how.resume is None or len(how.resume.states) < PROBE_STATES:
         probe = replace(limits, max_states=PROBE_STATES)
-        seen = replace(how, checkpoint=None).run(explore, model, wanted, probe, progress)
+        held: list[Frontier] = []
+        seen = replace(how, checkpoint=held.append if how.checkpoint else None).run(explore, model, wanted, probe,
+                                                                                    progress)
         if seen.stopped != state_limit(probe):
+            if how.checkpoint is not None and held and seen.stopped not in (None, ALL_REFUTED):
+                how.checkpoint(held[-1])
             return seen, "explicit", f"done within {PROBE_STATES:,} states, sooner than compiling"
     try:
         native = how.run(explore_native, model, wanted, limits, progress)

@@ -13,7 +13,7 @@ from dmabuf_mc.app.cli import main
 from dmabuf_mc.checker.check import Saving, check, validate_names
 from dmabuf_mc.checker.checkpoint import Checked, CheckpointError, Frontier, load
 from dmabuf_mc.checker.compile import compile_system
-from dmabuf_mc.checker.engines.explicit import INTERRUPTED, Exploration, Limits, explore, state_limit
+from dmabuf_mc.checker.engines.explicit import INTERRUPTED, Exploration, Limits, depth_limit, explore, state_limit
 from dmabuf_mc.checker.engines.native import explore_native
 from dmabuf_mc.checker.native.toolchain import compiler
 from dmabuf_mc.checker.run import Run
@@ -169,3 +169,12 @@ def test_a_reduced_native_search_resumes_reduced_and_is_refused_unreduced(tmp_pa
     assert summary(resumed) == summary(whole) and whole.stats.states < check(ts, engine="native").stats.states
     with pytest.raises(CheckpointError, match="ran with --symmetry's reduction; this one runs without it"):
         check(ts, engine="native", saving=Saving(None, None, str(path)))
+
+
+def test_auto_saves_the_python_probe_when_its_answer_is_the_runs(tmp_path):
+    # a depth limit stops `auto`'s probe within its 20,000 states: that is the run, saved
+    _, ts = system(NAME)
+    path = tmp_path / "depth.ckpt"
+    part = check(ts, limits=Limits(max_depth=3), saving=Saving(path))
+    assert part.engine == "explicit" and part.stopped == depth_limit(Limits(max_depth=3)) and path.exists()
+    assert summary(check(ts, saving=Saving(None, None, str(path)))) == summary(check(ts, engine="explicit"))
