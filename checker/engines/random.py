@@ -70,8 +70,9 @@ class _Walker:
         self.progress = progress
         self.visited: set[int] = {model.initial}
         self.shortest = steps
-        """The fewest steps to a violation in this run: the shrinker only keeps histories
-        that are shorter still, so a walk past it stops there."""
+        """The fewest choices a history used to reach a violation in this run (restarts
+        included): the shrinker only keeps histories that are shorter still, so a walk past
+        it stops there."""
         self.histories = 0
         self.stepped = 0
         self.violated = 0
