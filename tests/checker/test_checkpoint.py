@@ -178,3 +178,23 @@ def test_auto_saves_the_python_probe_when_its_answer_is_the_runs(tmp_path):
     part = check(ts, limits=Limits(max_depth=3), saving=Saving(path))
     assert part.engine == "explicit" and part.stopped == depth_limit(Limits(max_depth=3)) and path.exists()
     assert summary(check(ts, saving=Saving(None, None, str(path)))) == summary(check(ts, engine="explicit"))
+
+
+@needs_cc
+def test_ctrl_c_stops_the_native_search_between_chunks_and_its_checkpoint_resumes():
+    _, ts = system("largest")
+    model = compile_system(ts)
+    names = ["no-lost-writes", "no-use-after-free"]
+    shown = 0
+
+    def progress(_stats: object) -> None:  # Python's turn between two chunks of the C search
+        nonlocal shown
+        shown += 1
+        if shown == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    taken: list[Frontier] = []
+    stopped = explore_native(model, names, progress=progress, checkpoint=taken.append)
+    assert stopped.stopped == INTERRUPTED and len(taken) == 1 and taken[0].next > 0
+    limit = Limits(max_states=60_000)
+    assert seen(explore_native(model, names, limit, resume=taken[0])) == seen(explore(model, names, limit))
