@@ -12,7 +12,8 @@ ratio to SPIN BFS per CPU second (the machine is shared: CPU time is what a tool
 wall time also what others did). Times are the search alone (no code generation or
 compiling; SPIN's wall time as its verifier reports it), except TLC's, which include the
 JVM's start. The last line is `ratio_vs_spin_bfs: X`, native over SPIN BFS on the last
-configuration.
+configuration. Each configuration's figures, with the load and provenance, replace its
+entry in bench/results/versus.json (`bench/readme.py` renders the README from it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from record import load, provenance, save
+
 from dmabuf_mc.checker.compile import compile_system
 from dmabuf_mc.checker.engines.explicit import Exploration, explore
 from dmabuf_mc.checker.engines.native import explore_native, library
@@ -33,7 +36,7 @@ from dmabuf_mc.checker.export.tla import tla
 from dmabuf_mc.checker.export.tools import spin, tlc
 from dmabuf_mc.checker.ts import TransitionSystem
 from dmabuf_mc.model.build import build
-from dmabuf_mc.model.config import load
+from dmabuf_mc.model.config import load as load_config
 from dmabuf_mc.model.policy import BASELINE
 
 HERE = Path(__file__).parent
@@ -81,8 +84,10 @@ ts_hash_bits: dict[str, int] = {}
 
 
 def versus(config: str, work: Path, tools: list[str]) -> float:
-    """Every tool on one configuration; native states per CPU second over SPIN BFS's."""
-    ts = build(load(config), BASELINE)
+    """Every tool on one configuration, recorded; native states per CPU second over SPIN BFS's."""
+    started = load()
+    ts = build(load_config(config), BASELINE)
+    stamped = provenance(ts)  # before the runs: the work tree may change while they take
     model = compile_system(ts)
     library(model)  # compiled before any timing
     everything = explore_native(model, [p.name for p in ts.properties], stop_when_refuted=False)
@@ -93,8 +98,12 @@ def versus(config: str, work: Path, tools: list[str]) -> float:
           f"properties that hold, checked by every tool: {', '.join(holds) or 'none'}")
     print(f"  {'tool':9} {'states':>12}  {'wall s':>8}  {'cpu s':>8}  {'states/s (wall)':>15}  {'states/cpu-s':>13}")
     rates: dict[str, float] = {}
+    measured: dict[str, dict[str, object]] = {}
     for name in tools:
+        before = load()
         states, seconds, cpu = TOOLS[name](ts, holds, work)
+        measured[name] = {"states": states, "wall_seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+                          "load": [before, load()]}
         if states != total:
             raise SystemExit(f"{name} counted {states:,} states on {config}, the native engine {total:,}")
         rates[name] = states / max(cpu, 1e-3)
@@ -103,6 +112,9 @@ def versus(config: str, work: Path, tools: list[str]) -> float:
               flush=True)
     for name, rate in rates.items():
         print(f"  {name:9} {rate / rates['spin-bfs']:8.2f}x SPIN BFS (states per CPU second)")
+    save("versus", Path(config).stem, {**stamped, "config": config, "states": total,
+                                       "depth": everything.stats.depth, "checked": list(holds),
+                                       "load": [started, load()], "tools": measured})
     return rates["native"] / rates["spin-bfs"]
 
 
@@ -115,7 +127,7 @@ def main() -> None:
     if not {"native", "spin-bfs"} <= set(args.tools.split(",")) <= set(TOOLS):
         parser.error(f"--tools: native and spin-bfs, and any of {', '.join(TOOLS)}")
     configs = args.configs or (QUICK if args.quick else DEFAULT)
-    print(f"load: {os.getloadavg()[0]:.2f} (1 min) on {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"load: {load():.2f} (1 min) on {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}")
     with tempfile.TemporaryDirectory(prefix="versus-") as work:
         ratio = 0.0
         for config in configs:

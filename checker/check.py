@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dmabuf_mc.checker.checkpoint import Checked, CheckpointError, load, saver
+from dmabuf_mc.checker.checkpoint import Checked, Frontier, load, saver
 from dmabuf_mc.checker.compile import Compiled, compile_system
 from dmabuf_mc.checker.engines.explicit import (
     ALL_REFUTED,
@@ -29,7 +29,7 @@ from dmabuf_mc.checker.engines.native import explore_native
 from dmabuf_mc.checker.engines.random import Walked, fuzz
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable, compiler
 from dmabuf_mc.checker.run import Run
-from dmabuf_mc.checker.symmetry import NotSymmetric, symmetry
+from dmabuf_mc.checker.symmetry import NotSymmetric, Symmetry, symmetry
 from dmabuf_mc.checker.trace import replay
 from dmabuf_mc.checker.ts import TransitionSystem
 from dmabuf_mc.checker.verdict import Coverage, PropertyResult, Verdict, refuted
@@ -115,30 +115,65 @@ in about 0.15 s, less than a compiler run (~0.4 s for the largest built-in model
 probe's time is not counted against a time limit, nor in the reported seconds."""
 
 
+Explorer = Callable[..., Exploration]
+"""`explore` or `explore_native`: they take the same arguments."""
+
+
+@dataclass(frozen=True)
+class Search:
+    """How either engine searches, beyond limits: the checkpoint it goes on from, where it
+    saves checkpoints and how often, and the canonical form of symmetry reduction."""
+
+    resume: Frontier | None = None
+    checkpoint: Callable[[Frontier], None] | None = None
+    every: float | None = None
+    canon: Callable[[int], int] | None = None
+
+    def run(self, engine: Explorer, model: Compiled, wanted: Sequence[str], limits: Limits,
+            progress: Callable[[Stats], None] | None) -> Exploration:
+        return engine(model, wanted, limits, progress, resume=self.resume, checkpoint=self.checkpoint,
+                      checkpoint_every=self.every, canon=self.canon)
+
+
+PLAIN = Search()
+
+
 def _explore(
     model: Compiled,
     wanted: Sequence[str],
     limits: Limits,
     progress: Callable[[Stats], None] | None,
     engine: str,
+    how: Search = PLAIN,
 ) -> tuple[Exploration, str, str]:
     """What the chosen engine saw, which engine that was, and why (NativeUnavailable if
-    `native` was asked for and cannot run)."""
+    `native` was asked for and cannot run). `auto`'s Python probe is skipped when the
+    search resumes past it, and writes a checkpoint only if its answer is the run's and a
+    limit or Ctrl-C stopped it (not its own state limit)."""
     if engine == "explicit":
-        return explore(model, wanted, limits, progress), "explicit", "--engine explicit"
+        return how.run(explore, model, wanted, limits, progress), "explicit", "--engine explicit"
     if engine == "native":
-        return explore_native(model, wanted, limits, progress), "native", f"--engine native, C compiled by {compiler()}"
+        return (how.run(explore_native, model, wanted, limits, progress), "native",
+                f"--engine native, C compiled by {compiler()}")
     if limits.max_states is not None and limits.max_states <= PROBE_STATES:
-        return explore(model, wanted, limits, progress), "explicit", f"a state limit within {PROBE_STATES:,}"
-    probe = replace(limits, max_states=PROBE_STATES)
-    seen = explore(model, wanted, probe, progress)
-    if seen.stopped != state_limit(probe):
-        return seen, "explicit", f"done within {PROBE_STATES:,} states, sooner than compiling"
+        return how.run(explore, model, wanted, limits, progress), "explicit", f"a state limit within {PROBE_STATES:,}"
+    seen = None
+    if how.resume is None or len(how.resume.states) < PROBE_STATES:
+        probe = replace(limits, max_states=PROBE_STATES)
+        held: list[Frontier] = []
+        seen = replace(how, checkpoint=held.append if how.checkpoint else None).run(explore, model, wanted, probe,
+                                                                                    progress)
+        if seen.stopped != state_limit(probe):
+            if how.checkpoint is not None and held and seen.stopped not in (None, ALL_REFUTED):
+                how.checkpoint(held[-1])
+            return seen, "explicit", f"done within {PROBE_STATES:,} states, sooner than compiling"
     try:
-        native = explore_native(model, wanted, limits, progress)
+        native = how.run(explore_native, model, wanted, limits, progress)
     except NativeUnavailable as e:
-        return explore(model, wanted, limits, progress), "explicit", f"over {PROBE_STATES:,} states, but {e}"
+        return how.run(explore, model, wanted, limits, progress), "explicit", f"over {PROBE_STATES:,} states, but {e}"
     except KeyboardInterrupt:  # while compiling: what the probe saw is the answer so far
+        if seen is None:
+            raise
         return replace(seen, stopped=INTERRUPTED), "explicit", f"interrupted compiling past {PROBE_STATES:,} states"
     return native, "native", f"over {PROBE_STATES:,} states, C compiled by {compiler()}"
 
@@ -152,52 +187,32 @@ class Saving:
     every: float | None = None
     resume: str | None = None
 
-    @property
-    def active(self) -> bool:
-        return self.checkpoint is not None or self.resume is not None
-
 
 NOT_SAVED = Saving()
 
 
-def _explore_saving(
-    model: Compiled,
-    wanted: Sequence[str],
-    limits: Limits,
-    progress: Callable[[Stats], None] | None,
-    engine: str,
-    saving: Saving,
-) -> tuple[Exploration, str, str]:
-    """The Python search, resumed from and writing checkpoints: the native engine keeps its
-    frontier in C, where it cannot be saved."""
-    if engine == "native":
-        raise CheckpointError("--engine native", "checkpoints are written and read by the Python engine only "
-                                                 "(--engine explicit or auto)")
-    ts, dropped = model.ts, sorted(model.dropped)
-    frontier = None if saving.resume is None else load(saving.resume, Checked(ts, tuple(wanted), tuple(dropped)))
-    save = None if saving.checkpoint is None else saver(saving.checkpoint, ts, wanted, dropped)
-    seen = explore(model, wanted, limits, progress, resume=frontier, checkpoint=save, checkpoint_every=saving.every)
-    return seen, "explicit", "--checkpoint/--resume: the Python engine's frontier can be saved"
-
-
-def _explore_symmetric(
-    model: Compiled,
-    wanted: Sequence[str],
-    limits: Limits,
-    progress: Callable[[Stats], None] | None,
-    engine: str,
-) -> tuple[Exploration, str, str]:
-    """The Python search over orbits of the system's symmetry, or the plain search, saying
-    why, when the system has none that checks out. An action counts as enabled when one of
-    its images under the symmetry is: the unreduced search enables exactly those."""
+def _symmetry(model: Compiled, symmetric: bool) -> tuple[Symmetry | None, str]:
+    """The system's symmetry if `symmetric` and it checks out, and what to add to the
+    engine's reason about it."""
+    if not symmetric:
+        return None, ""
     try:
         sym = symmetry(model)
     except NotSymmetric as e:
-        seen, engine, why = _explore(model, wanted, limits, progress, engine)
-        return seen, engine, f"{why}; --symmetry not used: {e}"
-    seen = explore(model, wanted, limits, progress, canon=sym.canon)
-    seen = replace(seen, actions_fired=frozenset(sym.action_images(set(seen.actions_fired))))
-    return seen, "explicit", f"--symmetry: states counted up to swapping {sym.describe()}"
+        return None, f"; --symmetry not used: {e}"
+    return sym, f"; --symmetry: states counted up to swapping {sym.describe()}"
+
+
+def _search(model: Compiled, wanted: Sequence[str], saving: Saving, sym: Symmetry | None) -> Search:
+    """How to search: resumed from and writing `saving`'s checkpoints (of a search reduced
+    alike), over the orbits of `sym`."""
+    checked = Checked(model.ts, tuple(wanted), tuple(sorted(model.dropped)), sym is not None)
+    return Search(
+        resume=None if saving.resume is None else load(saving.resume, checked),
+        checkpoint=None if saving.checkpoint is None else saver(saving.checkpoint, checked),
+        every=saving.every,
+        canon=None if sym is None else sym.canon,
+    )
 
 
 def check(
@@ -213,19 +228,18 @@ def check(
     """Check the named properties (all when empty) with some obligations dropped, with
     one of ENGINES (NativeUnavailable if `native` cannot run here), checkpointing and
     resuming as `saving` says (CheckpointError for a checkpoint of another check), and
-    with `symmetric`, reduced by the system's checked symmetry (the Python engine).
+    with `symmetric`, reduced by the system's checked symmetry (either engine).
 
     Every counterexample is replayed with the IR interpreter before it is reported; a
     trace that does not replay is an engine bug and raises ReplayError.
     """
     wanted = validate_names(ts, properties, without)
     model = compile_system(ts, frozenset(without))
-    if symmetric:
-        seen, engine, why = _explore_symmetric(model, wanted, limits, progress, engine)
-    elif saving.active:
-        seen, engine, why = _explore_saving(model, wanted, limits, progress, engine, saving)
-    else:
-        seen, engine, why = _explore(model, wanted, limits, progress, engine)
+    sym, note = _symmetry(model, symmetric)
+    seen, engine, why = _explore(model, wanted, limits, progress, engine, _search(model, wanted, saving, sym))
+    if sym is not None:  # an action is enabled in the unreduced search when one of its images is here
+        seen = replace(seen, actions_fired=frozenset(sym.action_images(set(seen.actions_fired))))
+    why += note
     if seen.deadlock is not None:
         replay(seen.deadlock)
     exhaustive = seen.stopped in (None, ALL_REFUTED)

@@ -5,8 +5,9 @@ states in BFS order with their parents, the next state to expand, the level book
 the counts and the first (shortest) violations found. It is taken only between two states'
 expansions, so counts are never split. The file is a JSON header line (schema, tool,
 model fingerprint, what was checked) followed by the states and parents as packed binary,
-written atomically; a checkpoint of another model, or of another set of properties or
-dropped obligations, is refused.
+written atomically; a checkpoint of another model, of another set of properties or
+dropped obligations, or of a search reduced otherwise by symmetry, is refused. Both
+explicit engines (Python and native) write and resume the same checkpoints.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import signal
 import threading
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,15 +59,17 @@ class CheckpointError(Exception):
 
 @dataclass(frozen=True)
 class Checked:
-    """What a checkpoint is a search of: the model, the properties and dropped obligations."""
+    """What a checkpoint is a search of: the model, the properties and dropped obligations,
+    and whether states are stored as orbit representatives (--symmetry)."""
 
     ts: TransitionSystem
     properties: tuple[str, ...]
     dropped: tuple[str, ...]
+    symmetric: bool = False
 
     def header(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "version": VERSION, **stamp(self.ts), "system": self.ts.name,
-                "properties": sorted(self.properties), "dropped": sorted(self.dropped)}
+                "properties": sorted(self.properties), "dropped": sorted(self.dropped), "symmetry": self.symmetric}
 
 
 def save(path: Path, checked: Checked, frontier: Frontier) -> None:
@@ -119,6 +122,13 @@ def _same_check(head: dict[str, Any], checked: Checked, path: str) -> None:
         if sorted(theirs) != sorted(ours):
             raise CheckpointError(path, f"the checkpoint's search checked {key} {', '.join(theirs) or 'none'}; "
                                         f"this run asks for {', '.join(sorted(ours)) or 'none'}")
+    reduced = head.get("symmetry", False)  # absent from checkpoints written before --symmetry could be saved
+    if not isinstance(reduced, bool):
+        raise FieldError("symmetry", "true or false", reduced)
+    if reduced != checked.symmetric:
+        said = {True: "with", False: "without"}
+        raise CheckpointError(path, f"the checkpoint's search ran {said[reduced]} --symmetry's reduction; "
+                                    f"this one runs {said[checked.symmetric]} it")
 
 
 def _frontier(head: dict[str, Any], body: bytes, path: str) -> Frontier:
@@ -149,10 +159,8 @@ def _frontier(head: dict[str, Any], body: bytes, path: str) -> Frontier:
     )
 
 
-def saver(path: Path, ts: TransitionSystem, properties: Sequence[str],
-          dropped: Sequence[str]) -> Callable[[Frontier], None]:
+def saver(path: Path, checked: Checked) -> Callable[[Frontier], None]:
     """The callback the search calls with each checkpoint it takes."""
-    checked = Checked(ts, tuple(properties), tuple(dropped))
     return lambda frontier: save(path, checked, frontier)
 
 

@@ -141,13 +141,22 @@ def symmetry(model: Compiled) -> Symmetry:
     return Symmetry(devices, _canon(model), tuple(swaps))
 
 
+Field = tuple[int, int]
+"""A variable's (offset, width) in the packed state."""
+
+
+def process_fields(model: Compiled) -> list[list[list[Field]]]:
+    """Per group, per process, the packed fields of its variables in declaration order:
+    the record the canonical form sorts (the native engine's too, `checker.native`)."""
+    ts, layout = model.ts, model.layout
+    return [[[(layout.offsets[ts.var_index[v]], layout.widths[ts.var_index[v]]) for v in proc] for proc in group]
+            for group in ts.symmetric]
+
+
 def _canon(model: Compiled) -> Callable[[int], int]:
     """Sort each group's process records (their fields read as one number, in order)."""
-    ts, layout = model.ts, model.layout
     plans = []
-    for group in ts.symmetric:
-        fields = [[(layout.offsets[ts.var_index[v]], layout.widths[ts.var_index[v]]) for v in proc]
-                  for proc in group]
+    for fields in process_fields(model):
         clear = 0
         for proc in fields:
             for off, width in proc:

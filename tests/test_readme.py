@@ -6,6 +6,7 @@ of `...` mark elisions; timings (`0.00s`, `(227,897 states/s)`) may differ."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 import subprocess
@@ -117,3 +118,27 @@ def test_every_readme_command_prints_what_the_readme_shows(tmp_path):
 ])
 def test_shown_lines_must_appear_in_order(shown, output, ok):
     assert (missing(shown, output) is None) is ok
+
+
+def bench_readme(monkeypatch: pytest.MonkeyPatch):
+    """bench/readme.py as a module (it imports bench/record.py beside it)."""
+    bench = README.parent / "bench"
+    monkeypatch.syspath_prepend(str(bench))
+    spec = importlib.util.spec_from_file_location("bench_readme", bench / "readme.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_speed_figures_are_what_bench_readme_renders_from_the_committed_results(monkeypatch):
+    readme = bench_readme(monkeypatch)
+    text = README.read_text()
+    section = readme.render()
+    assert readme.rewritten(text, section) == text, (
+        "README.md's speed section is not what bench/readme.py renders from bench/results/*.json: "
+        "run .venv/bin/python bench/readme.py (and never edit the figures by hand)")
+    assert "| **native / SPIN BFS**" in section, "no versus.py figures were rendered"
+    assert re.search(r"\*\*[\d,]+ states/s\*\*", section), "no explore.py figures were rendered"
+    edited = text.replace(section, re.sub(r"\d", "7", section, count=1))
+    assert readme.rewritten(edited, section) != edited  # a hand edit is caught

@@ -31,7 +31,7 @@ RUNS = {
     "prove bmc is bounded": (["prove", *HEAP, "--engine", "bmc", "--depth", "3"], 3),
     "fuzz refutes": (["fuzz", "--property", "device-reads-latest", "--examples", "20", "--seed", "3"], 1),
     "fuzz proves nothing": (["fuzz", *HEAP, "--examples", "5", "--steps", "20"], 3),
-    "fuzz --strict fails on what it never saw": (["fuzz", *HEAP, "--examples", "5", "--steps", "20", "--strict"], 1),
+    "fuzz --strict fails on what it never saw": (["fuzz", *HEAP, "--examples", "2", "--steps", "5", "--strict"], 1),
 }
 
 

@@ -93,6 +93,24 @@ def path_trace(model: Compiled, path: Sequence[int], actions: Sequence[int], vio
     )
 
 
+def stored_trace(model: Compiled, stored: Sequence[int], violates: str,
+                 canon: Callable[[int], int] | None = None) -> Trace:
+    """The trace along a stored path of the search, `stored` its states from the initial
+    one: each step is the first action (in action order, as the search found it) from the
+    real state to the next stored state, or with `canon` into its orbit, so a reduced
+    search's trace names the processes the user configured."""
+    real, actions = [stored[0]], []
+    for b in stored[1:]:
+        acts, outs = model.successors(real[-1])
+        j = next((j for j, t in enumerate(outs) if (t if canon is None else canon(t)) == b), None)
+        if j is None:
+            raise AssertionError(f"no step of {model.ts.name} leads from a state of the search to the next one "
+                                 "it stored")
+        actions.append(acts[j])
+        real.append(outs[j])
+    return path_trace(model, real, actions, violates)
+
+
 def explore(
     model: Compiled,
     properties: Sequence[str],
@@ -247,16 +265,9 @@ def _explore(
     def trace_to(idx: int, violates: str) -> Trace:
         path = []
         while idx >= 0:
-            path.append(idx)
+            path.append(states[idx])
             idx = parent[idx]
-        path.reverse()
-        real, actions = [states[0]], []
-        for b in path[1:]:  # the first step from the real state into each stored one's orbit
-            acts, outs = successors(real[-1])
-            j = next(j for j, t in enumerate(outs) if (t if canon is None else canon(t)) == states[b])
-            actions.append(acts[j])
-            real.append(outs[j])
-        return path_trace(model, real, actions, violates)
+        return stored_trace(model, path[::-1], violates, canon)
 
     deepest = depth + 1 if len(states) > level_end else depth
     stats = Stats(len(states), transitions, deepest, earlier + time.perf_counter() - start)

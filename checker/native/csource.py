@@ -16,6 +16,7 @@ from importlib import resources
 from dmabuf_mc.checker.compile import C, Compiled, render
 from dmabuf_mc.checker.engines.explicit import CHECK_EVERY
 from dmabuf_mc.checker.ir import Const, Expr, refs
+from dmabuf_mc.checker.symmetry import process_fields
 
 WORD = 64
 ALL = (1 << WORD) - 1
@@ -120,8 +121,32 @@ def _observe(em: _CEmitter, model: Compiled) -> list[str]:
             *em.unpack(needed, "    "), *tests, "    (void)s;", "}"]
 
 
-def c_source(model: Compiled) -> str:
-    """The whole translation unit for `model` (its system with its obligations dropped).
+def _symmetry(model: Compiled) -> list[str]:
+    """The tables of the runtime's `canon`: each symmetric group's shape and its processes'
+    fields (`checker.symmetry.process_fields`, the Python canonical form's records)."""
+    groups = process_fields(model)
+    fields = [f for group in groups for proc in group for f in proc]
+    if any(width >= WORD for _, width in fields):
+        raise ValueError("a symmetric variable wider than 63 bits")
+
+    def table(kind: str, name: str, values: list[int]) -> str:
+        return f"static const {kind} {name}[] = {{{', '.join(map(str, values))}}};"
+
+    return [
+        f"#define NGROUPS {len(groups)}",
+        f"#define MAX_PROCS {max(len(g) for g in groups)}",
+        f"#define MAX_FIELDS {max(len(g[0]) for g in groups)}",
+        table("int", "GROUP_PROCS", [len(g) for g in groups]),
+        table("int", "GROUP_FIELDS", [len(g[0]) for g in groups]),
+        table("int16_t", "FIELD_OFF", [off for off, _ in fields]),
+        table("int16_t", "FIELD_WIDTH", [width for _, width in fields]),
+    ]
+
+
+def c_source(model: Compiled, symmetric: bool = False) -> str:
+    """The whole translation unit for `model` (its system with its obligations dropped),
+    with `symmetric`, storing each state as its orbit's representative under the system's
+    declared symmetry (which `checker.symmetry.symmetry` must have checked).
 
     Names appear nowhere in it (variables are `x<i>`, actions their index), so systems
     that differ only in name, e.g. a configuration a proposal leaves unchanged, share one
@@ -138,6 +163,7 @@ def c_source(model: Compiled) -> str:
         f"#define CHECK_EVERY {CHECK_EVERY}",
         "#include <stdint.h>",
         f"static const uint64_t INITIAL[W] = {{{initial}}};",
+        *(_symmetry(model) if symmetric else []),
     ]
     final = [
         "static int is_final(const uint64_t *s) {",

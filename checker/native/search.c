@@ -4,10 +4,11 @@
  * packed state, NPROPS properties, NACTIONS actions, CHECK_EVERY, INITIAL) and before
  * its three functions: expand() (successors in action order), observe() (properties
  * and premises) and is_final(). The loop mirrors checker/engines/explicit.py step by
- * step -- states kept once in BFS order with their parent and the action that found
- * them, the same level, limit and stop checks in the same order -- so both engines
- * count the same states and transitions and find the same first counterexamples.
- * mc_run() returns to Python every CHECK_EVERY states (progress, time limit, Ctrl-C).
+ * step -- states kept once in BFS order with their parent, the same level, limit and
+ * stop checks in the same order -- so both engines count the same states and transitions
+ * and find the same first counterexamples. mc_run() returns to Python every CHECK_EVERY
+ * states (progress, time limit, Ctrl-C, checkpoints); mc_dump() and mc_load() copy the
+ * stored states and parents out and in, for checkpoints Python writes and reads.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,10 +54,9 @@ typedef struct {
     int stop_when_refuted;
     int wanted;             /* whether any property is checked */
     int nomem;
-    int64_t cap;            /* room in states/parent/action */
+    int64_t cap;            /* room in states/parent */
     uint64_t *states;       /* W words per state */
     int32_t *parent;
-    int32_t *action;
     Slot *slots;            /* the seen-set (see Slot) */
     uint64_t mask;          /* slot count - 1 (a power of two) */
     int64_t found[NPROPS + 1];
@@ -89,9 +89,8 @@ static Slot *empty_slots(uint64_t n) {
     return slots;
 }
 
-/* Double the slot table and re-insert every stored state. */
-static int rehash(Search *c) {
-    uint64_t mask = c->mask * 2 + 1;
+/* A slot table of mask + 1 slots holding every stored state (all distinct). */
+static int fill(Search *c, uint64_t mask) {
     Slot *slots = empty_slots(mask + 1);
     if (!slots)
         return 0;
@@ -107,8 +106,10 @@ static int rehash(Search *c) {
     return 1;
 }
 
-static int grow(Search *c) {
-    int64_t cap = c->cap * 2;
+/* Double the slot table. */
+static int rehash(Search *c) { return fill(c, c->mask * 2 + 1); }
+
+static int reserve(Search *c, int64_t cap) {
     uint64_t *states = realloc(c->states, (size_t)cap * W * sizeof *states);
     if (!states)
         return 0;
@@ -117,17 +118,15 @@ static int grow(Search *c) {
     if (!parent)
         return 0;
     c->parent = parent;
-    int32_t *action = realloc(c->action, (size_t)cap * sizeof *action);
-    if (!action)
-        return 0;
-    c->action = action;
     c->cap = cap;
     return 1;
 }
 
+static int grow(Search *c) { return reserve(c, c->cap * 2); }
+
 /* Store `t` (whose hash is `full`) if it is new: its index, or -1 if it was seen (or
  * memory ran out). */
-static int64_t insert(Search *c, const uint64_t *t, uint64_t full, int64_t from, int act) {
+static int64_t insert(Search *c, const uint64_t *t, uint64_t full, int64_t from) {
     uint64_t h = full & c->mask;
     for (Slot slot; (slot = c->slots[h]) != EMPTY; h = (h + 1) & c->mask)
         if (SAME(c, slot, t))
@@ -139,7 +138,6 @@ static int64_t insert(Search *c, const uint64_t *t, uint64_t full, int64_t from,
     }
     memcpy(c->states + idx * W, t, W * sizeof *t);
     c->parent[idx] = (int32_t)from;
-    c->action[idx] = act;
     c->slots[h] = SLOT_OF(c, idx);
     c->n.states = idx + 1;
     if ((uint64_t)c->n.states * 2 > c->mask && !rehash(c))
@@ -166,17 +164,77 @@ static inline void visit(Search *c, int64_t from, int act, const uint64_t *t, ui
         c->fired[act] = 1;
         c->n.unfired--;
     }
-    int64_t idx = insert(c, t, full, from, act);
+    int64_t idx = insert(c, t, full, from);
     if (idx >= 0 && (c->n.pending || c->n.unseen))
         observe(c, t, idx);
 }
 
-/* The n successors of state `from`, in action order: all hashed first and their slots
+#ifdef NGROUPS
+/* Symmetry reduction (checker/symmetry.py, the same canonical form): the field at bit
+ * `off`, `width` < 64 bits wide, of a packed state, read and written. */
+static uint64_t get_field(const uint64_t *s, int off, int width) {
+    int w = off / 64, b = off % 64;
+    uint64_t v = s[w] >> b;
+    if (b + width > 64)
+        v |= s[w + 1] << (64 - b);
+    return v & ((UINT64_C(1) << width) - 1);
+}
+
+static void put_field(uint64_t *s, int off, int width, uint64_t v) {
+    int w = off / 64, b = off % 64;
+    uint64_t mask = (UINT64_C(1) << width) - 1;
+    s[w] = (s[w] & ~(mask << b)) | v << b;
+    if (b + width > 64)
+        s[w + 1] = (s[w + 1] & ~(mask >> (64 - b))) | v >> (64 - b);
+}
+
+/* Sort each group's process records, compared field by field in declaration order (the
+ * Python canon reads a record as one number, first field most significant: the same
+ * order). GROUP_PROCS/GROUP_FIELDS give each group's shape; FIELD_OFF/FIELD_WIDTH its
+ * fields, process by process. */
+static void canon(uint64_t *s) {
+    const int16_t *off = FIELD_OFF, *width = FIELD_WIDTH;
+    for (int g = 0; g < NGROUPS; g++) {
+        int np = GROUP_PROCS[g], nf = GROUP_FIELDS[g], moved = 0;
+        uint64_t rec[MAX_PROCS][MAX_FIELDS], tmp[MAX_FIELDS];
+        for (int p = 0; p < np; p++)
+            for (int f = 0; f < nf; f++)
+                rec[p][f] = get_field(s, off[p * nf + f], width[p * nf + f]);
+        for (int p = 1; p < np; p++) { /* insertion sort: a handful of processes */
+            int q = p;
+            memcpy(tmp, rec[p], nf * sizeof *tmp);
+            while (q > 0) {
+                int f = 0;
+                while (f < nf && rec[q - 1][f] == tmp[f])
+                    f++;
+                if (f == nf || rec[q - 1][f] < tmp[f])
+                    break;
+                memcpy(rec[q], rec[q - 1], nf * sizeof *tmp);
+                q--;
+                moved = 1;
+            }
+            memcpy(rec[q], tmp, nf * sizeof *tmp);
+        }
+        if (moved)
+            for (int p = 0; p < np; p++)
+                for (int f = 0; f < nf; f++)
+                    put_field(s, off[p * nf + f], width[p * nf + f], rec[p][f]);
+        off += np * nf;
+        width += np * nf;
+    }
+}
+#endif
+
+/* The n successors of state `from`, in action order (each made its orbit's
+ * representative under symmetry reduction): all hashed first and their slots
  * prefetched, so that the lookups' cache misses overlap instead of following each other;
  * then visited in order, exactly as one by one. */
-static void visit_all(Search *c, int64_t from, const uint64_t *succ, const int *act, int n) {
+static void visit_all(Search *c, int64_t from, uint64_t *succ, const int *act, int n) {
     uint64_t full[NACTIONS + 1];
     for (int k = 0; k < n; k++) {
+#ifdef NGROUPS
+        canon(succ + k * W);
+#endif
         full[k] = hash(succ + k * W);
         __builtin_prefetch(c->slots + (full[k] & c->mask));
     }
@@ -194,7 +252,6 @@ void mc_free(Search *c) {
         return;
     free(c->states);
     free(c->parent);
-    free(c->action);
     free(c->slots);
     free(c);
 }
@@ -211,9 +268,8 @@ Search *mc_new(int64_t max_states, int64_t max_depth, int stop_when_refuted, con
     c->mask = 2047;
     c->states = malloc((size_t)c->cap * W * sizeof *c->states);
     c->parent = malloc((size_t)c->cap * sizeof *c->parent);
-    c->action = malloc((size_t)c->cap * sizeof *c->action);
     c->slots = empty_slots(c->mask + 1);
-    if (!c->states || !c->parent || !c->action || !c->slots) {
+    if (!c->states || !c->parent || !c->slots) {
         mc_free(c);
         return NULL;
     }
@@ -227,7 +283,7 @@ Search *mc_new(int64_t max_states, int64_t max_depth, int stop_when_refuted, con
     c->n.unfired = NACTIONS;
     c->n.first_deadlock = -1;
     c->n.level_end = 1;
-    insert(c, INITIAL, hash(INITIAL), -1, -1);
+    insert(c, INITIAL, hash(INITIAL), -1);
     observe(c, INITIAL, 0);
     return c;
 }
@@ -259,9 +315,45 @@ int mc_run(Search *c, int resume) {
     return MC_DONE;
 }
 
+/* Replace what the search stored by a checkpoint's `count` states and parents, and what it
+ * found: each property's first violation (-1: none), whether it is still checked, whether
+ * its premise held, whether each action fired. Python sets the other counters. 0 if
+ * memory ran out. */
+int mc_load(Search *c, const uint64_t *states, const int32_t *parent, int64_t count, const int64_t *found,
+            const uint8_t *want, const uint8_t *premise, const uint8_t *fired) {
+    uint64_t mask = c->mask;
+    while ((uint64_t)count * 2 > mask)
+        mask = mask * 2 + 1;
+    if (count >= INT32_MAX - 1 || (count > c->cap && !reserve(c, count)))
+        return 0;
+    memcpy(c->states, states, (size_t)count * W * sizeof *states);
+    memcpy(c->parent, parent, (size_t)count * sizeof *parent);
+    c->n.states = count;
+    if (!fill(c, mask))
+        return 0;
+    c->n.pending = c->n.unseen = c->n.unfired = 0;
+    for (int k = 0; k < NPROPS; k++) {
+        c->found[k] = found[k];
+        c->want[k] = want[k];
+        c->premise[k] = premise[k];
+        c->n.pending += want[k];
+        c->n.unseen += !premise[k];
+    }
+    for (int a = 0; a < NACTIONS; a++) {
+        c->fired[a] = fired[a];
+        c->n.unfired += !fired[a];
+    }
+    return 1;
+}
+
+void mc_dump(const Search *c, uint64_t *states, int32_t *parent) {
+    memcpy(states, c->states, (size_t)c->n.states * W * sizeof *states);
+    memcpy(parent, c->parent, (size_t)c->n.states * sizeof *parent);
+}
+
 int64_t mc_found(const Search *c, int k) { return c->found[k]; }
+int mc_want(const Search *c, int k) { return c->want[k]; }
 int mc_premise(const Search *c, int k) { return c->premise[k]; }
 int mc_fired(const Search *c, int a) { return c->fired[a]; }
 int64_t mc_parent(const Search *c, int64_t i) { return c->parent[i]; }
-int mc_action(const Search *c, int64_t i) { return c->action[i]; }
 void mc_state(const Search *c, int64_t i, uint64_t *out) { memcpy(out, c->states + i * W, W * sizeof *out); }

@@ -250,7 +250,7 @@ def main() -> None:
 @click.option("--resume", type=click.Path(dir_okay=False),
               help="Go on from a checkpoint of the same model, properties and --without.")
 @click.option("--symmetry", is_flag=True,
-              help="Count states up to swapping importers configured alike (Python engine; traces name your devices).")
+              help="Count states up to swapping importers configured alike (traces name your devices).")
 def check_cmd(
     config_name: str,
     policy_name: str,
@@ -271,15 +271,12 @@ def check_cmd(
     symmetry: bool,
 ) -> None:
     """Explore every reachable state of a configuration and check the properties.
-    --checkpoint and --resume stop a long search and go on with it later (Python engine)."""
+    --checkpoint and --resume stop a long search and go on with it later (either engine)."""
     prov = _provenance(config_name, policy_name, rules)
     _directory("--dump", dump)
     if checkpoint is not None and not Path(checkpoint).absolute().parent.is_dir():
         _fail(f"--checkpoint {checkpoint}: {Path(checkpoint).absolute().parent} is not a directory")
     saving = Saving(None if checkpoint is None else Path(checkpoint), checkpoint_every, resume)
-    if symmetry and (saving.active or engine == "native"):
-        _fail("--symmetry runs on the Python engine and keeps no checkpoints: "
-              "not with --engine native, --checkpoint or --resume")
     cfg, ts = prov.system()
     reporter = Reporter("check", "states", every=_every())
 

@@ -13,9 +13,14 @@ from dmabuf_mc.app.cli import main
 from dmabuf_mc.checker.check import Saving, check, validate_names
 from dmabuf_mc.checker.checkpoint import Checked, CheckpointError, Frontier, load
 from dmabuf_mc.checker.compile import compile_system
-from dmabuf_mc.checker.engines.explicit import INTERRUPTED, Exploration, Limits, explore, state_limit
+from dmabuf_mc.checker.engines.explicit import INTERRUPTED, Exploration, Limits, depth_limit, explore, state_limit
+from dmabuf_mc.checker.engines.native import explore_native
+from dmabuf_mc.checker.native.toolchain import compiler
 from dmabuf_mc.checker.run import Run
 from dmabuf_mc.checker.verdict import Exit
+from dmabuf_mc.model import catalog
+from dmabuf_mc.model.policy import BASELINE
+from tests.checker.test_symmetry import ALIKE
 from tests.conftest import system
 
 NAME = "bounce-32bit"  # 645 states, four properties refuted, six holding
@@ -110,7 +115,86 @@ def test_check_command_checkpoints_resumes_and_refuses_with_exit_2(tmp_path):
     other = runner.invoke(main, ["check", "--config", "seed", "--resume", ckpt])
     assert other.exit_code == Exit.BAD_INPUT and "a checkpoint of another model" in other.output
     assert "Traceback" not in other.output
-    native = runner.invoke(main, ["check", "--config", NAME, "--engine", "native", "--resume", ckpt])
-    assert native.exit_code == Exit.BAD_INPUT and "Python engine only" in native.output
+    if compiler() is not None:  # the native engine resumes the Python engine's checkpoint
+        native = runner.invoke(main, ["check", "--config", NAME, "--engine", "native", "--resume", ckpt])
+        assert native.exit_code == Exit.VIOLATED and "--engine native" in native.output
+        assert native.output.splitlines()[2].split(",")[:3] == whole.output.splitlines()[2].split(",")[:3]
     missing = runner.invoke(main, ["check", "--config", NAME, "--checkpoint", str(Path(ckpt) / "x")])
     assert missing.exit_code == Exit.BAD_INPUT and "is not a directory" in missing.output
+
+
+# --- the native engine: the same checkpoints, written and resumed -----------------------------
+
+needs_cc = pytest.mark.skipif(compiler() is None, reason="no C compiler found (gcc, cc or $CC)")
+
+
+@needs_cc
+@pytest.mark.parametrize("engines", [("native", "native"), ("native", "explicit"), ("explicit", "native")])
+@pytest.mark.parametrize("limits", [(100,), (200, 400), (1, 2, 3, 600)])
+def test_native_runs_stopped_and_resumed_count_as_one_never_stopped(tmp_path, limits, engines):
+    # a state budget stops each part; a checkpoint written by one engine resumes in the other
+    _, ts = system(NAME)
+    whole = check(ts, engine="native")
+    path = tmp_path / "run.ckpt"
+    for k, limit in enumerate(limits):
+        resume = str(path) if k else None
+        part = check(ts, limits=Limits(max_states=limit), engine=engines[k % 2], saving=Saving(path, None, resume))
+        assert part.stopped == state_limit(Limits(max_states=limit))
+    resumed = check(ts, engine=engines[len(limits) % 2], saving=Saving(None, None, str(path)))
+    assert summary(resumed) == summary(whole)
+    assert any(r.counterexample for r in resumed.results) and any(r.verdict == "HOLDS" for r in resumed.results)
+
+
+@needs_cc
+def test_every_periodic_native_checkpoint_resumes_to_the_same_end():
+    _, ts = system("largest")
+    model = compile_system(ts)
+    names = ["no-lost-writes", "no-use-after-free"]  # one refuted early, one that holds
+    limit = Limits(max_states=30_000)
+    taken: list[Frontier] = []
+    whole = explore_native(model, names, limit, checkpoint=taken.append, checkpoint_every=0.0)
+    assert len({f.next for f in taken}) >= 4 and whole.counterexamples
+    assert seen(whole) == seen(explore(model, names, limit))
+    for frontier in taken:
+        assert seen(explore_native(model, names, limit, resume=frontier)) == seen(whole)
+
+
+@needs_cc
+def test_a_reduced_native_search_resumes_reduced_and_is_refused_unreduced(tmp_path):
+    _, ts = system(catalog.configuration(ALIKE[1]), BASELINE)  # three cameras configured alike
+    whole = check(ts, engine="native", symmetric=True)
+    path = tmp_path / "sym.ckpt"
+    check(ts, limits=Limits(max_states=50), engine="native", saving=Saving(path), symmetric=True)
+    resumed = check(ts, engine="native", saving=Saving(None, None, str(path)), symmetric=True)
+    assert summary(resumed) == summary(whole) and whole.stats.states < check(ts, engine="native").stats.states
+    with pytest.raises(CheckpointError, match="ran with --symmetry's reduction; this one runs without it"):
+        check(ts, engine="native", saving=Saving(None, None, str(path)))
+
+
+def test_auto_saves_the_python_probe_when_its_answer_is_the_runs(tmp_path):
+    # a depth limit stops `auto`'s probe within its 20,000 states: that is the run, saved
+    _, ts = system(NAME)
+    path = tmp_path / "depth.ckpt"
+    part = check(ts, limits=Limits(max_depth=3), saving=Saving(path))
+    assert part.engine == "explicit" and part.stopped == depth_limit(Limits(max_depth=3)) and path.exists()
+    assert summary(check(ts, saving=Saving(None, None, str(path)))) == summary(check(ts, engine="explicit"))
+
+
+@needs_cc
+def test_ctrl_c_stops_the_native_search_between_chunks_and_its_checkpoint_resumes():
+    _, ts = system("largest")
+    model = compile_system(ts)
+    names = ["no-lost-writes", "no-use-after-free"]
+    shown = 0
+
+    def progress(_stats: object) -> None:  # Python's turn between two chunks of the C search
+        nonlocal shown
+        shown += 1
+        if shown == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    taken: list[Frontier] = []
+    stopped = explore_native(model, names, progress=progress, checkpoint=taken.append)
+    assert stopped.stopped == INTERRUPTED and len(taken) == 1 and taken[0].next > 0
+    limit = Limits(max_states=60_000)
+    assert seen(explore_native(model, names, limit, resume=taken[0])) == seen(explore(model, names, limit))

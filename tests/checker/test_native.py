@@ -24,11 +24,15 @@ from dmabuf_mc.checker.ir import FALSE, TRUE, Const, add, and_, lt, or_
 from dmabuf_mc.checker.native import toolchain
 from dmabuf_mc.checker.native.csource import c_source, words
 from dmabuf_mc.checker.native.toolchain import NativeUnavailable
+from dmabuf_mc.checker.symmetry import NotSymmetric, symmetry
 from dmabuf_mc.checker.trace import replay
 from dmabuf_mc.checker.ts import BOOL, Effect, Property, TransitionSystem, Var, action, bounded
-from dmabuf_mc.model.config import builtin_names
+from dmabuf_mc.model import catalog
+from dmabuf_mc.model.build import system as build_system
+from dmabuf_mc.model.config import builtin_names, load
 from dmabuf_mc.model.policy import BASELINE, POLICIES
 from tests.checker.test_explicit import peterson, philosophers, toggles, triangle
+from tests.checker.test_symmetry import ALIKE, reachable
 from tests.conftest import system
 from tests.manifest import MANIFEST
 
@@ -310,10 +314,83 @@ def test_the_native_engine_out_of_memory_is_a_limit_unknown_exit_3(monkeypatch, 
     from dmabuf_mc.app.cli import main
 
     real = native.library
-    monkeypatch.setattr(native, "library", lambda model: _OutOfMemory(real(model), after))
+    monkeypatch.setattr(native, "library", lambda model, symmetric=False: _OutOfMemory(real(model, symmetric), after))
     r = CliRunner().invoke(main, ["check", "--config", "largest", "--engine", "native", "--property", "no-refusal"])
     assert r.exit_code == 3, r.output
     stopped = re.search(r"stopped: out of memory after ([0-9,]+) states", r.output)
     assert stopped is not None, r.output
     assert (stopped[1] == "0") == (after is None)
     assert "UNKNOWN  no-refusal" in r.output
+
+
+# --- symmetry reduction: the C canonical form is checker.symmetry's --------------------------
+
+def doubled(name: str) -> TransitionSystem:
+    """Built-in `name` with its first importer configured twice, under another name."""
+    cfg = load(name)
+    first = cfg.importers[0]
+    return build_system(replace(cfg, importers=(*cfg.importers, replace(first, name=f"{first.name}2"))), BASELINE)[1]
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_reduced_searches_agree_with_python_on_builtins_with_an_importer_doubled(name):
+    # a state limit bounds the work on the big ones; both engines stop at the same place
+    ts = doubled(name)
+    model = compile_system(ts)
+    props = [p.name for p in ts.properties]
+    limits = Limits(max_states=20_000)
+    try:
+        canon = symmetry(model).canon
+    except NotSymmetric:  # the run goes on unreduced, whichever engine, and says why
+        reports = [check(ts, limits=limits, engine=e, symmetric=True) for e in ("explicit", "native")]
+        assert all("--symmetry not used" in r.engine_reason for r in reports)
+        assert reports[0].stats.states == reports[1].stats.states == check(ts, limits=limits).stats.states
+        return
+    python = explore(model, props, limits, stop_when_refuted=False, canon=canon)
+    reduced = explore_native(model, props, limits, stop_when_refuted=False, canon=canon)
+    same(python, reduced)
+    if python.stopped is None:  # orbits, counted by hand from the unreduced search
+        assert reduced.stats.states == len({canon(s) for s in reachable(model)}) < both(ts).stats.states
+
+
+def test_check_symmetry_reports_are_identical_whatever_the_engine():
+    for name in ALIKE:
+        _, ts = system(catalog.configuration(name), BASELINE)
+        python, c = (check(ts, engine=e, symmetric=True) for e in ("explicit", "native"))
+        assert "--symmetry: states counted up to swapping" in c.engine_reason and c.engine == "native"
+        assert replace(c, engine="", engine_reason="", seconds=0, stats=replace(c.stats, seconds=0)) == \
+            replace(python, engine="", engine_reason="", seconds=0, stats=replace(python.stats, seconds=0))
+        assert any(r.counterexample for r in c.results) or name != ALIKE[0]
+
+
+def counters(n: int) -> TransitionSystem:
+    """n interchangeable processes, each a counter 0..5 (3 bits) and a flag, after a 6-bit
+    variable no action changes: 6 + 4n bits, so with n = 20 the counter of process 14
+    (bits 62 to 64) straddles the two words. A process counts up, or sets its flag once its
+    counter is past 2; no process may have both a counter at 5 and its flag set."""
+    pad = Var("pad", bounded("0..63", 63))
+    procs = [(Var(f"c{i}", bounded("0..5", 5)), Var(f"f{i}", BOOL)) for i in range(n)]
+    acts = []
+    for i, (c, f) in enumerate(procs):
+        up, flag = Effect(), Effect()
+        up.set(c, add(c.ref, Const(1)))
+        flag.set(f, TRUE)
+        acts.append(action("up", (str(i),), "p", lt(c.ref, Const(5)), up))
+        acts.append(action("flag", (str(i),), "p", and_(lt(Const(2), c.ref), f.eq(False)), flag))
+    bad = and_(*(or_(c.ne(5), f.eq(False)) for c, f in procs))
+    init = {"pad": 9, **{v.name: 0 for p in procs for v in p}}
+    return TransitionSystem("counters", (pad, *(v for p in procs for v in p)), init, tuple(acts),
+                            (Property("never-5-flagged", "no counter at 5 with its flag set", bad),),
+                            symmetric=(tuple((c.name, f.name) for c, f in procs),))
+
+
+def test_reduced_searches_agree_on_records_straddling_two_words():
+    ts = counters(20)
+    model = compile_system(ts)
+    assert words(model) == 2
+    canon = symmetry(model).canon
+    for limits in (Limits(max_states=3000), Limits(max_depth=7)):
+        python = explore(model, ["never-5-flagged"], limits, stop_when_refuted=False, canon=canon)
+        same(python, explore_native(model, ["never-5-flagged"], limits, stop_when_refuted=False, canon=canon))
+        assert len(python.counterexamples["never-5-flagged"]) == 6  # 3 up, flag, 2 up
+    assert python.stats.states < explore(model, [], limits).stats.states  # to depth 7: orbits, fewer

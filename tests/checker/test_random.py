@@ -34,10 +34,9 @@ def test_fuzz_traces_are_within_half_again_the_length_of_bfs(name):
     names = [p.name for p in ts.properties]
     found = fuzz(compile_system(ts), names)
     shortest = bfs_lengths(name, names)
-    # random histories may miss a rare violation (vmap-fence-wait's cpu-reads-latest, 10 steps
-    # through fence waits), never invent one, and find something wherever BFS does
-    assert set(found.counterexamples) <= set(shortest)
-    assert bool(found.counterexamples) == bool(shortest)
+    # every violation BFS finds, vmap-fence-wait's 10-step stale read through fence waits
+    # included (one order among many: walks prefer states not entered yet), none invented
+    assert set(found.counterexamples) == set(shortest)
     for prop, trace in found.counterexamples.items():
         assert refuted(prop, "", trace).verdict in (Verdict.REFUTED, Verdict.REFUSED)
         assert shortest[prop] <= len(trace) <= SLACK * shortest[prop], prop
