@@ -208,6 +208,14 @@ MUTANTS: tuple[Mutant, ...] = (
            "        return family_of(self.exporter.kind) == \"vb2-dma-sg\" or self.buffer.source.name == "
            "\"driver-cached\"",
            "        return True"),
+    # exporter states by release (found by a source audit: each was a false HOLDS or a false alarm)
+    Mutant("udmabuf-misc-device-has-a-dma-mask-from-v5-6", "model/exporters.py",
+           "(UDMABUF_CPU_ACCESS, \"udmabuf@before-9e9fa6a9198b\")", "(UDMABUF_CPU_ACCESS, \"udmabuf@1ffe09590121\")"),
+    Mutant("vb2-dma-sg-syncs-orig-nents-from-v5-9", "model/exporters.py",
+           "**(VB2_DMA_SG | VB2_DMA_SG_BEGIN_END), sync_nents=True),", "**(VB2_DMA_SG | VB2_DMA_SG_BEGIN_END)),"),
+    Mutant("never-mapped-table-sync-reaches-the-pages", "model/callbacks.py",
+           "        if d in st.ever_mapped and not dev.bounces:\n"
+           "            live = and_(live, st.ever_mapped[d].eq(True))\n", ""),
     # the properties
     Mutant("lost-writes-ignores-slots", "properties/__init__.py",
            "        copies += [slots[ln].eq(True) for slots in st.bounce_latest.values()]\n", "",
