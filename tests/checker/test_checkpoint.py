@@ -53,18 +53,6 @@ def test_a_run_stopped_at_state_limits_and_resumed_counts_as_one_never_stopped(t
     assert any(r.counterexample for r in resumed.results) and any(r.verdict == "HOLDS" for r in resumed.results)
 
 
-def test_every_periodic_checkpoint_resumes_to_the_same_end():
-    _, ts = system("largest")
-    model = compile_system(ts)
-    names = ["no-lost-writes", "no-use-after-free"]  # one refuted early, one that holds
-    limit = Limits(max_states=30_000)
-    taken: list[Frontier] = []
-    whole = explore(model, names, limit, checkpoint=taken.append, checkpoint_every=0.0)
-    assert len({f.next for f in taken}) >= 4 and whole.counterexamples
-    for frontier in taken:
-        assert seen(explore(model, names, limit, resume=frontier)) == seen(whole)
-
-
 def test_ctrl_c_is_held_until_between_states_and_the_checkpoint_resumes(monkeypatch):
     _, ts = system("largest")
     model = compile_system(ts)
@@ -145,18 +133,18 @@ def test_native_runs_stopped_and_resumed_count_as_one_never_stopped(tmp_path, li
     assert any(r.counterexample for r in resumed.results) and any(r.verdict == "HOLDS" for r in resumed.results)
 
 
-@needs_cc
-def test_every_periodic_native_checkpoint_resumes_to_the_same_end():
+@pytest.mark.parametrize("search", [explore, pytest.param(explore_native, marks=needs_cc)], ids=["explicit", "native"])
+def test_every_periodic_checkpoint_resumes_to_the_same_end(search):
     _, ts = system("largest")
     model = compile_system(ts)
     names = ["no-lost-writes", "no-use-after-free"]  # one refuted early, one that holds
     limit = Limits(max_states=30_000)
     taken: list[Frontier] = []
-    whole = explore_native(model, names, limit, checkpoint=taken.append, checkpoint_every=0.0)
+    whole = search(model, names, limit, checkpoint=taken.append, checkpoint_every=0.0)
     assert len({f.next for f in taken}) >= 4 and whole.counterexamples
     assert seen(whole) == seen(explore(model, names, limit))
     for frontier in taken:
-        assert seen(explore_native(model, names, limit, resume=frontier)) == seen(whole)
+        assert seen(search(model, names, limit, resume=frontier)) == seen(whole)
 
 
 @needs_cc
