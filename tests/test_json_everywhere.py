@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 from jsonschema import Draft202012Validator
 
 import dmabuf_mc.app.judge
+from dmabuf_mc.app.batch import MAX_STATES
 from dmabuf_mc.app.cli import main
 from dmabuf_mc.checker.verdict import Exit
 
@@ -162,6 +163,18 @@ def test_compare_states_the_category_and_how_each_cell_changed(files):
     assert changes[REFUSED_BY_P1]["no-refusal"]["category"] == "refused" and r.exit_code == Exit.VIOLATED
     fixed = [c for cs in changes.values() for c in cs.values() if c["category"] == "fixed"]
     assert fixed and all(c["how"] and c["base"]["trace"]["calls"] for c in fixed)
+
+
+def test_a_refusal_of_a_configuration_the_base_left_undecided_is_no_regression_yet(files):
+    # P1 refuses this configuration at attach, within 10 states; the baseline's check stops
+    # there with nothing found: whether the baseline served it safely is unknown (exit 3).
+    # With room to finish, the baseline serves it safely and the refusal is a regression.
+    for limit, code in (("10", Exit.UNKNOWN), (str(MAX_STATES), Exit.VIOLATED)):
+        r = invoke("compare", "baseline", files["proposal"], "--config", REFUSED_BY_P1, "--max-states", limit,
+                   "--format", "json", *ONE)
+        doc = json.loads(r.stdout)
+        assert errors(doc) == [] and doc["rows"][0]["changes"]["no-refusal"]["category"] == "refused"
+        assert r.exit_code == doc["exit_code"] == code
 
 
 def test_explain_and_allocate_state_findings_and_safe_candidates(files):

@@ -73,6 +73,9 @@ class Change:
     """For a fixed cell: BY_THE_RULE when the proposal serves every device, else the
     refused call that keeps the violation from happening (UNSAID when refusals were not
     checked)."""
+    settled: bool = True
+    """False for a refusal of a configuration whose base check left a cell undecided and
+    found nothing unsafe: whether the base served it safely is not known."""
 
     @property
     def evidence(self) -> Cell | None:
@@ -84,8 +87,9 @@ class Change:
 
     @property
     def undecided(self) -> bool:
-        """Whether either check left the property UNKNOWN (so UNCHANGED may hide a change)."""
-        return Verdict.UNKNOWN in (self.base.verdict, self.proposal.verdict)
+        """Whether either check left the property UNKNOWN (so UNCHANGED may hide a change),
+        or a refusal's category rests on an undecided base."""
+        return not self.settled or Verdict.UNKNOWN in (self.base.verdict, self.proposal.verdict)
 
 
 def how_fixed(proposal: Outcome) -> str:
@@ -127,7 +131,7 @@ class Comparison:
     def answer(self) -> Exit:
         """VIOLATED if the proposal breaks or refuses anything the base served safely, else
         UNKNOWN if a check left a cell undecided, else HOLDS."""
-        if any(c.category in (BROKEN, REFUSED) for r in self.rows for c in r.changes):
+        if any(c.category in (BROKEN, REFUSED) and c.settled for r in self.rows for c in r.changes):
             return Exit.VIOLATED
         return Exit.UNKNOWN if self.unknown else Exit.HOLDS
 
@@ -138,8 +142,12 @@ ownership is no dma-buf rule, concurrent device and CPU access is allowed (P2 R2
 dma-debug's overlap report is about two mappings of one buffer, which sharing is."""
 
 
-def _served_safely(o: Outcome) -> bool:
-    return all(p in STRICT_ONLY for p in o.violated)
+def _served_safely(o: Outcome) -> bool | None:
+    """Whether the configuration's check found it served safely: None when it found
+    nothing unsafe but left a property that counts undecided."""
+    if any(p not in STRICT_ONLY for p in o.violated):
+        return False
+    return None if any(p not in STRICT_ONLY for p in o.unknown) else True
 
 
 def classify(base: Outcome, proposal: Outcome) -> Row:
@@ -148,7 +156,9 @@ def classify(base: Outcome, proposal: Outcome) -> Row:
     for prop, b in base.cells:
         p = proposal.cell(prop)
         if prop == REFUSAL and p.verdict is Verdict.REFUSED and b.verdict is not Verdict.REFUSED:
-            changes.append(Change(prop, REFUSED if _served_safely(base) else REJECTS_UNSAFE, b, p))
+            safely = _served_safely(base)
+            category = REJECTS_UNSAFE if safely is False else REFUSED
+            changes.append(Change(prop, category, b, p, settled=safely is not None))
         elif b.verdict in BAD and p.verdict is Verdict.HOLDS:
             changes.append(Change(prop, FIXED, b, p, how_fixed(proposal)))
         elif b.verdict is Verdict.HOLDS and p.verdict in BAD:
