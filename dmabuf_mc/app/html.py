@@ -21,7 +21,7 @@ from string import Template
 
 from dmabuf_mc.app.batch import Cell, Outcome
 from dmabuf_mc.app.judge import CATEGORIES, FIXED, UNCHANGED, Allocation, Comparison, Explanation, Matrix
-from dmabuf_mc.app.tables import CODES, Traces, cautions, fixed_code, reproduce
+from dmabuf_mc.app.tables import CHANGE_CODES, CODES, Traces, cautions, fixed_code, reproduce
 from dmabuf_mc.checker.artefact import DISTRIBUTION, tool_version
 from dmabuf_mc.checker.verdict import Verdict
 from dmabuf_mc.properties import DOCS
@@ -164,14 +164,12 @@ def comparison(cmp: Comparison, base_arg: str, proposal_arg: str) -> str:
         changed = sum(s.category != UNCHANGED for s in squares)
         lines.append(Line(r.config, str(changed) if changed else "", tuple(squares)))
     trivial = sum(r.trivial for r in cmp.rows)
-    codes = (("F", "fixed by the rule (the proposal serves every device)"),
-             ("Fr", "fixed by refusing a device (attach or map fails)"), ("F?", "fixed (refusals not checked)"),
-             ("B", "broken"), ("R", "refused"), ("U", "rejects-unsafe"))
     remark = (f"{trivial} configuration(s) unchanged. A fixed cell opens {cmp.base}'s trace, any other changed cell "
               f"{cmp.proposal}'s.")
     return render(Page(title=f"{cmp.proposal} compared with {cmp.base} on {len(cmp.rows)} configurations",
                        noun="configuration", nouns="configurations", note="changed", columns=cmp.properties,
-                       lines=tuple(lines), legend=tuple(CATEGORIES.items()), codes=codes, traces=shown(traces),
+                       lines=tuple(lines), legend=tuple(CATEGORIES.items()), codes=tuple(CHANGE_CODES.items()),
+                       traces=shown(traces),
                        cautions=cautions(cmp), remarks=(remark,)))
 
 

@@ -47,6 +47,10 @@ SHORT = {Verdict.HOLDS: "ok", Verdict.PROVED: "ok", Verdict.REFUTED: "V", Verdic
 CODES = {BROKEN: "B", REFUSED: "R", REJECTS_UNSAFE: "U"}
 FIXED_CODES = {BY_THE_RULE: "F", UNSAID: "F?"}
 """A fixed cell by how: the rule, refusals not checked, else ("Fr") a refusal."""
+CHANGE_CODES = {"F": "fixed by the rule (the proposal serves every device)",
+                "Fr": "fixed by refusing a device (the proposal refuses attach or map: no-refusal)",
+                "F?": "fixed (refusals not checked)", "B": "broken", "R": "refused", "U": "rejects-unsafe"}
+"""What a compare cell's code means, in every format's legend."""
 COUNT_HEADERS = {FIXED: "fixed", BROKEN: "broken", REFUSED: "refused", REJECTS_UNSAFE: "rej-unsafe",
                  UNCHANGED: "unchanged"}
 
@@ -291,10 +295,8 @@ def comparison(cmp: Comparison, base_arg: str, proposal_arg: str, markdown: bool
     trivial = sum(r.trivial for r in cmp.rows)
     out += ["", *paragraph(f"{trivial} configuration(s) unchanged. " + "; ".join(
         f"{k}: {v}" for k, v in CATEGORIES.items()) + "." + (" " + " ".join(note) if note else ""))]
-    out += _legend({"F": "fixed by the rule (the proposal serves every device)",
-                    "Fr": "fixed by refusing a device (the proposal refuses attach or map; see NR)",
-                    "F?": "fixed (refusals not checked)", "B": "broken", "R": "refused", "U": "rejects-unsafe",
-                    "N": f"trace N below: the base's for a fixed cell, {cmp.proposal}'s otherwise"}, markdown)
+    out += _legend({**CHANGE_CODES, "N": f"trace N below: the base's for a fixed cell, {cmp.proposal}'s otherwise"},
+                   markdown)
     return "\n".join(out + traces.render("\n".join(out)))
 
 
