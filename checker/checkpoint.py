@@ -12,6 +12,7 @@ explicit engines (Python and native) write and resume the same checkpoints.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import threading
@@ -27,7 +28,8 @@ from dmabuf_mc.checker.artefact import FieldError, field, fingerprint, stamp, st
 from dmabuf_mc.checker.ts import TransitionSystem
 
 SCHEMA = "dmabuf-mc.checkpoint"
-VERSION = 1
+VERSION = 2
+"""2: the header carries the body's sha256, and indices are checked on load."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,10 @@ def save(path: Path, checked: Checked, frontier: Frontier) -> None:
         "found": [list(f) for f in frontier.found],
         "unfired": list(frontier.unfired),
     }
-    packed = b"".join(s.to_bytes(width, "little") for s in frontier.states)
+    body = b"".join(s.to_bytes(width, "little") for s in frontier.states) + array("q", frontier.parent).tobytes()
+    head["body_sha256"] = hashlib.sha256(body).hexdigest()
     try:
-        write_atomic(path, json.dumps(head).encode() + b"\n" + packed + array("q", frontier.parent).tobytes())
+        write_atomic(path, json.dumps(head).encode() + b"\n" + body)
     except OSError as e:
         raise CheckpointError(str(path), f"cannot be written ({e.strerror or e})") from None
 
@@ -106,7 +109,10 @@ def load(path: str, checked: Checked) -> Frontier:
         raise CheckpointError(path, f"not a checkpoint (expected a {SCHEMA} version {VERSION} file)")
     try:
         _same_check(head, checked, path)
-        return _frontier(head, body, path)
+        if field(head, "body_sha256", str) != hashlib.sha256(body).hexdigest():
+            raise CheckpointError(path, "damaged checkpoint: its states and parents do not match the digest "
+                                        "its header records")
+        return _consistent(_frontier(head, body, path), checked)
     except FieldError as e:
         raise CheckpointError(path, f"damaged checkpoint: {e}") from None
 
@@ -157,6 +163,34 @@ def _frontier(head: dict[str, Any], body: bytes, path: str) -> Frontier:
         unfired=tuple(unfired),
         seconds=float(seconds),
     )
+
+
+def _consistent(f: Frontier, checked: Checked) -> Frontier:
+    """The frontier, if every index in it points where a search could have left it
+    (FieldError otherwise): an engine, the native one above all, trusts them."""
+    count, props, actions = len(f.states), len(checked.ts.properties), len(checked.ts.actions)
+
+    def within(name: str, value: int, low: int, high: int) -> None:
+        if not low <= value < high:
+            raise FieldError(name, f"a number from {low} to {high - 1}", value)
+
+    if f.parent[0] != -1:
+        raise FieldError("parents", "-1 for the initial state", f.parent[0])
+    for k in range(1, count):
+        within(f"parents[{k}]", f.parent[k], 0, k)
+    within("next", f.next, 0, count + 1)
+    within("level_end", f.level_end, f.next, count + 1)
+    within("first_deadlock", f.first_deadlock, -1, count)
+    for name in ("depth", "transitions", "deadlocks"):
+        within(name, getattr(f, name), 0, 1 << 63)
+    within("pending", f.pending, 0, 1 << props)
+    within("unseen_premises", f.unseen_premises, 0, 1 << 2 * props)
+    for prop, state in f.found:
+        within("found: property", prop, 0, props)
+        within("found: state", state, 0, count)
+    for action in f.unfired:
+        within("unfired", action, 0, actions)
+    return f
 
 
 def saver(path: Path, checked: Checked) -> Callable[[Frontier], None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import signal
 from dataclasses import replace
 from pathlib import Path
@@ -109,6 +111,45 @@ def test_check_command_checkpoints_resumes_and_refuses_with_exit_2(tmp_path):
         assert native.output.splitlines()[2].split(",")[:3] == whole.output.splitlines()[2].split(",")[:3]
     missing = runner.invoke(main, ["check", "--config", NAME, "--checkpoint", str(Path(ckpt) / "x")])
     assert missing.exit_code == Exit.BAD_INPUT and "is not a directory" in missing.output
+
+
+def _damaged(path: Path, edit_head=None, edit_body=None, *, keep_digest: bool = False) -> None:
+    """Rewrite a checkpoint with its header or body edited, the digest recomputed unless kept."""
+    line, _, body = path.read_bytes().partition(b"\n")
+    head = json.loads(line)
+    head = edit_head(head) if edit_head else head
+    body = edit_body(head, body) if edit_body else body
+    if not keep_digest:
+        head["body_sha256"] = hashlib.sha256(body).hexdigest()
+    path.write_bytes(json.dumps(head).encode() + b"\n" + body)
+
+
+def _last_parent_far(head: dict, body: bytes) -> bytes:
+    return body[:-8] + (10**9).to_bytes(8, "little")
+
+
+DAMAGE = {
+    "a parent past its child": dict(edit_body=_last_parent_far),
+    "next past the states": dict(edit_head=lambda h: h | {"next": h["count"] + 100, "level_end": h["count"] + 500}),
+    "a violation at no state": dict(edit_head=lambda h: h | {"found": [[0, 10**7]]}),
+    "an action that is not one": dict(edit_head=lambda h: h | {"unfired": [10**6]}),
+    "a flipped byte": dict(edit_body=lambda h, b: b[:-1] + bytes([b[-1] ^ 1]), keep_digest=True),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+@pytest.mark.parametrize("engine", ["explicit", pytest.param("native", marks=pytest.mark.skipif(
+    compiler() is None, reason="no C compiler found"))])
+def test_a_damaged_checkpoint_is_bad_input_for_either_engine(tmp_path, damage, engine):
+    # An engine trusts a checkpoint's indices (the native one in C): a damaged file must be
+    # refused before either sees it, never crash it nor give an answer.
+    ckpt = tmp_path / "b.ckpt"
+    runner = CliRunner()
+    stopped = runner.invoke(main, ["check", "--config", NAME, "--max-states", "200", "--checkpoint", str(ckpt)])
+    assert "stopped: state limit 200 reached" in stopped.output and ckpt.exists(), stopped.output
+    _damaged(ckpt, **DAMAGE[damage])
+    r = runner.invoke(main, ["check", "--config", NAME, "--engine", engine, "--resume", str(ckpt)])
+    assert r.exit_code == Exit.BAD_INPUT and "damaged checkpoint" in r.output, r.output
 
 
 # --- the native engine: the same checkpoints, written and resumed -----------------------------
