@@ -180,6 +180,21 @@ def test_running_out_of_memory_anywhere_is_unknown_exit_3(monkeypatch):
     assert r.output.strip() == "dmabuf-mc: out of memory before an answer"
 
 
+def _killed(job: object) -> None:
+    """A batch job whose worker process dies at once, as under the OOM killer."""
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_batch_worker_killed_is_unknown_exit_3_not_an_internal_error(monkeypatch):
+    # The local pool forks its workers, so they run the patched job.
+    import dmabuf_mc.app.batch
+
+    monkeypatch.setattr(dmabuf_mc.app.batch, "run_job", _killed)
+    r = run("sweep", "--config", "seed", "--config", "heap-mmap", "--workers", "2")
+    assert r.exit_code == Exit.UNKNOWN, r.output
+    assert "a worker process died" in r.output and "internal error" not in r.output
+
+
 ANNOUNCE_SPACER = """
 import sys
 import dmabuf_mc.checker.engines.prove as engine

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial, wraps
@@ -200,7 +201,7 @@ def _silence_stdout() -> None:
 
 class _Commands(click.Group):
     """The command group with the last-resort handlers: Ctrl-C where no command caught it
-    and running out of memory are UNKNOWN (exit 3), a reader of stdout that went away
+    running out of memory and a killed worker process are UNKNOWN (exit 3), a reader of stdout that went away
     ends the command quietly with its usual code, and an exception nobody expected is an
     internal error in one line (exit 4): a traceback would read like an answer, and exit
     1 like a violation."""
@@ -218,6 +219,10 @@ class _Commands(click.Group):
             sys.exit(ctx.meta.get(EXIT_KEY, Exit.HOLDS))
         except MemoryError:
             click.echo("dmabuf-mc: out of memory before an answer", err=True)
+            sys.exit(Exit.UNKNOWN)
+        except BrokenProcessPool:  # the OOM killer, or a kill by hand: a limit, not a verdict or a bug
+            click.echo("dmabuf-mc: a worker process died (killed, perhaps out of memory) before an answer; "
+                       "try fewer --workers or a lower --max-states", err=True)
             sys.exit(Exit.UNKNOWN)
         except Exception as e:
             click.echo(f"dmabuf-mc: internal error: {type(e).__name__}: {e} (please report it with the command line)",
