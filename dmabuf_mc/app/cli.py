@@ -12,7 +12,6 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial, wraps
@@ -23,7 +22,7 @@ import click
 
 from dmabuf_mc.app import documents, html, judge, tables
 from dmabuf_mc.app.batch import MAX_STATES, Checking
-from dmabuf_mc.app.cluster import ClusterError, Where
+from dmabuf_mc.app.cluster import ClusterError, Where, WorkerDied
 from dmabuf_mc.app.progress import Reporter, batch_progress, every_from_environment
 from dmabuf_mc.checker.artefact import DISTRIBUTION, model_changed, tool_version
 from dmabuf_mc.checker.certificate import MAX_K, CertificateError, claim, recheck
@@ -220,7 +219,7 @@ class _Commands(click.Group):
         except MemoryError:
             click.echo("dmabuf-mc: out of memory before an answer", err=True)
             sys.exit(Exit.UNKNOWN)
-        except BrokenProcessPool:  # the OOM killer, or a kill by hand: a limit, not a verdict or a bug
+        except WorkerDied:
             click.echo("dmabuf-mc: a worker process died (killed, perhaps out of memory) before an answer; "
                        "try fewer --workers or a lower --max-states", err=True)
             sys.exit(Exit.UNKNOWN)

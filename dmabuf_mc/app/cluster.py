@@ -16,6 +16,7 @@ import signal
 import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
@@ -38,6 +39,11 @@ R = TypeVar("R")
 
 class ClusterError(Exception):
     """Dask is not installed, or its scheduler cannot be reached: bad input, no answer."""
+
+
+class WorkerDied(Exception):
+    """A worker process died under a check (the OOM killer, a kill by hand): a limit the
+    machine set, no verdict and no bug."""
 
 
 def default_workers() -> int:
@@ -135,7 +141,13 @@ def completed(fn: Callable[[T], R], items: Sequence[T], where: Where) -> Generat
     if where.workers == 1 and not where.distributed:
         yield from enumerate(map(fn, items))
         return
+    lost: tuple[type[BaseException], ...] = (BrokenProcessPool,)
+    if where.distributed:
+        lost += (_distributed(where).KilledWorker,)
     with executor(where) as ex:
         futures = {ex.submit(fn, item): k for k, item in enumerate(items)}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except lost as e:
+            raise WorkerDied(str(e) or type(e).__name__) from None
